@@ -1,0 +1,34 @@
+# Every install step lives here: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bridge-installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast conformance bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned to the CPU build on this machine's disk; the project asks only torch>=2.13.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[tf-cpu,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/bridge convert fixtures/models/seed_mlp.py:SeedMLP --to onnx,tf --out demo-out --force --report demo-out/report.json
+
+test: install
+	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# Skips the slow model-level tests; CI runs everything through `make test`.
+test-fast: install
+	$(PY) -m pytest -n 2 -q -m "not slow" $(PYTEST_ARGS)
+
+conformance: install
+	$(PY) -m converters.onnx_tf.conformance --json conformance.json
+
+clean:
+	rm -rf demo-out .pytest_cache build *.egg-info

@@ -1,0 +1,212 @@
+"""The ``bridge`` command line. Thin: parse options, call the API, print, exit with the contract's code.
+
+Nothing here imports torch or TensorFlow at start-up; ``bridge --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from bridge._version import __version__
+from bridge.errors import EXIT_OK, BridgeError, UsageError
+
+__all__ = ["main", "cli"]
+
+
+def _fail(exc: BridgeError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn BridgeErrors into one line and their exit code; other errors are bugs: one line, exit 4."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BridgeError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; nothing was written", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("BRIDGE_DEBUG"):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"error: internal error {type(exc).__name__}: {first} (rerun with BRIDGE_DEBUG=1 for a traceback and report it)", err=True)
+            sys.exit(4)
+
+    return wrapper
+
+
+def _tolerances(values: Sequence[str], option: str) -> tuple[float | None, dict[str, float]]:
+    default: float | None = None
+    per: dict[str, float] = {}
+    for text in values:
+        name, _, num = text.rpartition(":")
+        try:
+            value = float(num)
+        except ValueError:
+            raise UsageError(f"malformed {option} '{text}'; expected a number or NAME:NUMBER") from None
+        if value < 0:
+            raise UsageError(f"{option} '{text}' is negative")
+        if name:
+            per[name] = value
+        else:
+            default = value
+    return default, per
+
+
+def _build_tolerances(atol: Sequence[str], rtol: Sequence[str]) -> Any:
+    from bridge.verify.compare import Tolerances
+
+    a, per_a = _tolerances(atol, "--atol")
+    r, per_r = _tolerances(rtol, "--rtol")
+    tol = Tolerances(per_output_atol=per_a, per_output_rtol=per_r)
+    if a is not None:
+        tol.atol = a
+    if r is not None:
+        tol.rtol = r
+    return tol
+
+
+def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--inputs", "inputs", type=click.Path(dir_okay=False), help="Inputs .npz: arrays keyed by input name (or in_0, in_1, ...)."),
+        click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x224x224[:dtype]", help="Random input of this shape (repeatable)."),
+        click.option("--input-range", "input_ranges", multiple=True, metavar="NAME:LOW:HIGH", help="Draw random values for NAME from [LOW, HIGH), e.g. token ids."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed for random inputs."),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
+        click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X."),
+        click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y."),
+        click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
+        click.option("--quiet", is_flag=True, help="No progress output."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
+    from bridge.inputs import parse_input_range
+
+    return {name: (low, high) for name, low, high in map(parse_input_range, values)}
+
+
+def _finish(result: Any, report_path: str | None, quiet: bool) -> None:
+    from bridge.report import print_parity, write_json
+
+    if result.parity:
+        print_parity(result.parity)
+    if report_path:
+        write_json(result.to_json(), report_path)
+    sys.exit(result.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bridge")
+def cli() -> None:
+    """Convert PyTorch models to ONNX and TensorFlow, and prove the numbers match at every hop.
+
+    SOURCE is path/to/file.py:NAME, package.module:NAME, model.onnx or model.pt2. A file.py source
+    runs that Python code: only use code you trust.
+
+    Exit codes: 0 converted and every parity check passed; 1 a parity check failed; 2 bad input or
+    usage; 3 conversion unsupported (every unsupported op listed); 4 internal error.
+    """
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--to", "to", required=True, metavar="FORMAT[,FORMAT...]", help="Target formats, e.g. onnx,tf.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@_input_options
+@click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Mark an input axis dynamic (repeatable).")
+@click.option("--opset", type=int, help="ONNX opset for the torch export.")
+@click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
+@click.option("--force", is_flag=True, help="Overwrite existing artifacts.")
+@_guarded
+def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
+            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
+            report_path: str | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool,
+            force: bool) -> None:
+    """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
+    from bridge.api import convert as api_convert
+    from bridge.inputs import parse_dynamic
+
+    tol = _build_tolerances(atol, rtol)
+    result = api_convert(
+        source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
+        dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol, seed=seed,
+        force=force, quiet=quiet,
+    )
+    if not quiet:
+        for artifact in result.artifacts:
+            click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+    _finish(result, report_path, quiet)
+
+
+@cli.command()
+@click.argument("artifacts", nargs=-1, required=True)
+@click.option("--reference", required=True, metavar="SOURCE", help="The source to compare against.")
+@_input_options
+@_guarded
+def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
+           input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
+           report_path: str | None, quiet: bool) -> None:
+    """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
+    from bridge.api import verify as api_verify
+
+    result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
+                        input_ranges=_ranges(input_ranges), device=device,
+                        tolerances=_build_tolerances(atol, rtol), seed=seed)
+    _finish(result, report_path, quiet)
+
+
+@cli.command()
+@_guarded
+def formats() -> None:
+    """List formats and the converter edges between them."""
+    from bridge.formats import FORMATS
+    from bridge.registry import REGISTRY
+
+    click.echo("formats:")
+    for fmt in FORMATS.values():
+        click.echo(f"  {fmt.name:<12} {fmt.description}")
+    click.echo("converters:")
+    for edge in REGISTRY.edges():
+        click.echo(f"  {edge.source:>6} -> {edge.target:<8} {edge.name}")
+
+
+@cli.command()
+@_guarded
+def ops() -> None:
+    """List the ONNX ops the TensorFlow backend supports, with their since-versions."""
+    from bridge.registry import REGISTRY
+
+    edge = REGISTRY.get("onnx", "tf")
+    listing = edge.supported_ops() if edge.supported_ops else []
+    for domain, op_type, since in listing:
+        click.echo(f"{domain or 'ai.onnx'}\t{op_type}\t{since}")
+    click.echo(f"{len({(d, o) for d, o, _ in listing})} ops, {len(listing)} handlers", err=True)
+
+
+@cli.command()
+@click.argument("file")
+@_guarded
+def inspect(file: str) -> None:
+    """Print inputs, outputs, opset, op histogram and parameter count of a model file."""
+    from bridge.inspect import inspect_file
+
+    click.echo(inspect_file(file))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="bridge")

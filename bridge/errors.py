@@ -1,0 +1,58 @@
+"""Errors that reach the user carry their exit code and a one-line message that says what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BridgeError",
+    "UsageError",
+    "ParityError",
+    "UnsupportedError",
+    "EXIT_OK",
+    "EXIT_PARITY",
+    "EXIT_USAGE",
+    "EXIT_UNSUPPORTED",
+]
+
+EXIT_OK = 0
+EXIT_PARITY = 1
+EXIT_USAGE = 2
+EXIT_UNSUPPORTED = 3
+
+
+class BridgeError(Exception):
+    """Base of every error bridge reports to a user; ``exit_code`` is the CLI's exit status."""
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        # Keep it on one line: the CLI prints exactly this.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UsageError(BridgeError):
+    """Bad input or usage: a missing file, a malformed option, an invalid model (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ParityError(BridgeError):
+    """A parity or regression check failed (exit 1)."""
+
+    exit_code = EXIT_PARITY
+
+
+class UnsupportedError(BridgeError):
+    """The conversion is not supported, e.g. ops the backend lacks (exit 3).
+
+    ``unsupported`` maps each missing item (an op such as ``Foo`` or ``com.ms::Bar``) to its count.
+    """
+
+    exit_code = EXIT_UNSUPPORTED
+
+    def __init__(self, message: str, unsupported: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.unsupported = dict(unsupported or {})

@@ -1,0 +1,70 @@
+"""The values that flow through a conversion: a loaded Model, its inputs, and the Artifacts made from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["InputSpec", "Model", "Artifact", "ConvertOptions"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input. ``shape`` holds ints, or None / a label string for a dynamic axis."""
+
+    name: str
+    shape: tuple[int | str | None, ...]
+    dtype: str = "float32"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass
+class Model:
+    """A loaded source.
+
+    ``handle`` is the live object the format needs: an ``nn.Module`` for torch, a path for files.
+    ``example_inputs`` are the arrays the source came with (a factory's example inputs), if any.
+    """
+
+    format: str
+    handle: Any
+    path: str
+    stem: str
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    example_inputs: dict[str, Any] | None = None
+    input_specs: list[InputSpec] = field(default_factory=list)
+
+
+@dataclass
+class Artifact:
+    """A converted model on disk. ``meta`` is what the converter recorded (exporter, name maps, ...)."""
+
+    format: str
+    path: Path
+    converter: str = ""
+    convert_seconds: float = 0.0
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "path": str(self.path),
+            "convert_seconds": round(self.convert_seconds, 4),
+            "converter": self.converter,
+        }
+
+
+@dataclass
+class ConvertOptions:
+    """What every converter may read. ``feeds`` are the example inputs (name -> array)."""
+
+    feeds: dict[str, Any] = field(default_factory=dict)
+    opset: int | None = None
+    dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""Reading ONNX files safely: parse, check and describe, with every failure a one-line UsageError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import UsageError
+from bridge.model import InputSpec
+
+__all__ = ["load_onnx_checked", "onnx_input_specs", "onnx_dtype_name"]
+
+
+def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
+    """Load and validate an ONNX model; raise UsageError naming the problem if it is not a valid model."""
+    import onnx
+
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise UsageError(f"{path} is not a valid ONNX file ({_first_line(exc)}); re-export it") from exc
+    if not model.graph.node and not model.graph.output:
+        raise UsageError(f"{path} holds no ONNX graph; is it an ONNX file?")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise UsageError(f"{path} failed the ONNX checker: {_first_line(exc)}") from exc
+    if load_external_data:
+        from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+        if any(uses_external_data(t) for t in model.graph.initializer):
+            try:
+                load_external_data_for_model(model, str(path.parent))
+            except Exception as exc:
+                raise UsageError(f"{path}: cannot read its external data: {_first_line(exc)}") from exc
+    return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def onnx_dtype_name(elem_type: int) -> str:
+    import numpy as np
+    import onnx
+
+    try:
+        return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
+    except Exception:
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def onnx_input_specs(model: Any) -> list[InputSpec]:
+    """Graph inputs that are not initializers, with their shapes (labels or None for dynamic axes)."""
+    initializers = {t.name for t in model.graph.initializer}
+    specs = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor_type = value.type.tensor_type
+        dims: list[int | str | None] = []
+        for d in tensor_type.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            else:
+                dims.append(d.dim_param or None)
+        specs.append(InputSpec(value.name, tuple(dims), onnx_dtype_name(tensor_type.elem_type)))
+    return specs

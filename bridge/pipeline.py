@@ -1,0 +1,84 @@
+"""Conversion: plan the chain of converters, build every artifact in a staging folder, then move them
+into the output folder together, so a failed run leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bridge.atomic import check_writable, remove_path
+from bridge.errors import BridgeError, UsageError
+from bridge.formats import FORMATS, get_format
+from bridge.model import Artifact, ConvertOptions, Model
+from bridge.progress import Progress
+from bridge.registry import REGISTRY, Converter
+
+__all__ = ["plan", "run_conversions", "parse_targets"]
+
+
+def parse_targets(to: str | Sequence[str]) -> list[str]:
+    items = to.split(",") if isinstance(to, str) else [t for part in to for t in str(part).split(",")]
+    targets = [get_format(t).name for t in items if t.strip()]
+    if not targets:
+        raise UsageError("no target format; pass --to onnx,tf (see 'bridge formats')")
+    return list(dict.fromkeys(targets))
+
+
+def plan(source_format: str, targets: Sequence[str]) -> list[Converter]:
+    """The converters to run, in order, each edge once: ``--to tf`` from torch is torch->onnx, onnx->tf."""
+    steps: list[Converter] = []
+    for target in targets:
+        if target == source_format:
+            raise UsageError(f"the source is already {target}; choose another --to format")
+        for edge in REGISTRY.path(source_format, target):
+            if edge not in steps:
+                steps.append(edge)
+    return steps
+
+
+def run_conversions(
+    model: Model, steps: Sequence[Converter], out_dir: Path, options: ConvertOptions, force: bool = False,
+    progress: Progress | None = None,
+) -> list[Artifact]:
+    """Run ``steps`` from ``model``; all artifacts land in ``out_dir`` together or not at all."""
+    progress = progress or Progress(quiet=True)
+    out_dir = Path(out_dir)
+    finals = {s.target: out_dir / FORMATS[s.target].artifact_name(model.stem) for s in steps}
+    for path in finals.values():
+        check_writable(path, force)
+    parent = out_dir.parent if not out_dir.exists() else out_dir
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bridge-", suffix=".partial", dir=parent))
+    made: dict[str, Artifact | Model] = {model.format: model}
+    artifacts: list[Artifact] = []
+    try:
+        for step in steps:
+            tmp_path = staging / FORMATS[step.target].artifact_name(model.stem)
+            with progress.step(f"{step.source} → {step.target} ({step.name})"):
+                start = time.perf_counter()
+                try:
+                    artifact = step.fn(made[step.source], tmp_path, options)
+                except BridgeError:
+                    raise
+                except Exception as exc:
+                    from bridge.errors import UnsupportedError
+
+                    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
+                artifact.convert_seconds = time.perf_counter() - start
+            made[step.target] = artifact
+            artifacts.append(artifact)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for artifact in artifacts:
+            final = finals[artifact.format]
+            if final.exists() or final.is_symlink():
+                remove_path(final)
+            os.replace(artifact.path, final)
+            artifact.path = final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return artifacts

@@ -1,0 +1,30 @@
+"""Runners, one per runtime, loaded lazily so importing bridge never imports a framework."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bridge.errors import UsageError
+from bridge.runtimes.base import Runner, validate_feeds
+
+__all__ = ["Runner", "validate_feeds", "load_runner", "RUNNERS"]
+
+# format -> "module:factory"; each factory is ``(target, device) -> Runner`` where target is a Model or Artifact.
+RUNNERS: dict[str, str] = {
+    "torch": "bridge.runtimes.torch_eager:TorchRunner",
+    "onnx": "bridge.runtimes.ort:OnnxRuntimeRunner",
+    "tf": "bridge.runtimes.tf_savedmodel:TensorFlowRunner",
+}
+
+
+def load_runner(target: Any, device: str = "cpu") -> Runner:
+    """A runner for a Model or Artifact, by its format, on ``device`` ("cpu" or "cuda")."""
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device '{device}'; use cpu or cuda")
+    spec = RUNNERS.get(target.format)
+    if spec is None:
+        raise UsageError(f"no runner for format '{target.format}' yet; verify one of {sorted(RUNNERS)}")
+    module_name, _, attr = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(target, device)

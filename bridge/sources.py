@@ -1,0 +1,166 @@
+"""Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx`` or ``model.pt2``.
+
+``file.py:NAME`` and ``package.module:NAME`` *run the user's Python code* by design: only point
+bridge at code you trust. ONNX and ``.pt2`` files are data and are loaded without running code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import UsageError
+from bridge.model import Model
+
+__all__ = ["load_source", "model_from_module"]
+
+
+def load_source(source: Any) -> Model:
+    """Resolve ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to a :class:`Model`."""
+    if isinstance(source, Model):
+        return source
+    if not isinstance(source, (str, Path)):
+        return model_from_module(source, path=f"<{type(source).__name__} instance>", stem=type(source).__name__)
+    text = str(source)
+    lower = text.lower()
+    if lower.endswith(".onnx"):
+        return _load_onnx(Path(text))
+    if lower.endswith(".pt2"):
+        return _load_pt2(Path(text))
+    if ":" not in text:
+        raise UsageError(
+            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx or model.pt2"
+        )
+    where, _, name = text.rpartition(":")
+    if not where or not name:
+        raise UsageError(f"malformed SOURCE '{text}'; expected path/to/file.py:NAME or package.module:NAME")
+    module = _import_file(Path(where)) if where.endswith(".py") or "/" in where else _import_module(where)
+    if not hasattr(module, name):
+        raise UsageError(f"'{where}' has no attribute '{name}'; check the name after the colon")
+    return _resolve_name(getattr(module, name), path=text, stem=name)
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    mod_name = f"bridge_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}; is it a Python file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # user code: report it, don't crash
+        sys.modules.pop(mod_name, None)
+        raise UsageError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"no module named '{name}'; is it installed or on PYTHONPATH?") from exc
+    except Exception as exc:
+        raise UsageError(f"importing {name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _resolve_name(obj: Any, path: str, stem: str) -> Model:
+    import torch
+
+    example: Any = None
+    if isinstance(obj, type):
+        if not issubclass(obj, torch.nn.Module):
+            raise UsageError(f"'{stem}' is a class but not an nn.Module subclass")
+        try:
+            module = obj()
+        except Exception as exc:
+            raise UsageError(f"building {stem}() failed: {type(exc).__name__}: {exc}; it must take no arguments") from exc
+    elif isinstance(obj, torch.nn.Module):
+        module = obj
+    elif callable(obj):
+        try:
+            made = obj()
+        except Exception as exc:
+            raise UsageError(f"calling {stem}() failed: {type(exc).__name__}: {exc}") from exc
+        if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
+            module, example = made
+        elif isinstance(made, torch.nn.Module):
+            module = made
+        else:
+            raise UsageError(f"{stem}() returned {type(made).__name__}; it must return an nn.Module or (module, example_inputs)")
+    else:
+        raise UsageError(
+            f"'{stem}' is a {type(obj).__name__}, not an nn.Module; name a module class, instance or factory function"
+        )
+    return model_from_module(module, path=path, stem=stem, example_inputs=example)
+
+
+def model_from_module(module: Any, path: str, stem: str, example_inputs: Any = None) -> Model:
+    """Wrap a live module. Example inputs come from the factory or the module's ``example_inputs()``."""
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise UsageError(f"{type(module).__name__} is not an nn.Module")
+    module.eval()
+    if example_inputs is None and callable(getattr(module, "example_inputs", None)):
+        example_inputs = module.example_inputs()
+    if example_inputs is not None:
+        if isinstance(example_inputs, (torch.Tensor,)) or hasattr(example_inputs, "shape"):
+            example_inputs = (example_inputs,)
+        example_inputs = tuple(example_inputs)
+    names = forward_input_names(module, len(example_inputs) if example_inputs is not None else None)
+    example = None
+    if example_inputs is not None:
+        example = {n: _to_numpy(t) for n, t in zip(names, example_inputs)}
+    return Model(format="torch", handle=module, path=path, stem=stem, input_names=names, example_inputs=example)
+
+
+def forward_input_names(module: Any, count: int | None) -> list[str]:
+    """Input names from ``forward``'s positional parameters (required ones, or ``count`` of them)."""
+    params = [
+        p
+        for p in inspect.signature(module.forward).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if count is None:
+        params = [p for p in params if p.default is p.empty]
+        return [p.name for p in params]
+    names = [p.name for p in params[:count]]
+    names += [f"in_{i}" for i in range(len(names), count)]
+    return names
+
+
+def _to_numpy(value: Any) -> Any:
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _load_onnx(path: Path) -> Model:
+    from bridge.onnx_io import load_onnx_checked, onnx_input_specs
+
+    model = load_onnx_checked(path)
+    specs = onnx_input_specs(model)
+    return Model(
+        format="onnx",
+        handle=path,
+        path=str(path),
+        stem=path.stem,
+        input_names=[s.name for s in specs],
+        output_names=[o.name for o in model.graph.output],
+        input_specs=specs,
+    )
+
+
+def _load_pt2(path: Path) -> Model:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    raise UsageError(f"{path}: .pt2 sources are not supported yet; convert from the Python module instead")

@@ -1,0 +1,146 @@
+"""Compare one runtime's outputs with a reference's, output by output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Tolerances", "OutputParity", "StageParity", "compare_output", "compare_outputs"]
+
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
+
+
+@dataclass
+class Tolerances:
+    """Default atol/rtol plus per-output overrides."""
+
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+    per_output_atol: dict[str, float] = field(default_factory=dict)
+    per_output_rtol: dict[str, float] = field(default_factory=dict)
+
+    def for_output(self, name: str) -> tuple[float, float]:
+        return self.per_output_atol.get(name, self.atol), self.per_output_rtol.get(name, self.rtol)
+
+
+@dataclass
+class OutputParity:
+    name: str
+    passed: bool
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    mean_abs: float = 0.0
+    cosine: float | None = None
+    mismatch_ratio: float = 0.0
+    worst_index: list[int] | None = None
+    nonfinite_mismatches: int = 0
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+    shape: list[int] | None = None
+    dtype: str = ""
+    problem: str = ""  # "missing", "shape", "dtype" when the comparison could not be numeric
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+
+
+@dataclass
+class StageParity:
+    """All outputs of one artifact in one runtime against one reference."""
+
+    format: str
+    runtime: str
+    device: str
+    reference: str
+    outputs: list[OutputParity]
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(o.passed for o in self.outputs)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": self.format,
+            "runtime": self.runtime,
+            "device": self.device,
+            "reference": self.reference,
+            "passed": self.passed,
+            "outputs": [o.to_json() for o in self.outputs],
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def compare_output(name: str, reference: Any, candidate: Any, atol: float, rtol: float) -> OutputParity:
+    """Numbers for one output; exact for integers and bools, |c - r| <= atol + rtol*|r| for floats.
+
+    Non-finite values match only where both sides hold the same value (NaN with NaN, +inf with +inf).
+    """
+    import numpy as np
+
+    ref = np.asarray(reference)
+    cand = np.asarray(candidate)
+    result = OutputParity(name=name, passed=False, atol=atol, rtol=rtol, shape=list(ref.shape), dtype=str(ref.dtype))
+    if ref.shape != cand.shape:
+        result.problem = f"shape {list(cand.shape)} != reference {list(ref.shape)}"
+        return result
+    exact = ref.dtype.kind in "biuUSO" or cand.dtype.kind in "biuUSO"
+    if exact and ref.dtype.kind != cand.dtype.kind and not (ref.dtype.kind in "iu" and cand.dtype.kind in "iu"):
+        result.problem = f"dtype {cand.dtype} != reference {ref.dtype}"
+        return result
+    if ref.size == 0:
+        result.passed = True
+        return result
+    if exact:
+        bad = ref != cand
+        if ref.dtype.kind in "iub":
+            diff = np.abs(ref.astype(np.float64) - cand.astype(np.float64))
+            result.max_abs = float(diff.max())
+            result.mean_abs = float(diff.mean())
+        else:
+            result.max_abs = float(bad.any())
+        result.mismatch_ratio = float(bad.mean())
+        if bad.any():
+            result.worst_index = [int(i) for i in np.unravel_index(int(np.argmax(bad)), ref.shape)]
+        result.passed = not bad.any()
+        return result
+
+    r = ref.astype(np.float64)
+    c = cand.astype(np.float64)
+    finite = np.isfinite(r) & np.isfinite(c)
+    same_nonfinite = (~np.isfinite(r)) & (~np.isfinite(c)) & ((r == c) | (np.isnan(r) & np.isnan(c)))
+    nonfinite_bad = ~finite & ~same_nonfinite
+    diff = np.where(finite, np.abs(r - c), 0.0)
+    rel = np.where(finite, diff / np.maximum(np.abs(r), np.finfo(np.float64).tiny), 0.0)
+    out_of_tol = (diff > atol + rtol * np.abs(np.where(finite, r, 0.0))) | nonfinite_bad
+    result.max_abs = float(diff.max())
+    result.max_rel = float(rel.max())
+    result.mean_abs = float(diff[finite].mean()) if finite.any() else 0.0
+    result.mismatch_ratio = float(out_of_tol.mean())
+    result.nonfinite_mismatches = int(nonfinite_bad.sum())
+    rf, cf = r[finite], c[finite]
+    norm = float(np.linalg.norm(rf) * np.linalg.norm(cf))
+    result.cosine = float(np.dot(rf.ravel(), cf.ravel()) / norm) if norm > 0 else (1.0 if not rf.any() and not cf.any() else 0.0)
+    score = np.where(nonfinite_bad, np.inf, diff - (atol + rtol * np.abs(np.where(finite, r, 0.0))))
+    result.worst_index = [int(i) for i in np.unravel_index(int(np.argmax(score)), ref.shape)]
+    result.passed = not out_of_tol.any()
+    return result
+
+
+def compare_outputs(
+    reference: Mapping[str, Any], candidate: Mapping[str, Any], tolerances: Tolerances | None = None
+) -> list[OutputParity]:
+    """Compare every reference output, by name; an output the candidate lacks fails as ``missing``."""
+    tolerances = tolerances or Tolerances()
+    results = []
+    for name, ref in reference.items():
+        atol, rtol = tolerances.for_output(name)
+        if name not in candidate:
+            results.append(OutputParity(name=name, passed=False, atol=atol, rtol=rtol, problem="missing"))
+            continue
+        results.append(compare_output(name, ref, candidate[name], atol, rtol))
+    return results

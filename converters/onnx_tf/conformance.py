@@ -1,0 +1,301 @@
+"""ONNX's own node test cases against our ONNX->TF backend.
+
+    python -m converters.onnx_tf.conformance [--filter REGEX] [--jobs N] [--json conformance.json]
+
+Generates the cases shipped with the installed onnx (``onnx.backend.test.case.node``) into a temporary
+folder, converts each with our backend, runs it in TensorFlow and compares with the expected outputs at
+the case's own tolerances (rtol 1e-3, atol 1e-7 by default; exact for integers, bools and strings).
+Each case runs in a worker process; a worker that crashes or hangs fails that case and is replaced.
+The last line printed is ``N passed, M failed, K skipped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+CASE_TIMEOUT_S = 120
+# Element types TensorFlow has no general kernels for; cases using them are skipped with this reason.
+_NO_TF_KERNELS = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "UINT4", "INT4",
+                  "FLOAT4E2M1", "UINT2", "INT2"}
+
+
+# -- generation -------------------------------------------------------------------------------------
+def generate(root: Path, pattern: str | None) -> list[Path]:
+    """Write each node case as ``model.onnx`` plus ``data_K.npz`` (inputs ``in_J``, outputs ``out_J``)."""
+    import numpy as np
+    from onnx.backend.test.case import node
+
+    cases = []
+    for case in node.collect_testcases(None):
+        if pattern and not re.search(pattern, case.name):
+            continue
+        folder = root / case.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.onnx").write_bytes(case.model.SerializeToString())
+        meta = {"rtol": case.rtol, "atol": case.atol, "sets": 0, "nontensor": False}
+        for k, (inputs, outputs) in enumerate(case.data_sets):
+            arrays = {}
+            try:
+                for j, value in enumerate(inputs):
+                    arrays[f"in_{j}"] = np.asarray(value)
+                for j, value in enumerate(outputs):
+                    arrays[f"out_{j}"] = np.asarray(value)
+                np.savez(folder / f"data_{k}.npz", **arrays)
+            except Exception:
+                meta["nontensor"] = True
+            meta["sets"] = k + 1
+        (folder / "case.json").write_text(json.dumps(meta))
+        cases.append(folder)
+    return cases
+
+
+# -- one case (in a worker) -------------------------------------------------------------------------
+def _main_op(model: Any) -> str:
+    ops = Counter(n.op_type for n in model.graph.node if n.op_type != "Constant")
+    return ops.most_common(1)[0][0] if ops else "Constant"
+
+
+def _skip_reason(model: Any) -> str | None:
+    import onnx
+
+    def elem_types(values: Any) -> list[str]:
+        names = []
+        for v in values:
+            if not v.type.HasField("tensor_type"):
+                return ["NONTENSOR"]
+            names.append(onnx.TensorProto.DataType.Name(v.type.tensor_type.elem_type))
+        return names
+
+    types = set(elem_types(model.graph.input)) | set(elem_types(model.graph.output))
+    for init in model.graph.initializer:
+        types.add(onnx.TensorProto.DataType.Name(init.data_type))
+    if "NONTENSOR" in types:
+        return "sequence, map or optional graph inputs/outputs: a TF signature takes only tensors"
+    lacking = sorted(types & _NO_TF_KERNELS)
+    if lacking:
+        return f"TensorFlow has no kernels for {', '.join(lacking)}"
+    return None
+
+
+def _compare(expected: Any, actual: Any, rtol: float, atol: float) -> str | None:
+    import numpy as np
+
+    expected = np.asarray(expected)
+    actual = np.asarray(actual)
+    if expected.dtype.kind in "SUO":
+        expected = expected.astype(object)
+        actual = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(actual) if actual.size else actual.astype(object)
+    if expected.shape != actual.shape:
+        return f"shape {list(actual.shape)} != expected {list(expected.shape)}"
+    if expected.dtype.kind in "biuO":
+        if expected.dtype.kind != "O" and actual.dtype != expected.dtype:
+            return f"dtype {actual.dtype} != expected {expected.dtype}"
+        if not np.array_equal(expected, actual):
+            return f"{int((expected != actual).sum())} of {expected.size} values differ (exact compare)"
+        return None
+    if actual.dtype != expected.dtype:
+        return f"dtype {actual.dtype} != expected {expected.dtype}"
+    e = expected.astype(np.float64)
+    a = actual.astype(np.float64)
+    same_nan = np.isnan(e) & np.isnan(a)
+    close = np.isclose(a, e, rtol=rtol, atol=atol) | same_nan | ((e == a) & ~np.isfinite(e))
+    if not close.all():
+        diff = np.where(close, 0, np.abs(a - e))
+        return f"max abs error {np.nanmax(diff):.3g} over {int((~close).sum())} of {e.size} values"
+    return None
+
+
+def run_case(folder: Path) -> dict[str, Any]:
+    import numpy as np
+    import onnx
+
+    from bridge._frameworks import import_tensorflow
+    from bridge.errors import BridgeError, UnsupportedError
+    from converters.onnx_tf import build_program
+
+    tf = import_tensorflow()
+    meta = json.loads((folder / "case.json").read_text())
+    model = onnx.load(str(folder / "model.onnx"))
+    result: dict[str, Any] = {"op": _main_op(model)}
+    reason = _skip_reason(model) or ("its data cannot be stored as plain arrays" if meta["nontensor"] else None)
+    if reason:
+        return {**result, "status": "skipped", "reason": reason}
+    try:
+        program = build_program(model, use_variables=False)
+    except UnsupportedError as exc:
+        return {**result, "status": "failed", "reason": f"unsupported: {exc}"}
+    except BridgeError as exc:
+        return {**result, "status": "failed", "reason": f"convert: {exc}"}
+    except Exception as exc:
+        return {**result, "status": "failed", "reason": f"convert: {type(exc).__name__}: {_line(exc)}"}
+    out_names = [program.output_map[o.name] for o in model.graph.output]
+    for k in range(meta["sets"]):
+        with np.load(folder / f"data_{k}.npz", allow_pickle=True) as data:
+            n_in = sum(1 for key in data.files if key.startswith("in_"))
+            inputs = [data[f"in_{j}"] for j in range(n_in)]
+            expected = [data[f"out_{j}"] for j in range(len(out_names))]
+        try:
+            feeds = [tf.constant(v) for v in inputs]
+            outputs = program.function(*feeds)
+        except Exception as exc:
+            return {**result, "status": "failed", "reason": f"run: {type(exc).__name__}: {_line(exc)}"}
+        for name, want in zip(out_names, expected):
+            problem = _compare(want, outputs[name].numpy(), meta["rtol"], meta["atol"])
+            if problem:
+                return {**result, "status": "failed", "reason": f"output {name}: {problem}"}
+    return {**result, "status": "passed"}
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _worker() -> None:
+    """Read case folders on stdin, answer one JSON line each on the original stdout."""
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # TF and handlers must not corrupt the protocol
+    for line in sys.stdin:
+        folder = Path(line.strip())
+        try:
+            result = run_case(folder)
+        except Exception as exc:  # the harness must go on; the case fails with its cause
+            result = {"op": "?", "status": "failed", "reason": f"harness: {type(exc).__name__}: {_line(exc)}"}
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
+# -- the driver -------------------------------------------------------------------------------------
+class _Worker:
+    def __init__(self) -> None:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "converters.onnx_tf.conformance", "--worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env=env)
+        self.case: Path | None = None
+        self.started = 0.0
+
+    def send(self, case: Path) -> None:
+        self.case, self.started = case, time.monotonic()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{case}\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_all(cases: list[Path], jobs: int, timeout: float = CASE_TIMEOUT_S) -> dict[str, dict[str, Any]]:
+    import selectors
+
+    results: dict[str, dict[str, Any]] = {}
+    pending = list(reversed(cases))
+    workers = [_Worker() for _ in range(max(1, min(jobs, len(cases))))]
+    sel = selectors.DefaultSelector()
+    for w in workers:
+        sel.register(w.proc.stdout, selectors.EVENT_READ, w)  # type: ignore[arg-type]
+        if pending:
+            w.send(pending.pop())
+    busy = {w for w in workers if w.case is not None}
+    while busy:
+        for key, _ in sel.select(timeout=1.0):
+            w = key.data
+            line = w.proc.stdout.readline()
+            case = w.case
+            if line:
+                results[case.name] = json.loads(line)
+            else:  # the worker died with this case
+                code = w.proc.wait()
+                results[case.name] = {"op": "?", "status": "failed", "reason": f"crashed the process (exit {code})"}
+                sel.unregister(w.proc.stdout)
+                busy.discard(w)
+                w = _Worker()
+                sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+            w.case = None
+            busy.discard(key.data)
+            if pending:
+                w.send(pending.pop())
+                busy.add(w)
+            elif w is not key.data:
+                w.kill()
+            _progress(len(results), len(cases))
+        now = time.monotonic()
+        for w in list(busy):
+            if w.case is not None and now - w.started > timeout:
+                results[w.case.name] = {"op": "?", "status": "failed", "reason": f"timed out after {timeout:.0f}s"}
+                sel.unregister(w.proc.stdout)
+                w.kill()
+                busy.discard(w)
+                if pending:
+                    nw = _Worker()
+                    sel.register(nw.proc.stdout, selectors.EVENT_READ, nw)
+                    nw.send(pending.pop())
+                    busy.add(nw)
+    for w in workers:
+        if w.proc.poll() is None:
+            w.kill()
+    return results
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+
+def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    import onnx
+
+    counts = Counter(r["status"] for r in results.values())
+    per_op: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in results.values():
+        per_op[r["op"]][r["status"]] += 1
+    return {
+        "onnx_version": onnx.__version__,
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "per_op": {op: dict(sorted(c.items())) for op, c in sorted(per_op.items())},
+        "cases": {name: results[name] for name in sorted(results)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m converters.onnx_tf.conformance", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--filter", help="only cases whose name matches this regular expression")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", dest="json_path", help="write statuses, reasons and the per-op summary here")
+    parser.add_argument("--show-failures", action="store_true", help="print each failed case and its reason")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker()
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bridge-conformance-") as tmp:
+        cases = generate(Path(tmp), args.filter)
+        results = run_all(cases, args.jobs)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    summary = summarize(results)
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
+    if args.show_failures:
+        for name, r in summary["cases"].items():
+            if r["status"] != "passed":
+                print(f"{r['status']:8} {name}: {r.get('reason', '')}")
+    print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

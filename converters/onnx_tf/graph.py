@@ -1,0 +1,199 @@
+"""Walk an ONNX graph in topological order, turning each node into TensorFlow ops through its handler."""
+
+from __future__ import annotations
+
+from collections import ChainMap, Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from bridge.errors import UnsupportedError, UsageError
+from converters.onnx_tf.context import NodeContext
+from converters.onnx_tf.registry import OPS, OpRegistry
+
+__all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets"]
+
+# Ops whose outputs must never be folded into constants even when their inputs are static.
+_NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+            "If", "Loop", "Scan", "SequenceMap", "Dropout"}
+_FOLD_LIMIT = 1 << 20  # elements; bigger results stay in the graph
+
+
+def model_opsets(model: Any) -> dict[str, int]:
+    return {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in model.opset_import}
+
+
+def _iter_nodes(graph: Any) -> Iterator[Any]:
+    import onnx
+
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _iter_nodes(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for g in attr.graphs:
+                    yield from _iter_nodes(g)
+
+
+def find_unsupported(model: Any, ops: OpRegistry = OPS) -> Counter[str]:
+    """Every op (including those inside If/Loop/Scan bodies) without a handler, with its count."""
+    opsets = model_opsets(model)
+    missing: Counter[str] = Counter()
+    for node in _iter_nodes(model.graph):
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        label = f"{domain}::{node.op_type}" if domain else node.op_type
+        if domain not in opsets or ops.resolve(domain, node.op_type, opsets[domain]) is None:
+            missing[label] += 1
+    return missing
+
+
+def check_supported(model: Any, ops: OpRegistry = OPS) -> None:
+    missing = find_unsupported(model, ops)
+    if missing:
+        listing = ", ".join(f"{op} x{n}" for op, n in sorted(missing.items()))
+        raise UnsupportedError(
+            f"the ONNX->TF backend lacks {len(missing)} op(s): {listing}; see 'bridge ops' for what is supported",
+            dict(missing),
+        )
+
+
+class GraphWalker:
+    """Converts one ONNX model's graph (and its subgraphs) into TF ops, inside or outside a tf.function.
+
+    ``weights`` maps initializer names to tensors or variables to use instead of constants.
+    """
+
+    def __init__(self, model: Any, weights: Mapping[str, Any] | None = None, ops: OpRegistry = OPS,
+                 fold_constants: bool = True) -> None:
+        self.model = model
+        self.opsets = model_opsets(model)
+        self.weights = dict(weights or {})
+        self.ops = ops
+        self.fold_constants = fold_constants
+        self.static: dict[str, Any] = {}
+        self._scopes: list[Mapping[str, Any]] = []
+        self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
+
+    # -- static values -------------------------------------------------------------------------------
+    def static_value(self, name: str, tensor: Any) -> Any:
+        if name in self.static:
+            return self.static[name]
+        import tensorflow as tf
+
+        try:
+            value = tf.get_static_value(tensor)
+        except Exception:  # get_static_value raises on some symbolic tensors; "unknown" is the answer
+            value = None
+        return value
+
+    # -- graphs --------------------------------------------------------------------------------------
+    def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        """Convert the main graph on ``feeds`` (input name -> tensor); returns output name -> tensor."""
+        outputs = self._run_graph(self.model.graph, dict(feeds), outer=None)
+        return {o.name: t for o, t in zip(self.model.graph.output, outputs)}
+
+    def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]:
+        """Convert a subgraph (If/Loop/Scan body) bound to ``inputs``, seeing the enclosing scope."""
+        if len(inputs) != len(graph.input):
+            raise UsageError(f"subgraph {graph.name!r} takes {len(graph.input)} inputs, got {len(inputs)}")
+        feeds = {v.name: t for v, t in zip(graph.input, inputs)}
+        return self._run_graph(graph, feeds, outer=self._scopes[-1] if self._scopes else None)
+
+    def _run_graph(self, graph: Any, feeds: dict[str, Any], outer: Mapping[str, Any] | None) -> list[Any]:
+        import tensorflow as tf
+        from onnx import numpy_helper
+
+        local: dict[str, Any] = {}
+        env: ChainMap[str, Any] = ChainMap(local, outer) if outer is not None else ChainMap(local)
+        for init in graph.initializer:
+            if init.name in self.weights:
+                local[init.name] = self.weights[init.name]
+            else:
+                value = numpy_helper.to_array(init)
+                self.static[init.name] = value
+                local[init.name] = tf.constant(value)
+        local.update(feeds)
+        for name in feeds:
+            self.static.pop(name, None)
+        self._scopes.append(env)
+        try:
+            for node in graph.node:
+                self._convert_node(node, env, local)
+        finally:
+            self._scopes.pop()
+        missing = [o.name for o in graph.output if o.name not in env]
+        if missing:
+            raise UsageError(f"graph outputs {missing} are produced by no node; the ONNX model is invalid")
+        return [env[o.name] for o in graph.output]
+
+    def _convert_node(self, node: Any, env: Mapping[str, Any], local: dict[str, Any]) -> None:
+        import tensorflow as tf
+
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        opset = self.opsets.get(domain, 0)
+        handler = self.ops.resolve(domain, node.op_type, opset)
+        if handler is None:
+            raise UnsupportedError(f"no TF handler for {node.op_type} at opset {opset}", {node.op_type: 1})
+        inputs = []
+        for name in node.input:
+            if name == "":
+                inputs.append(None)
+            elif name in env:
+                inputs.append(env[name])
+            else:
+                raise UsageError(f"node {node.name or node.op_type} reads '{name}', which nothing produces; the ONNX model is invalid")
+        ctx = NodeContext(node, inputs, self, opset)
+        results = self._fold(ctx, handler) if self._foldable(node) else None
+        if results is None:
+            with tf.name_scope(_scope_name(node)):
+                results = handler(ctx)
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        for i, out_name in enumerate(node.output):
+            if out_name == "":
+                continue
+            if i >= len(results) or results[i] is None:
+                raise UnsupportedError(f"{node.op_type}: output {i} ('{out_name}') is not produced by the TF handler",
+                                       {node.op_type: 1})
+            local[out_name] = results[i]
+            if self.trace is not None:
+                self.trace[out_name] = results[i]
+
+    def _foldable(self, node: Any) -> bool:
+        if not self.fold_constants or node.op_type in _NO_FOLD:
+            return False
+        return all(name == "" or name in self.static for name in node.input)
+
+    def _fold(self, ctx: NodeContext, handler: Any) -> list[Any] | None:
+        """Evaluate a node whose inputs are all static eagerly; its outputs become constants."""
+        import numpy as np
+        import tensorflow as tf
+
+        try:
+            with tf.init_scope():
+                eager = NodeContext(ctx.node, [None if n == "" else tf.constant(self.static[n]) for n in ctx.node.input],
+                                    self, ctx.opset)
+                results = handler(eager)
+                if not isinstance(results, (list, tuple)):
+                    results = [results]
+                values = [None if r is None else np.asarray(r) for r in results]
+        except Exception:  # let the graph-mode conversion report (or succeed) instead
+            return None
+        if any(v is not None and v.size > _FOLD_LIMIT for v in values):
+            return None
+        out = []
+        for name, value in zip(ctx.node.output, values):
+            if value is None:
+                out.append(None)
+                continue
+            if name:
+                self.static[name] = value
+            out.append(tf.constant(value))
+        return out
+
+
+def _scope_name(node: Any) -> str:
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.\-/]", "_", node.name or node.op_type).strip("/")
+    return name if name and name[0].isalnum() else f"n{name}"

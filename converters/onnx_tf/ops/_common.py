@@ -1,0 +1,54 @@
+"""Helpers shared by op families: layout transposes, axis handling, spatial padding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["to_channels_last", "to_channels_first", "norm_axis", "spatial_pads", "static_shape"]
+
+
+def to_channels_last(x: Any) -> Any:
+    """NC... -> N...C"""
+    import tensorflow as tf
+
+    rank = x.shape.rank
+    return tf.transpose(x, [0, *range(2, rank), 1])
+
+
+def to_channels_first(x: Any) -> Any:
+    """N...C -> NC..."""
+    import tensorflow as tf
+
+    rank = x.shape.rank
+    return tf.transpose(x, [0, rank - 1, *range(1, rank - 1)])
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def static_shape(x: Any) -> list[int | None]:
+    return list(x.shape.as_list()) if x.shape.rank is not None else []
+
+
+def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], strides: list[int],
+                 dilations: list[int]) -> list[tuple[int, int]]:
+    """Explicit (begin, end) pads per spatial axis from ``pads`` or ``auto_pad`` (SAME_UPPER/LOWER, VALID)."""
+    n = len(kernel)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for i in range(n):
+            size = in_spatial[i]
+            if size is None:
+                raise ctx.unsupported("auto_pad SAME needs static spatial sizes")
+            out = -(-size // strides[i])
+            eff_k = (kernel[i] - 1) * dilations[i] + 1
+            total = max(0, (out - 1) * strides[i] + eff_k - size)
+            small = total // 2
+            pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+        return pads
+    if auto_pad == "VALID":
+        return [(0, 0)] * n
+    flat = list(ctx.attr("pads", [0] * (2 * n)))
+    return [(int(flat[i]), int(flat[i + n])) for i in range(n)]

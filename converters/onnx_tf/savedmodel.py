@@ -1,0 +1,131 @@
+"""Build a ``tf.Module`` from an ONNX model and save it as a SavedModel that plain TensorFlow can load."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converters.onnx_tf.dtypes import tf_dtype
+from converters.onnx_tf.graph import GraphWalker, check_supported
+
+__all__ = ["sanitize_names", "TfProgram", "build_program", "save_savedmodel", "NAME_MAP_FILE"]
+
+NAME_MAP_FILE = "assets.extra/bridge.json"
+_VARIABLE_MIN_ELEMENTS = 64  # smaller float initializers (scales, epsilons) stay constants so they can fold
+
+
+def sanitize_names(names: list[str]) -> dict[str, str]:
+    """ONNX name -> TensorFlow signature name.
+
+    The one rule: every character outside ``[A-Za-z0-9_]`` becomes ``_``; a name that does not start with a
+    letter gets a ``t_`` prefix; a clash with an earlier name gets ``_1``, ``_2``, ... appended.
+    """
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        if not base or not base[0].isalpha():
+            base = "t_" + base
+        candidate, i = base, 0
+        while candidate in used:
+            i += 1
+            candidate = f"{base}_{i}"
+        used.add(candidate)
+        mapping[name] = candidate
+    return mapping
+
+
+@dataclass
+class TfProgram:
+    """A converted model: the tf.Module, its concrete serving function and the name maps."""
+
+    module: Any
+    function: Any
+    input_map: dict[str, str]
+    output_map: dict[str, str]
+    intermediates: list[str] = field(default_factory=list)
+
+
+def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
+    import tensorflow as tf
+
+    initializers = {t.name for t in model.graph.initializer}
+    specs = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor_type = value.type.tensor_type
+        shape = None
+        if tensor_type.HasField("shape"):
+            shape = [int(d.dim_value) if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        specs.append(tf.TensorSpec(shape, tf_dtype(tensor_type.elem_type), name=input_map[value.name]))
+    return specs
+
+
+def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
+    """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
+
+    ``expose_intermediates`` adds every node output to the function's outputs (for localisation).
+    """
+    import numpy as np
+    import tensorflow as tf
+    from onnx import numpy_helper
+
+    check_supported(model)
+    initializers = {t.name for t in model.graph.initializer}
+    input_names = [v.name for v in model.graph.input if v.name not in initializers]
+    input_map = sanitize_names(input_names)
+    output_names = [o.name for o in model.graph.output]
+
+    module = tf.Module(name="onnx_model")
+    weights: dict[str, Any] = {}
+    if use_variables:
+        var_names = sanitize_names([t.name for t in model.graph.initializer])
+        for init in model.graph.initializer:
+            value = numpy_helper.to_array(init)
+            if value.dtype.kind == "f" and value.size >= _VARIABLE_MIN_ELEMENTS:
+                weights[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+        module.weights = list(weights.values())
+
+    signature = _input_signature(model, input_map)
+    traced: dict[str, Any] = {}
+
+    def serve(*args: Any) -> dict[str, Any]:
+        walker = GraphWalker(model, weights=weights)
+        if expose_intermediates:
+            walker.trace = traced
+        outputs = walker.run(dict(zip(input_names, args)))
+        if expose_intermediates:
+            outputs = {**{k: v for k, v in traced.items() if k not in outputs}, **outputs}
+        return {name: tf.identity(t) for name, t in outputs.items()}
+
+    fn = tf.function(serve, input_signature=signature, autograph=False)
+    concrete = fn.get_concrete_function()
+    all_outputs = list(concrete.structured_outputs)
+    output_map = sanitize_names(output_names + [n for n in all_outputs if n not in output_names])
+
+    def renamed(*args: Any) -> dict[str, Any]:
+        result = concrete(*args)
+        return {output_map[k]: v for k, v in result.items()}
+
+    module.serve = tf.function(renamed, input_signature=signature, autograph=False)
+    program = TfProgram(module, module.serve.get_concrete_function(), input_map,
+                        {n: output_map[n] for n in output_names})
+    program.intermediates = [n for n in all_outputs if n not in output_names]
+    if expose_intermediates:
+        program.output_map.update({n: output_map[n] for n in program.intermediates})
+    return program
+
+
+def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:
+    """Write the SavedModel with a ``serving_default`` signature and bridge's name map in assets.extra."""
+    import tensorflow as tf
+
+    tf.saved_model.save(program.module, str(path), signatures={"serving_default": program.function})
+    meta_path = Path(path) / NAME_MAP_FILE
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"inputs": program.input_map, "outputs": program.output_map, **(extra_meta or {})}
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")

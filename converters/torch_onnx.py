@@ -1,0 +1,82 @@
+"""torch -> onnx with torch.onnx: the dynamo exporter first, the TorchScript-based one as fallback."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bridge._frameworks import quiet_torch_onnx_logs
+from bridge.errors import UnsupportedError
+from bridge.model import Artifact, ConvertOptions
+from bridge.outputs import flatten_outputs
+from bridge.registry import converter
+
+__all__ = ["torch_to_onnx", "flat_module"]
+
+DYNAMO = "torch.onnx (dynamo)"
+TORCHSCRIPT = "torch.onnx (torchscript)"
+
+
+def flat_module(module: Any) -> Any:
+    """Wrap ``module`` so that it returns its outputs as a flat tuple, in ``flatten_outputs`` order."""
+    import torch
+
+    class FlatOutputs(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: Any) -> tuple[Any, ...]:
+            return tuple(t for _, t in flatten_outputs(self.inner(*args)))
+
+    return FlatOutputs(module).eval()
+
+
+def _quietly(fn: Any) -> Any:
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+@converter(source="torch", target="onnx", name=DYNAMO)
+def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
+    import onnx
+    import torch
+
+    quiet_torch_onnx_logs()
+    module = source.handle
+    names = list(source.input_names)
+    args = tuple(torch.from_numpy(options.feeds[n].copy()) for n in names)
+    with torch.inference_mode():
+        output_names = [name for name, _ in flatten_outputs(module(*args))]
+    wrapper = flat_module(module)
+    dynamic_axes: dict[str, dict[int, str]] = {k: dict(v) for k, v in options.dynamic.items()}
+    common = dict(input_names=names, output_names=output_names, opset_version=options.opset)
+
+    errors = []
+    used = None
+    for exporter, kwargs in (
+        (DYNAMO, dict(dynamo=True, verbose=False, optimize=True, dynamic_axes=dynamic_axes or None,
+                      external_data=False)),
+        (TORCHSCRIPT, dict(dynamo=False, dynamic_axes=dynamic_axes or None, do_constant_folding=True)),
+    ):
+        try:
+            _quietly(lambda kw=kwargs: torch.onnx.export(wrapper, args, str(out_path), **common, **kw))
+            onnx.checker.check_model(str(out_path))
+            used = exporter
+            break
+        except Exception as exc:  # each exporter's failure is recorded; both failing is reported below
+            errors.append(f"{exporter}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            Path(out_path).unlink(missing_ok=True)
+    if used is None:
+        raise UnsupportedError("torch.onnx could not export the model; " + " | ".join(errors))
+    model = onnx.load(str(out_path), load_external_data=False)
+    meta = {"exporter": used, "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)}
+    if errors:
+        meta["fallback_reason"] = errors[0]
+    return Artifact(format="onnx", path=out_path, converter=used, input_names=names,
+                    output_names=output_names, meta=meta)
