@@ -15,7 +15,8 @@ from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
 from bridge.sources import load_source
 from bridge.verify.compare import StageParity, Tolerances
-from bridge.verify.harness import reference_outputs, verify_artifacts
+from bridge.runtimes import check_device
+from bridge.verify.harness import verify_artifacts
 
 __all__ = ["convert", "verify", "ConversionResult"]
 
@@ -85,18 +86,15 @@ def convert(
     feeds = resolve_inputs(model, inputs, shapes, seed, input_ranges)
     if not model.input_names:
         model.input_names = list(feeds)
-    progress = Progress(quiet=quiet)
-    reference = None
     if verify:
-        with progress.step(f"running the {model.format} source"):
-            reference = reference_outputs(model, feeds, device)
-        model.output_names = list(reference[1])
+        check_device(device)
+    progress = Progress(quiet=quiet)
     options = ConvertOptions(feeds=feeds, opset=opset, dynamic={k: dict(v) for k, v in (dynamic or {}).items()})
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=feeds, artifacts=artifacts)
     if verify:
         with progress.step("verifying parity"):
-            result.parity = verify_artifacts(model, artifacts, feeds, tolerances, device, reference)
+            result.parity = verify_artifacts(model, artifacts, feeds, tolerances, device)
     return result
 
 

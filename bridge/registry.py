@@ -91,7 +91,7 @@ class ConverterRegistry:
                         chain.insert(0, prev[chain[0].source])
                     return chain
                 queue.append(dst)
-        if target not in FORMATS:
+        if target not in FORMATS and all(target not in key for key in self._edges):
             raise UsageError(f"unknown format '{target}'; run 'bridge formats' to list them")
         raise UsageError(f"no conversion path from {source} to {target}; run 'bridge formats' to see the edges")
 

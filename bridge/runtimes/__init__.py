@@ -8,7 +8,7 @@ from typing import Any
 from bridge.errors import UsageError
 from bridge.runtimes.base import Runner, validate_feeds
 
-__all__ = ["Runner", "validate_feeds", "load_runner", "RUNNERS"]
+__all__ = ["Runner", "validate_feeds", "load_runner", "check_device", "RUNNERS"]
 
 # format -> "module:factory"; each factory is ``(target, device) -> Runner`` where target is a Model or Artifact.
 RUNNERS: dict[str, str] = {
@@ -16,6 +16,16 @@ RUNNERS: dict[str, str] = {
     "onnx": "bridge.runtimes.ort:OnnxRuntimeRunner",
     "tf": "bridge.runtimes.tf_savedmodel:TensorFlowRunner",
 }
+
+
+def check_device(device: str) -> None:
+    """Refuse an unknown device, or cuda where torch sees no GPU, before any work is done."""
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device '{device}'; use cpu or cuda")
+    if device == "cuda":
+        from bridge.runtimes.torch_eager import torch_device
+
+        torch_device(device)
 
 
 def load_runner(target: Any, device: str = "cpu") -> Runner:

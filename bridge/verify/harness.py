@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ParityError
 from bridge.formats import FORMATS
 from bridge.model import Artifact, Model
 from bridge.runtimes import load_runner
@@ -30,7 +30,13 @@ def verify_artifacts(
 ) -> list[StageParity]:
     """Each artifact against the source's outputs. A runtime that fails to load or run yields a failed stage."""
     tolerances = tolerances or Tolerances()
-    _, ref = reference or reference_outputs(source, feeds, device)
+    if reference is None:
+        try:
+            reference = reference_outputs(source, feeds, device)
+        except BridgeError as exc:
+            raise ParityError(f"cannot run the {source.format} source to compare with: {exc}; "
+                              "pass --no-verify to convert without checking") from exc
+    _, ref = reference
     results = []
     for artifact in artifacts:
         runtime = FORMATS[artifact.format].runtime
@@ -39,8 +45,6 @@ def verify_artifacts(
             outputs = runner.run(feeds)
             stage = StageParity(artifact.format, runner.runtime, device, source.format, compare_outputs(ref, outputs, tolerances))
         except BridgeError as exc:
-            if exc.exit_code == 2 and "--device" in str(exc):
-                raise
             stage = StageParity(artifact.format, runtime, device, source.format, [], error=str(exc))
         except Exception as exc:  # a runtime crash is a failed check, reported with its cause
             stage = StageParity(artifact.format, runtime, device, source.format, [],

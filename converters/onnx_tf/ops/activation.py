@@ -1,4 +1,4 @@
-"""Softmax-family activations across their opset changes."""
+"""Activations: the ReLU family, smooth activations, and Softmax/LogSoftmax/Hardmax across opset 13."""
 
 from __future__ import annotations
 
@@ -10,27 +10,188 @@ from converters.onnx_tf.registry import onnx_op
 __all__: list[str] = []
 
 
-def _softmax_legacy(ctx: Any, fn: Any) -> Any:
-    """Opset < 13: coerce to 2D at ``axis`` (default 1), apply along the last axis, restore the shape."""
+def _tf() -> Any:
     import tensorflow as tf
 
+    return tf
+
+
+def _c(value: float, like: Any) -> Any:
+    """A float attribute as a scalar of ``like``'s dtype."""
+    return _tf().constant(value, like.dtype)
+
+
+@onnx_op("Relu", since=1)
+def relu(ctx: Any) -> Any:
+    return _tf().nn.relu(ctx.inputs[0])
+
+
+@onnx_op("Sigmoid", since=1)
+def sigmoid(ctx: Any) -> Any:
+    return _tf().math.sigmoid(ctx.inputs[0])
+
+
+@onnx_op("Tanh", since=1)
+def tanh(ctx: Any) -> Any:
+    return _tf().math.tanh(ctx.inputs[0])
+
+
+@onnx_op("LeakyRelu", since=1)
+def leaky_relu(ctx: Any) -> Any:
+    x = ctx.inputs[0]
+    return _tf().where(x < 0, x * _c(ctx.attr("alpha", 0.01), x), x)
+
+
+@onnx_op("PRelu", since=1)
+def prelu(ctx: Any) -> Any:
+    tf = _tf()
+    x, slope = ctx.inputs
+    if ctx.opset < 7 and slope.shape.rank == 1 and x.shape.rank is not None and x.shape.rank > 2:
+        # Before opset 7 a 1-D slope holds one value per channel (axis 1), not per last-axis element.
+        slope = tf.reshape(slope, [-1] + [1] * (x.shape.rank - 2))
+    return tf.where(x < 0, x * slope, x)
+
+
+def _elu(x: Any, alpha: float) -> Any:
+    tf = _tf()
+    return tf.where(x > 0, x, _c(alpha, x) * tf.math.expm1(x))
+
+
+@onnx_op("Elu", since=1)
+def elu(ctx: Any) -> Any:
+    return _elu(ctx.inputs[0], ctx.attr("alpha", 1.0))
+
+
+@onnx_op("Selu", since=1)
+def selu(ctx: Any) -> Any:
+    x = ctx.inputs[0]
+    alpha = ctx.attr("alpha", 1.67326319217681884765625)
+    gamma = ctx.attr("gamma", 1.05070102214813232421875)
+    return _c(gamma, x) * _elu(x, alpha)
+
+
+@onnx_op("Celu", since=12)
+def celu(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    alpha = _c(ctx.attr("alpha", 1.0), x)
+    return tf.where(x > 0, x, alpha * tf.math.expm1(x / alpha))
+
+
+def _hard_sigmoid(x: Any, alpha: float, beta: float) -> Any:
+    tf = _tf()
+    return tf.clip_by_value(_c(alpha, x) * x + _c(beta, x), _c(0.0, x), _c(1.0, x))
+
+
+@onnx_op("HardSigmoid", since=1)
+def hard_sigmoid(ctx: Any) -> Any:
+    return _hard_sigmoid(ctx.inputs[0], ctx.attr("alpha", 0.2), ctx.attr("beta", 0.5))
+
+
+@onnx_op("HardSwish", since=14)
+def hard_swish(ctx: Any) -> Any:
+    x = ctx.inputs[0]
+    return x * _hard_sigmoid(x, 1.0 / 6.0, 0.5)
+
+
+@onnx_op("Softplus", since=1)
+def softplus(ctx: Any) -> Any:
+    return _tf().math.softplus(ctx.inputs[0])
+
+
+@onnx_op("Softsign", since=1)
+def softsign(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    return x / (tf.abs(x) + _c(1.0, x))
+
+
+@onnx_op("Gelu", since=20)
+def gelu(ctx: Any) -> Any:
+    approximate = ctx.attr("approximate", "none")
+    if approximate not in ("none", "tanh"):
+        raise ctx.unsupported(f"approximate={approximate!r} (expected 'none' or 'tanh')")
+    return _tf().nn.gelu(ctx.inputs[0], approximate=approximate == "tanh")
+
+
+@onnx_op("Mish", since=18)
+def mish(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+@onnx_op("Swish", since=24)
+def swish(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    return x * tf.math.sigmoid(_c(ctx.attr("alpha", 1.0), x) * x)
+
+
+@onnx_op("ThresholdedRelu", since=10)
+def thresholded_relu(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    return tf.where(x > _c(ctx.attr("alpha", 1.0), x), x, tf.zeros_like(x))
+
+
+@onnx_op("Shrink", since=9)
+def shrink(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    # lambd and bias are floats even for integer inputs: compute in float64 and cast back like ONNX.
+    wide = x if x.dtype.is_floating else tf.cast(x, tf.float64)
+    lambd, bias = _c(ctx.attr("lambd", 0.5), wide), _c(ctx.attr("bias", 0.0), wide)
+    y = tf.where(wide < -lambd, wide + bias, tf.where(wide > lambd, wide - bias, tf.zeros_like(wide)))
+    return tf.cast(y, x.dtype)
+
+
+# -- Softmax family -------------------------------------------------------------------------------------
+def _hardmax(x: Any, axis: int) -> Any:
+    """One-hot of the first maximum along ``axis`` (tf.argmax does not promise the first on ties)."""
+    tf = _tf()
+    is_max = tf.equal(x, tf.reduce_max(x, axis=axis, keepdims=True))
+    first = is_max & tf.equal(tf.cumsum(tf.cast(is_max, tf.int32), axis=axis), 1)
+    return tf.cast(first, x.dtype)
+
+
+def _log_softmax(x: Any, axis: int) -> Any:
+    return _tf().nn.log_softmax(x, axis=axis)
+
+
+def _softmax(x: Any, axis: int) -> Any:
+    return _tf().nn.softmax(x, axis=axis)
+
+
+def _legacy(ctx: Any, fn: Any) -> Any:
+    """Opset < 13: coerce to 2D at ``axis`` (default 1), apply along the last axis, restore the shape."""
+    tf = _tf()
     x = ctx.inputs[0]
     rank = x.shape.rank
     axis = norm_axis(ctx.attr("axis", 1), rank)
+    if axis == rank - 1:
+        return fn(x, -1)  # the 2-D view's last axis is x's last axis
     shape = tf.shape(x)
     flat = tf.reshape(x, tf.stack([tf.reduce_prod(shape[:axis]), tf.reduce_prod(shape[axis:])]))
-    return tf.reshape(fn(flat, axis=-1), shape)
+    return tf.reshape(fn(flat, -1), shape)
 
 
-@onnx_op("Softmax", since=1)
-def softmax_v1(ctx: Any) -> Any:
-    import tensorflow as tf
-
-    return _softmax_legacy(ctx, tf.nn.softmax)
+def _along_axis(ctx: Any, fn: Any) -> Any:
+    x = ctx.inputs[0]
+    return fn(x, norm_axis(ctx.attr("axis", -1), x.shape.rank))
 
 
-@onnx_op("Softmax", since=13)
-def softmax_v13(ctx: Any) -> Any:
-    import tensorflow as tf
+def _handlers(fn: Any) -> tuple[Any, Any]:
+    def legacy(ctx: Any) -> Any:
+        return _legacy(ctx, fn)
 
-    return tf.nn.softmax(ctx.inputs[0], axis=ctx.attr("axis", -1))
+    def along_axis(ctx: Any) -> Any:
+        return _along_axis(ctx, fn)
+
+    return legacy, along_axis
+
+
+for _op, _fn in (("Softmax", _softmax), ("LogSoftmax", _log_softmax), ("Hardmax", _hardmax)):
+    _v1, _v13 = _handlers(_fn)
+    onnx_op(_op, since=1)(_v1)
+    onnx_op(_op, since=13)(_v13)

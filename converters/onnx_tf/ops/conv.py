@@ -1,4 +1,8 @@
-"""Convolutions. ONNX is channels-first; TF's CPU kernels want channels-last, so we transpose around them."""
+"""Convolutions: Conv, ConvTranspose, ConvInteger, QLinearConv.
+
+ONNX is channels-first; TF's CPU kernels want channels-last, so we transpose around them. Padding is applied
+with tf.pad and the TF kernels run with VALID padding, which makes every ONNX pads/auto_pad case exact.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +14,212 @@ from converters.onnx_tf.registry import onnx_op
 __all__: list[str] = []
 
 
+def _dilate_kernel(w: Any, axes: list[int], dilations: list[int]) -> Any:
+    """Insert d-1 zeros between kernel taps along ``axes``: the same result as a dilated kernel, for the TF
+    kernels that refuse dilations (Conv3D on CPU, transposed convs, strided+dilated)."""
+    import tensorflow as tf
+
+    for axis, d in zip(axes, dilations):
+        if d == 1:
+            continue
+        shape = static_shape(w)
+        k = shape[axis]
+        stacked = tf.stack([w] + [tf.zeros_like(w)] * (d - 1), axis=axis + 1)
+        w = tf.reshape(stacked, shape[:axis] + [k * d] + shape[axis + 1:])
+        w = tf.gather(w, tf.range((k - 1) * d + 1), axis=axis)
+    return w
+
+
+def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int], group: int) -> Any:
+    """VALID N-D convolution of channels-last ``xl`` (N, *spatial, C) with ``wl`` (*k, C/group, M)."""
+    import tensorflow as tf
+
+    n = len(strides)
+    if n == 1:  # run 1-D as 2-D with a unit height
+        y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group)
+        return y[:, 0]
+    k_shape = static_shape(wl)
+    in_per_group, out_ch = k_shape[-2], k_shape[-1]
+    if n == 2:
+        if group > 1 and in_per_group == 1 and strides[0] == strides[1] and (dilations == [1, 1] or strides == [1, 1]):
+            # depthwise: (kh, kw, 1, M) -> (kh, kw, C, M/C); output channel c*mult + k reads input channel c
+            dw = tf.reshape(wl, [k_shape[0], k_shape[1], group, out_ch // group])
+            return tf.nn.depthwise_conv2d(xl, dw, strides=[1, *strides, 1], padding="VALID", dilations=dilations)
+        # Conv2D takes grouped filters (input depth a multiple of the filter's) and strides with dilations.
+        return tf.nn.conv2d(xl, wl, strides=[1, *strides, 1], padding="VALID", dilations=[1, *dilations, 1])
+    if n != 3:
+        raise ValueError(f"{n}-D convolution")
+    if any(d > 1 for d in dilations):
+        wl = _dilate_kernel(wl, [0, 1, 2], dilations)
+    if group == 1:
+        return tf.nn.conv3d(xl, wl, strides=[1, *strides, 1], padding="VALID")
+    xs = tf.split(xl, group, axis=-1)
+    ws = tf.split(wl, group, axis=-1)
+    return tf.concat([tf.nn.conv3d(a, b, strides=[1, *strides, 1], padding="VALID") for a, b in zip(xs, ws)], -1)
+
+
+def _conv_geometry(ctx: Any, x: Any, w: Any) -> tuple[list[int], list[int], list[tuple[int, int]], int]:
+    w_shape = static_shape(w)
+    n = len(w_shape) - 2
+    if n < 1 or n > 3 or any(d is None for d in w_shape):
+        raise ctx.unsupported("the weight needs a static shape and 1 to 3 spatial axes")
+    kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
+    strides = list(ctx.attr("strides", [1] * n))
+    dilations = list(ctx.attr("dilations", [1] * n))
+    pads = spatial_pads(ctx, static_shape(x)[2:], kernel, strides, dilations)
+    return strides, dilations, pads, int(ctx.attr("group", 1))
+
+
+def _conv(ctx: Any, x: Any, w: Any) -> Any:
+    """Channels-first ONNX convolution (no bias) of ``x`` by ``w``, in x's dtype."""
+    import tensorflow as tf
+
+    strides, dilations, pads, group = _conv_geometry(ctx, x, w)
+    n = len(strides)
+    xl = to_channels_last(x)
+    if any(p != (0, 0) for p in pads):
+        xl = tf.pad(xl, [[0, 0], *pads, [0, 0]])
+    wl = tf.transpose(w, [*range(2, n + 2), 1, 0])  # (M, C/g, k...) -> (k..., C/g, M)
+    return xl, conv_channels_last(xl, wl, strides, dilations, group)
+
+
 @onnx_op("Conv", since=1)
 def conv(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x, w = ctx.inputs[0], ctx.inputs[1]
+    _, y = _conv(ctx, ctx.inputs[0], ctx.inputs[1])
     bias = ctx.input(2)
+    if bias is not None:
+        y = tf.nn.bias_add(y, bias)
+    return to_channels_first(y)
+
+
+def _int_conv_input(t: Any, zp: Any, per_channel_axis: int | None) -> Any:
+    """``t - zero_point`` in float64: integer products and sums stay exact there and TF has float64 kernels."""
+    import tensorflow as tf
+
+    t = tf.cast(t, tf.float64)
+    if zp is None:
+        return t
+    zp = tf.cast(zp, tf.float64)
+    if per_channel_axis is not None and zp.shape.rank == 1 and t.shape.rank is not None:
+        zp = tf.reshape(zp, [-1] + [1] * (t.shape.rank - 1 - per_channel_axis))
+    return t - zp
+
+
+@onnx_op("ConvInteger", since=10)
+def conv_integer(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = _int_conv_input(ctx.inputs[0], ctx.input(2), None)
+    w = _int_conv_input(ctx.inputs[1], ctx.input(3), 0)
+    # ONNX pads an integer input with its zero point, i.e. zero after the subtraction.
+    _, y = _conv(ctx, x, w)
+    return tf.cast(to_channels_first(y), tf.int32)
+
+
+@onnx_op("QLinearConv", since=10)
+def qlinear_conv(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp = (ctx.input(i) for i in range(8))
+    xf = _int_conv_input(x, x_zp, None)
+    wf = _int_conv_input(w, w_zp, 0)
+    _, acc = _conv(ctx, xf, wf)
+    if ctx.has_input(8):
+        acc = acc + tf.cast(ctx.inputs[8], tf.float64)
+    # scales are per tensor or per output channel (the last axis here)
+    # the multiplier in the scales' precision, the rescale in float64, as numpy promotes int32 * float32
+    y = tf.round(acc * tf.cast(x_scale * w_scale / y_scale, tf.float64))
+    out_dtype = y_zp.dtype if y_zp is not None else x.dtype
+    if y_zp is not None:
+        y = y + tf.cast(y_zp, tf.float64)
+    y = tf.clip_by_value(y, float(out_dtype.min), float(out_dtype.max))
+    return to_channels_first(tf.cast(y, out_dtype))
+
+
+# -- ConvTranspose -----------------------------------------------------------------------------------
+def _transpose_pads(ctx: Any, in_spatial: list[Any], kernel_eff: list[int], strides: list[int],
+                    out_pad: list[int]) -> list[tuple[Any, Any]]:
+    """(begin, end) crops of the full transposed output, from pads, auto_pad or output_shape."""
+    n = len(strides)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    output_shape = ctx.attr("output_shape")
+    if output_shape is None and auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        if auto_pad == "VALID":
+            return [(0, 0)] * n
+        flat = list(ctx.attr("pads", [0] * (2 * n)))
+        return [(int(flat[i]), int(flat[i + n])) for i in range(n)]
+    if output_shape is not None:
+        target = list(output_shape)[-n:]
+    else:
+        target = [in_spatial[i] * strides[i] for i in range(n)]
+    pads = []
+    for i in range(n):
+        total = strides[i] * (in_spatial[i] - 1) + out_pad[i] + kernel_eff[i] - target[i]
+        half = total // 2
+        pads.append((half, total - half) if auto_pad == "SAME_UPPER" else (total - half, half))
+    return pads
+
+
+def _crop(y: Any, pads: list[tuple[int, int]], out_pad: list[int]) -> Any:
+    """Append ``out_pad`` zeros at each spatial end, then remove (begin, end) per axis (negative adds zeros)."""
+    import tensorflow as tf
+
+    grow = [[0, 0]] + [[max(0, -b), op + max(0, -e)] for (b, e), op in zip(pads, out_pad)] + [[0, 0]]
+    if any(v for pair in grow for v in pair):
+        y = tf.pad(y, grow)
+    if all(b <= 0 and e <= 0 for b, e in pads):
+        return y
+    shape = tf.shape(y)
+    begin = [0] + [max(0, b) for b, _ in pads] + [0]
+    size = [-1] + [shape[i + 1] - max(0, b) - max(0, e) for i, (b, e) in enumerate(pads)] + [-1]
+    return tf.slice(y, begin, size)
+
+
+@onnx_op("ConvTranspose", since=1)
+def conv_transpose(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, w = ctx.inputs[0], ctx.inputs[1]
     w_shape = static_shape(w)
     n = len(w_shape) - 2
-    if n < 1 or any(d is None for d in w_shape):
-        raise ctx.unsupported("the weight needs a static shape")
-    kernel = ctx.attr("kernel_shape", w_shape[2:])
+    if n < 1 or n > 3 or any(d is None for d in w_shape):
+        raise ctx.unsupported("the weight needs a static shape and 1 to 3 spatial axes")
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
+    out_pad = list(ctx.attr("output_padding", [0] * n))
     group = int(ctx.attr("group", 1))
-    x_shape = static_shape(x)
-    pads = spatial_pads(ctx, x_shape[2:], list(kernel), strides, dilations)
+    kernel_eff = [(k - 1) * d + 1 for k, d in zip(w_shape[2:], dilations)]
+    x_static = static_shape(x)
+    dyn = tf.shape(x)
+    in_spatial = [x_static[2 + i] if x_static[2 + i] is not None else dyn[2 + i] for i in range(n)]
+    if ctx.attr("output_shape") is not None or ctx.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        if any(not isinstance(s, int) for s in in_spatial):
+            raise ctx.unsupported("output_shape/auto_pad SAME need static spatial sizes")
+    pads = _transpose_pads(ctx, in_spatial, kernel_eff, strides, out_pad)
 
+    # (C, M/g, k...) -> (k..., M/g, C), TF's conv_transpose filter layout, dilation made explicit
+    wl = _dilate_kernel(tf.transpose(w, [*range(2, n + 2), 1, 0]), list(range(n)), dilations)
     xl = to_channels_last(x)
-    if any(p != (0, 0) for p in pads):
-        xl = tf.pad(xl, [[0, 0], *pads, [0, 0]])
-    # (M, C/g, k...) -> (k..., C/g, M)
-    wl = tf.transpose(w, [*range(2, n + 2), 1, 0])
-    out_ch, in_per_group = w_shape[0], w_shape[1]
+    batch = x_static[0] if x_static[0] is not None else dyn[0]
+    full = [(in_spatial[i] - 1) * strides[i] + kernel_eff[i] for i in range(n)]
+    out_per_group = w_shape[1]
+
+    def transposed(a: Any, f: Any) -> Any:
+        shape = tf.stack([batch, *full, out_per_group]) if any(not isinstance(v, int) for v in [batch, *full]) \
+            else [batch, *full, out_per_group]
+        if n == 1:
+            return tf.nn.conv1d_transpose(a, f, shape, strides=strides, padding="VALID")
+        return tf.nn.conv_transpose(a, f, shape, strides=strides, padding="VALID")
+
     if group == 1:
-        y = tf.nn.convolution(xl, wl, strides=strides, dilations=dilations, padding="VALID")
-    elif n == 2 and in_per_group == 1 and (strides[0] == strides[1]) and (dilations == [1, 1] or strides == [1, 1]):
-        # depthwise: (kh, kw, 1, M) -> (kh, kw, C, M/C); output channel c*mult + k reads input channel c
-        dw = tf.reshape(wl, [kernel[0], kernel[1], group, out_ch // group])
-        y = tf.nn.depthwise_conv2d(xl, dw, strides=[1, *strides, 1], padding="VALID", dilations=dilations)
+        y = transposed(xl, wl)
     else:
-        xs = tf.split(xl, group, axis=-1)
-        ws = tf.split(wl, group, axis=-1)
-        y = tf.concat([tf.nn.convolution(a, b, strides=strides, dilations=dilations, padding="VALID")
-                       for a, b in zip(xs, ws)], axis=-1)
+        y = tf.concat([transposed(a, f) for a, f in zip(tf.split(xl, group, axis=-1), tf.split(wl, group, axis=-1))],
+                      axis=-1)
+    y = _crop(y, pads, out_pad)
+    bias = ctx.input(2)
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
     return to_channels_first(y)

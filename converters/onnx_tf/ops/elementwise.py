@@ -1,4 +1,9 @@
-"""Elementwise arithmetic and unary math (numpy-style broadcasting maps onto TF's)."""
+"""Elementwise arithmetic and unary math (numpy-style broadcasting maps onto TF's).
+
+Before opset 7 the binary ops broadcast only when ``broadcast=1``, aligning B to A at ``axis``;
+``legacy_broadcast`` turns that into numpy broadcasting. Where TF lacks a kernel for a dtype ONNX allows
+(e.g. TruncateMod on int8), the op runs in a wider dtype and the result is cast back.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["legacy_broadcast"]
 
 
 def _tf() -> Any:
@@ -15,41 +20,216 @@ def _tf() -> Any:
     return tf
 
 
-@onnx_op("Add", since=7)
-def add(ctx: Any) -> Any:
-    return _tf().add(ctx.inputs[0], ctx.inputs[1])
-
-
-@onnx_op("Sub", since=7)
-def sub(ctx: Any) -> Any:
-    return _tf().subtract(ctx.inputs[0], ctx.inputs[1])
-
-
-@onnx_op("Mul", since=7)
-def mul(ctx: Any) -> Any:
-    return _tf().multiply(ctx.inputs[0], ctx.inputs[1])
-
-
-@onnx_op("Div", since=7)
-def div(ctx: Any) -> Any:
+def legacy_broadcast(ctx: Any, a: Any, b: Any) -> Any:
+    """B reshaped so numpy broadcasting matches the pre-opset-7 ``broadcast``/``axis`` attributes."""
+    if not ctx.attr("broadcast", 0) or ctx.attr("axis") is None:
+        return b  # no axis: B aligns with A's trailing dims, which numpy broadcasting already does
+    rank_a, rank_b = a.shape.rank, b.shape.rank
+    axis = ctx.attr("axis") + (rank_a if ctx.attr("axis") < 0 else 0)
+    trailing = rank_a - axis - rank_b
+    if trailing <= 0:
+        return b
     tf = _tf()
-    a, b = ctx.inputs
+    return tf.reshape(b, tf.concat([tf.shape(b), tf.ones([trailing], tf.int32)], 0))
+
+
+def _binary(ctx: Any) -> tuple[Any, Any]:
+    a, b = ctx.inputs[0], ctx.inputs[1]
+    if ctx.opset < 7:
+        b = legacy_broadcast(ctx, a, b)
+    return a, b
+
+
+def _divide(a: Any, b: Any) -> Any:
+    tf = _tf()
     if a.dtype.is_integer:
         # ONNX integer division truncates toward zero, like C.
-        return tf.cast(tf.truncatediv(a, b), a.dtype)
+        return tf.truncatediv(a, b)
     return tf.divide(a, b)
 
 
-@onnx_op("Relu", since=6)
-def relu(ctx: Any) -> Any:
-    return _tf().nn.relu(ctx.inputs[0])
+_ARITH = {"Add": lambda a, b: _tf().add(a, b), "Sub": lambda a, b: _tf().subtract(a, b),
+          "Mul": lambda a, b: _tf().multiply(a, b), "Div": _divide}
 
 
-@onnx_op("Sigmoid", since=6)
-def sigmoid(ctx: Any) -> Any:
-    return _tf().math.sigmoid(ctx.inputs[0])
+def _arith_handler(fn: Any) -> Any:
+    def handler(ctx: Any) -> Any:
+        return fn(*_binary(ctx))
+
+    return handler
 
 
-@onnx_op("Tanh", since=6)
-def tanh(ctx: Any) -> Any:
-    return _tf().math.tanh(ctx.inputs[0])
+for _op, _fn in _ARITH.items():
+    # since=1 covers the legacy broadcast attributes (opsets 1 and 6); later versions only add dtypes.
+    onnx_op(_op, since=1)(_arith_handler(_fn))
+
+
+@onnx_op("Mod", since=10)
+def mod(ctx: Any) -> Any:
+    tf = _tf()
+    a, b = ctx.inputs
+    dtype = a.dtype
+    if dtype.is_unsigned:
+        return tf.math.floormod(a, b)  # both signs agree, so fmod and Python mod coincide
+    if not ctx.attr("fmod", 0):
+        if dtype.is_floating:
+            return _float_mod(a, b)
+        return tf.math.floormod(a, b)  # sign of the divisor, like Python's %
+    if not dtype.is_floating and dtype.size < 4:
+        return tf.cast(tf.truncatemod(tf.cast(a, tf.int32), tf.cast(b, tf.int32)), dtype)
+    if dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(tf.truncatemod(tf.cast(a, tf.float32), tf.cast(b, tf.float32)), dtype)
+    return tf.truncatemod(a, b)
+
+
+def _float_mod(a: Any, b: Any) -> Any:
+    """Float mod with the sign of the divisor, following the special cases of Mod-28."""
+    tf = _tf()
+    wide = a.dtype if a.dtype == tf.float64 else tf.float32
+    x, y = tf.cast(a, wide), tf.cast(b, wide)
+    r = tf.truncatemod(x, y)
+    adjust = tf.not_equal(r, 0) & tf.not_equal(r < 0, y < 0)
+    r = tf.where(adjust, r + y, r)
+    # A zero result takes the divisor's sign; x finite and y infinite with opposite signs gives y.
+    r = tf.where(tf.equal(r, 0), tf.abs(r) * tf.sign(y), r)
+    inf_y = tf.math.is_inf(y) & tf.math.is_finite(x) & tf.not_equal(x, 0)
+    r = tf.where(inf_y & tf.not_equal(x < 0, y < 0), y, tf.where(inf_y, x, r))
+    return tf.cast(r, a.dtype)
+
+
+@onnx_op("Pow", since=1)
+def pow_(ctx: Any) -> Any:
+    tf = _tf()
+    a, b = _binary(ctx)
+    if a.dtype == b.dtype:
+        return tf.pow(a, b)
+    # Mixed types (opset 12+): compute in a common wide type, the result has the base's dtype.
+    wide = tf.int64 if a.dtype.is_integer and b.dtype.is_integer else tf.float64
+    return tf.cast(tf.pow(tf.cast(a, wide), tf.cast(b, wide)), a.dtype)
+
+
+def _abs(x: Any) -> Any:
+    return x if x.dtype.is_unsigned else _tf().abs(x)
+
+
+def _sign(x: Any) -> Any:
+    tf = _tf()
+    return tf.cast(x > 0, x.dtype) if x.dtype.is_unsigned else tf.sign(x)
+
+
+def _reciprocal(x: Any) -> Any:
+    return _tf().math.reciprocal(x)
+
+
+def _erf(x: Any) -> Any:
+    return _tf().math.erf(x)
+
+
+# op_type -> (since, TF function name or callable); later versions of these ops only add dtypes.
+_UNARY = {
+    "Neg": (1, "negative"), "Abs": (1, _abs), "Reciprocal": (1, _reciprocal), "Sqrt": (1, "sqrt"),
+    "Exp": (1, "exp"), "Log": (1, "math.log"), "Ceil": (1, "math.ceil"), "Floor": (1, "floor"),
+    "Round": (11, "round"),  # tf.round rounds half to even, as ONNX does
+    "Sign": (9, _sign), "Erf": (9, _erf),
+    "Sin": (7, "sin"), "Cos": (7, "cos"), "Tan": (7, "tan"), "Asin": (7, "asin"), "Acos": (7, "acos"),
+    "Atan": (7, "atan"), "Sinh": (9, "sinh"), "Cosh": (9, "cosh"), "Asinh": (9, "asinh"),
+    "Acosh": (9, "acosh"), "Atanh": (9, "atanh"),
+}
+
+
+def _unary_handler(fn: Any) -> Any:
+    def handler(ctx: Any) -> Any:
+        f = fn
+        if isinstance(f, str):
+            f = _tf()
+            for part in fn.split("."):
+                f = getattr(f, part)
+        return f(ctx.inputs[0])
+
+    return handler
+
+
+for _op, (_since, _fn) in _UNARY.items():
+    onnx_op(_op, since=_since)(_unary_handler(_fn))
+
+
+def _fold(ctx: Any, fn: Any) -> Any:
+    args = [t for t in ctx.inputs if t is not None]
+    out = args[0]
+    for t in args[1:]:
+        out = fn(out, t)
+    return out
+
+
+# Max/Min/Sum/Mean: opset 8 added broadcasting; converting older same-shape models the same way is exact.
+@onnx_op("Max", since=1)
+def max_(ctx: Any) -> Any:
+    return _fold(ctx, _tf().maximum)
+
+
+@onnx_op("Min", since=1)
+def min_(ctx: Any) -> Any:
+    return _fold(ctx, _tf().minimum)
+
+
+@onnx_op("Sum", since=1)
+def sum_(ctx: Any) -> Any:
+    return _fold(ctx, _tf().add)
+
+
+@onnx_op("Mean", since=1)
+def mean(ctx: Any) -> Any:
+    tf = _tf()
+    total = _fold(ctx, tf.add)
+    n = sum(1 for t in ctx.inputs if t is not None)
+    return total / tf.constant(n, total.dtype)
+
+
+def _clip(x: Any, lo: Any, hi: Any) -> Any:
+    tf = _tf()
+    # maximum then minimum: with min > max every value becomes max, as ONNX specifies; NaN propagates.
+    if lo is not None:
+        x = tf.maximum(x, tf.reshape(tf.cast(lo, x.dtype), []))
+    if hi is not None:
+        x = tf.minimum(x, tf.reshape(tf.cast(hi, x.dtype), []))
+    return x
+
+
+@onnx_op("Clip", since=1)
+def clip_v1(ctx: Any) -> Any:
+    # The defaults (-FLT_MAX, FLT_MAX) clip nothing, so absent attributes are skipped.
+    return _clip(ctx.inputs[0], ctx.attr("min"), ctx.attr("max"))
+
+
+@onnx_op("Clip", since=11)
+def clip_v11(ctx: Any) -> Any:
+    return _clip(ctx.inputs[0], ctx.input(1), ctx.input(2))
+
+
+@onnx_op("IsNaN", since=9)
+def is_nan(ctx: Any) -> Any:
+    return _tf().math.is_nan(ctx.inputs[0])
+
+
+@onnx_op("IsInf", since=10)
+def is_inf(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
+    if pos and neg:
+        return tf.math.is_inf(x)
+    inf = tf.constant(float("inf"), x.dtype)
+    if pos:
+        return tf.equal(x, inf)
+    if neg:
+        return tf.equal(x, -inf)
+    return tf.zeros_like(x, dtype=tf.bool)
+
+
+@onnx_op("Det", since=11)
+def det(ctx: Any) -> Any:
+    tf = _tf()
+    x = ctx.inputs[0]
+    if x.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(tf.linalg.det(tf.cast(x, tf.float32)), x.dtype)
+    return tf.linalg.det(x)

@@ -1,4 +1,4 @@
-"""Matrix products: Gemm, MatMul."""
+"""Matrix products and linear algebra: Gemm, MatMul, MatMulInteger, QLinearMatMul, Einsum (Det lives in elementwise.py)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,126 @@ from converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
+# TF's CPU MatMul kernels cover these; other integer types are computed in int64 and cast back.
+_MATMUL_NATIVE = {"float16", "bfloat16", "float32", "float64", "int32", "int64", "complex64", "complex128"}
 
-@onnx_op("Gemm", since=7)
+
+def _matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+    import tensorflow as tf
+
+    if a.dtype.name in _MATMUL_NATIVE:
+        return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    y = tf.linalg.matmul(tf.cast(a, tf.int64), tf.cast(b, tf.int64), transpose_a=transpose_a, transpose_b=transpose_b)
+    return tf.cast(y, a.dtype)  # wraps like the narrow integer product would
+
+
+def _np_matmul(a: Any, b: Any) -> Any:
+    """numpy.matmul semantics: batch broadcasting, 1-D operands promoted and the added axis removed."""
+    import tensorflow as tf
+
+    if a.shape.rank == 1 and b.shape.rank == 1:
+        return tf.squeeze(_matmul(a[tf.newaxis, :], b[:, tf.newaxis]), axis=[0, 1])
+    if a.shape.rank == 1:
+        return tf.squeeze(_matmul(a[tf.newaxis, :], b), axis=-2)
+    if b.shape.rank == 1:
+        return tf.squeeze(_matmul(a, b[:, tf.newaxis]), axis=-1)
+    return _matmul(a, b)
+
+
+@onnx_op("Gemm", since=1)
 def gemm(ctx: Any) -> Any:
     import tensorflow as tf
 
     a, b = ctx.inputs[0], ctx.inputs[1]
-    y = tf.linalg.matmul(a, b, transpose_a=bool(ctx.attr("transA", 0)), transpose_b=bool(ctx.attr("transB", 0)))
+    y = _matmul(a, b, transpose_a=bool(ctx.attr("transA", 0)), transpose_b=bool(ctx.attr("transB", 0)))
     alpha = ctx.attr("alpha", 1.0)
     if alpha != 1.0:
         y = y * tf.cast(alpha, y.dtype)
     c = ctx.input(2)
     if c is not None:
         beta = ctx.attr("beta", 1.0)
+        if c.shape.rank == 2 and c.shape[0] == 1:
+            # Grappler fuses MatMul+Add into a bias kernel that rejects a [1, N] bias: give it [N].
+            c = tf.reshape(c, [-1]) if c.shape[1] is not None else c[0]
         y = y + (c if beta == 1.0 else c * tf.cast(beta, c.dtype))
     return y
 
 
 @onnx_op("MatMul", since=1)
 def matmul(ctx: Any) -> Any:
+    return _np_matmul(ctx.inputs[0], ctx.inputs[1])
+
+
+def _zero_point_rows(zp: Any, rank: int, axis_from_end: int) -> Any:
+    """A per-row (A, axis -2) or per-column (B, axis -1) zero point broadcast against its operand."""
     import tensorflow as tf
 
-    a, b = ctx.inputs
-    # ONNX follows numpy.matmul: 1-D operands are promoted and the added axis removed afterwards.
-    if a.shape.rank == 1 and b.shape.rank == 1:
-        return tf.reduce_sum(a * b)
-    if a.shape.rank == 1:
-        return tf.squeeze(tf.linalg.matmul(a[tf.newaxis, :], b), axis=-2)
-    if b.shape.rank == 1:
-        return tf.squeeze(tf.linalg.matmul(a, b[:, tf.newaxis]), axis=-1)
-    return tf.linalg.matmul(a, b)
+    if zp.shape.rank in (0, None) or rank < 2:
+        return zp
+    zp = tf.reshape(zp, [-1])
+    return tf.reshape(zp, [-1, 1]) if axis_from_end == 2 else zp
+
+
+@onnx_op("MatMulInteger", since=10)
+def matmul_integer(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    a = tf.cast(ctx.inputs[0], tf.int32)
+    b = tf.cast(ctx.inputs[1], tf.int32)
+    if ctx.has_input(2):
+        a = a - _zero_point_rows(tf.cast(ctx.inputs[2], tf.int32), a.shape.rank, 2)
+    if ctx.has_input(3):
+        b = b - _zero_point_rows(tf.cast(ctx.inputs[3], tf.int32), b.shape.rank, 1)
+    return _np_matmul(a, b)
+
+
+def _saturate_round(y: Any, dtype: Any) -> Any:
+    """Round half to even and clip into ``dtype``'s range, then cast."""
+    import tensorflow as tf
+
+    y = tf.round(y)  # tf.round rounds half to even, like numpy.rint
+    return tf.cast(tf.clip_by_value(y, float(dtype.min), float(dtype.max)), dtype)
+
+
+@onnx_op("QLinearMatMul", since=10)
+def qlinear_matmul(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp = ctx.inputs[:8]
+    ai = tf.cast(a, tf.int32) - _zero_point_rows(tf.cast(a_zp, tf.int32), a.shape.rank, 2)
+    bi = tf.cast(b, tf.int32) - _zero_point_rows(tf.cast(b_zp, tf.int32), b.shape.rank, 1)
+    acc = _np_matmul(ai, bi)
+    # The scale product is taken in the scales' own precision (float16 included), the rescale in float64,
+    # as numpy promotes int32 * float there.
+    a_scale = _zero_point_rows(a_scale, a.shape.rank, 2)
+    b_scale = _zero_point_rows(b_scale, b.shape.rank, 1)
+    multiplier = tf.cast(a_scale * b_scale / y_scale, tf.float64)
+    y = tf.cast(acc, tf.float64) * multiplier
+    if y_zp is not None:
+        y = y + tf.cast(y_zp, tf.float64)
+    return _saturate_round(y, y_zp.dtype if y_zp is not None else a.dtype)
+
+
+def _einsum_equation(equation: str, ranks: list[int]) -> str:
+    """ONNX's equation with spaces removed and the implicit output made explicit."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        return eq
+    terms = eq.split(",")
+    letters = [c for t in terms for c in t if c.isalpha()]
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)
+    return f"{eq}->{'...' if '...' in eq else ''}{''.join(once)}"
+
+
+@onnx_op("Einsum", since=12)
+def einsum(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    inputs = [t for t in ctx.inputs if t is not None]
+    eq = _einsum_equation(ctx.attr("equation"), [t.shape.rank for t in inputs])
+    dtype = inputs[0].dtype
+    if dtype.name in ("float32", "float64", "float16", "bfloat16", "int32", "int64", "complex64", "complex128"):
+        return tf.einsum(eq, *inputs)
+    # Narrow integers: compute in int64 (TF has no kernels for them) and wrap back.
+    return tf.cast(tf.einsum(eq, *[tf.cast(t, tf.int64) for t in inputs]), dtype)
+

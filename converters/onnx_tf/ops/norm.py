@@ -1,29 +1,186 @@
-"""Normalisations: BatchNormalization (inference)."""
+"""Normalisations: BatchNormalization, InstanceNormalization, GroupNormalization, LayerNormalization,
+RMSNormalization, LRN, LpNormalization, MeanVarianceNormalization."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from converters.onnx_tf.ops._common import norm_axis
 from converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
 
 def _per_channel(t: Any, rank: int) -> Any:
+    """A (C,) parameter shaped to broadcast over (N, C, ...); a per-activation (C, D1, ...) one as is."""
     import tensorflow as tf
 
+    if t.shape.rank is not None and t.shape.rank > 1:
+        return t  # spatial=0 (opsets 1-8): one parameter per activation, broadcast over the batch
     return tf.reshape(t, [-1] + [1] * (rank - 2))
+
+
+def _stash(ctx: Any, x: Any) -> Any:
+    """The dtype statistics are computed in: float32 when stash_type is 1 (the default), else x's own."""
+    import tensorflow as tf
+
+    return tf.float32 if int(ctx.attr("stash_type", 1)) == 1 and x.dtype in (tf.float16, tf.bfloat16) else x.dtype
+
+
+def _batch_norm_apply(x: Any, scale: Any, bias: Any, mean: Any, var: Any, eps: float) -> Any:
+    import tensorflow as tf
+
+    rank = x.shape.rank
+    inv = tf.math.rsqrt(tf.cast(var, x.dtype) + tf.cast(eps, x.dtype)) * tf.cast(scale, x.dtype)
+    shift = tf.cast(bias, x.dtype) - tf.cast(mean, x.dtype) * inv
+    return x * _per_channel(inv, rank) + _per_channel(shift, rank)
 
 
 @onnx_op("BatchNormalization", since=1)
 def batch_norm(ctx: Any) -> Any:
+    # Opsets 1-13 carry is_test/spatial/momentum for training; like ONNX Runtime we convert inference only.
+    x, scale, bias, mean, var = ctx.inputs[:5]
+    return _batch_norm_apply(x, scale, bias, mean, var, ctx.attr("epsilon", 1e-5))
+
+
+@onnx_op("BatchNormalization", since=14)
+def batch_norm_14(ctx: Any) -> Any:
     import tensorflow as tf
 
     x, scale, bias, mean, var = ctx.inputs[:5]
-    if ctx.attr("training_mode", 0):
-        raise ctx.unsupported("training_mode=1 is not supported; export the model in eval mode")
-    rank = x.shape.rank
     eps = ctx.attr("epsilon", 1e-5)
-    inv = tf.math.rsqrt(tf.cast(var, x.dtype) + tf.cast(eps, x.dtype)) * tf.cast(scale, x.dtype)
-    shift = tf.cast(bias, x.dtype) - tf.cast(mean, x.dtype) * inv
-    return x * _per_channel(inv, rank) + _per_channel(shift, rank)
+    if not ctx.attr("training_mode", 0):
+        return _batch_norm_apply(x, scale, bias, mean, var, eps)
+    # training: normalise with the batch statistics (population variance), update the running ones
+    axes = [0, *range(2, x.shape.rank)]
+    batch_mean = tf.reduce_mean(x, axis=axes)
+    batch_var = tf.reduce_mean(tf.square(x - tf.reshape(batch_mean, [-1] + [1] * (x.shape.rank - 2))), axis=axes)
+    momentum = ctx.attr("momentum", 0.9)
+    running_mean = tf.cast(mean, x.dtype) * momentum + batch_mean * (1 - momentum)
+    running_var = tf.cast(var, x.dtype) * momentum + batch_var * (1 - momentum)
+    y = _batch_norm_apply(x, scale, bias, batch_mean, batch_var, eps)
+    return [y, tf.cast(running_mean, mean.dtype), tf.cast(running_var, var.dtype)]
+
+
+def _normalize(x: Any, axes: list[int], eps: float, dtype: Any) -> tuple[Any, Any, Any]:
+    """(x - mean) / sqrt(var + eps) over ``axes`` computed in ``dtype``; also mean and 1/std (kept dims)."""
+    import tensorflow as tf
+
+    xs = tf.cast(x, dtype)
+    mean = tf.reduce_mean(xs, axis=axes, keepdims=True)
+    diff = xs - mean
+    var = tf.reduce_mean(tf.square(diff), axis=axes, keepdims=True)
+    inv_std = tf.math.rsqrt(var + tf.cast(eps, dtype))
+    return diff * inv_std, mean, inv_std
+
+
+@onnx_op("InstanceNormalization", since=1)
+def instance_norm(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, scale, bias = ctx.inputs[:3]
+    rank = x.shape.rank
+    y, _, _ = _normalize(x, list(range(2, rank)), ctx.attr("epsilon", 1e-5), x.dtype)
+    return y * _per_channel(tf.cast(scale, x.dtype), rank) + _per_channel(tf.cast(bias, x.dtype), rank)
+
+
+def _group_norm(ctx: Any, per_group_params: bool) -> Any:
+    import tensorflow as tf
+
+    x, scale, bias = ctx.inputs[:3]
+    groups = int(ctx.attr("num_groups"))
+    rank = x.shape.rank
+    dtype = _stash(ctx, x)
+    shape = tf.shape(x)
+    grouped = tf.reshape(x, tf.concat([shape[:1], [groups, -1]], axis=0))
+    y, _, _ = _normalize(grouped, [2], ctx.attr("epsilon", 1e-5), dtype)
+    y = tf.reshape(tf.cast(y, x.dtype), shape)
+    scale, bias = tf.cast(scale, x.dtype), tf.cast(bias, x.dtype)
+    if per_group_params:  # opset 18: one scale/bias per group, shared by its channels
+        per = tf.shape(x)[1] // groups
+        scale, bias = tf.repeat(scale, per), tf.repeat(bias, per)
+    return y * _per_channel(scale, rank) + _per_channel(bias, rank)
+
+
+@onnx_op("GroupNormalization", since=18)
+def group_norm_18(ctx: Any) -> Any:
+    return _group_norm(ctx, per_group_params=True)
+
+
+@onnx_op("GroupNormalization", since=21)
+def group_norm_21(ctx: Any) -> Any:
+    return _group_norm(ctx, per_group_params=False)
+
+
+@onnx_op("LayerNormalization", since=17)
+def layer_norm(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, scale = ctx.inputs[0], ctx.inputs[1]
+    bias = ctx.input(2)
+    rank = x.shape.rank
+    axis = norm_axis(int(ctx.attr("axis", -1)), rank)
+    dtype = _stash(ctx, x)
+    y, mean, inv_std = _normalize(x, list(range(axis, rank)), ctx.attr("epsilon", 1e-5), dtype)
+    y = tf.cast(y, x.dtype) * tf.cast(scale, x.dtype)
+    if bias is not None:
+        y = y + tf.cast(bias, x.dtype)
+    return [y, mean, inv_std]
+
+
+@onnx_op("RMSNormalization", since=23)
+def rms_norm(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, scale = ctx.inputs[0], ctx.inputs[1]
+    rank = x.shape.rank
+    axis = norm_axis(int(ctx.attr("axis", -1)), rank)
+    dtype = _stash(ctx, x)
+    xs = tf.cast(x, dtype)
+    ms = tf.reduce_mean(tf.square(xs), axis=list(range(axis, rank)), keepdims=True)
+    y = xs * tf.math.rsqrt(ms + tf.cast(ctx.attr("epsilon", 1e-5), dtype))
+    return tf.cast(y, x.dtype) * tf.cast(scale, x.dtype)
+
+
+@onnx_op("LRN", since=1)
+def lrn(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    size = int(ctx.attr("size"))
+    alpha, beta, bias = ctx.attr("alpha", 1e-4), ctx.attr("beta", 0.75), ctx.attr("bias", 1.0)
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    sq = tf.square(x)
+    padded = tf.pad(sq, [[0, 0], [before, after]] + [[0, 0]] * (x.shape.rank - 2))
+    channels = tf.shape(x)[1]
+    # the window sum over channels [c - before, c + after] as `size` shifted slices
+    window = tf.add_n([padded[:, i:i + channels] for i in range(size)]) if size > 1 else sq
+    return x / tf.pow(tf.cast(bias, x.dtype) + tf.cast(alpha / size, x.dtype) * window, tf.cast(beta, x.dtype))
+
+
+@onnx_op("LpNormalization", since=1)
+def lp_norm(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    axis = norm_axis(int(ctx.attr("axis", -1)), x.shape.rank)
+    p = int(ctx.attr("p", 2))
+    if p == 1:
+        norm = tf.reduce_sum(tf.abs(x), axis=axis, keepdims=True)
+    elif p == 2:
+        norm = tf.sqrt(tf.reduce_sum(tf.square(x), axis=axis, keepdims=True))
+    else:
+        raise ctx.unsupported(f"p={p} (ONNX allows 1 or 2)")
+    return tf.where(norm == 0, tf.zeros_like(x), x / norm)  # 0/0 gives 0, as the spec says
+
+
+@onnx_op("MeanVarianceNormalization", since=9)
+def mean_variance_norm(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    axes = [norm_axis(a, x.shape.rank) for a in ctx.attr("axes", [0, 2, 3])]
+    # the function body: (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9)
+    mean = tf.reduce_mean(x, axis=axes, keepdims=True)
+    var = tf.reduce_mean(tf.square(x), axis=axes, keepdims=True) - tf.square(mean)
+    return (x - mean) / (tf.sqrt(var) + tf.cast(1e-9, x.dtype))

@@ -1,4 +1,5 @@
-"""Shape manipulation: Reshape, Flatten, Transpose, Concat."""
+"""Shape manipulation: Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Expand, Transpose, Concat, Tile,
+Range, DepthToSpace, SpaceToDepth."""
 
 from __future__ import annotations
 
@@ -10,30 +11,87 @@ from converters.onnx_tf.registry import onnx_op
 __all__: list[str] = []
 
 
-@onnx_op("Reshape", since=5)
-def reshape(ctx: Any) -> Any:
+def dims(x: Any) -> list[Any]:
+    """Each dimension of ``x``: a Python int where static, an int64 scalar tensor where not."""
+    import tensorflow as tf
+
+    static = x.shape.as_list()
+    if all(d is not None for d in static):
+        return static
+    dynamic = tf.shape(x, out_type=tf.int64)
+    return [d if d is not None else dynamic[i] for i, d in enumerate(static)]
+
+
+def shape_vector(values: list[Any]) -> Any:
+    """A 1-D int64 shape from a mix of Python ints and scalar tensors (a constant when all are ints)."""
+    import tensorflow as tf
+
+    if all(isinstance(v, int) for v in values):
+        return tf.constant(values, tf.int64)
+    return tf.stack([tf.cast(v, tf.int64) for v in values])
+
+
+def const_axes(ctx: Any, input_index: int | None, attr: str = "axes") -> list[int] | None:
+    """Axes from the ``axes`` attribute (older opsets) or a constant input; None when absent."""
+    if input_index is not None and ctx.has_input(input_index):
+        value = ctx.const(input_index)
+        if value is None:
+            raise ctx.unsupported("axes must be a constant")  # callers that allow dynamic axes don't call this
+        return [int(a) for a in value.reshape(-1)]
+    value = ctx.attr(attr)
+    return None if value is None else [int(a) for a in value]
+
+
+@onnx_op("Shape", since=1)
+def shape(ctx: Any) -> Any:
     import tensorflow as tf
 
     x = ctx.inputs[0]
+    rank = x.shape.rank
+    start, end = ctx.attr("start", 0), ctx.attr("end", rank)
+    start, end = (min(max(norm_axis(v, rank), 0), rank) for v in (start, end))
+    static = x.shape.as_list()[start:end]
+    if all(d is not None for d in static):
+        return tf.constant(static, tf.int64, shape=[len(static)])
+    return tf.shape(x, out_type=tf.int64)[start:max(start, end)]
+
+
+@onnx_op("Size", since=1)
+def size(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.size(ctx.inputs[0], out_type=tf.int64)
+
+
+def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
+    import tensorflow as tf
+
     allowzero = bool(ctx.attr("allowzero", 0))
-    target = ctx.const(1)
     if target is not None:
-        dims = [int(d) for d in target]
-        if not allowzero and 0 in dims:
-            in_shape = tf.shape(x, out_type=tf.int64)
-            dims_t = [in_shape[i] if d == 0 else tf.constant(d, tf.int64) for i, d in enumerate(dims)]
-            static = x.shape.as_list() if x.shape.rank is not None else []
-            if all(static[i] is not None for i, d in enumerate(dims) if d == 0):
-                return tf.reshape(x, [static[i] if d == 0 else d for i, d in enumerate(dims)])
-            return tf.reshape(x, tf.stack(dims_t))
-        return tf.reshape(x, dims)
-    shape = tf.cast(ctx.inputs[1], tf.int64)
+        target = [int(d) for d in target]
+        if not allowzero and 0 in target:
+            in_dims = dims(x)
+            target = [in_dims[i] if d == 0 else d for i, d in enumerate(target)]
+        if all(isinstance(d, int) for d in target):
+            return tf.reshape(x, target)
+        return tf.reshape(x, shape_vector(target))
+    shape_t = tf.cast(dynamic_target, tf.int64)
     if not allowzero:
         in_shape = tf.shape(x, out_type=tf.int64)
-        n = tf.size(shape)
-        padded = tf.pad(in_shape, [[0, tf.maximum(0, n - tf.size(in_shape))]])[:n]
-        shape = tf.where(tf.equal(shape, 0), padded, shape)
-    return tf.reshape(x, shape)
+        n = tf.size(shape_t, out_type=tf.int64)
+        padded = tf.pad(in_shape, [[0, tf.maximum(tf.constant(0, tf.int64), n - tf.size(in_shape, out_type=tf.int64))]])[:n]
+        shape_t = tf.where(tf.equal(shape_t, 0), padded, shape_t)
+    return tf.reshape(x, shape_t)
+
+
+@onnx_op("Reshape", since=1)
+def reshape_v1(ctx: Any) -> Any:
+    return _reshape(ctx, ctx.inputs[0], ctx.attr("shape"), None)
+
+
+@onnx_op("Reshape", since=5)
+def reshape(ctx: Any) -> Any:
+    return _reshape(ctx, ctx.inputs[0], ctx.const(1), ctx.inputs[1])
 
 
 @onnx_op("Flatten", since=1)
@@ -45,12 +103,103 @@ def flatten(ctx: Any) -> Any:
     axis = norm_axis(ctx.attr("axis", 1), rank)
     static = x.shape.as_list()
     if all(d is not None for d in static):
-        outer = 1
+        outer, inner = 1, 1
         for d in static[:axis]:
             outer *= d
-        return tf.reshape(x, [outer, -1] if outer else [0, -1 if axis < rank else 1])
-    shape = tf.shape(x)
-    return tf.reshape(x, tf.stack([tf.reduce_prod(shape[:axis]), tf.reduce_prod(shape[axis:])]))
+        for d in static[axis:]:
+            inner *= d
+        return tf.reshape(x, [outer, inner])
+    shape_t = tf.shape(x, out_type=tf.int64)
+    return tf.reshape(x, tf.stack([tf.reduce_prod(shape_t[:axis]), tf.reduce_prod(shape_t[axis:])]))
+
+
+def _squeeze(ctx: Any, x: Any, axes: list[int] | None) -> Any:
+    import tensorflow as tf
+
+    if axes is None:
+        static = x.shape.as_list()
+        if any(d is None for d in static):
+            return tf.squeeze(x)  # which dims are 1 is only known at run time
+        axes = [i for i, d in enumerate(static) if d == 1]
+    rank = x.shape.rank
+    return tf.squeeze(x, [norm_axis(a, rank) for a in axes]) if axes else x
+
+
+@onnx_op("Squeeze", since=1)
+def squeeze_v1(ctx: Any) -> Any:
+    return _squeeze(ctx, ctx.inputs[0], const_axes(ctx, None))
+
+
+@onnx_op("Squeeze", since=13)
+def squeeze(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    if not ctx.has_input(1) or ctx.const(1) is not None:
+        return _squeeze(ctx, x, const_axes(ctx, 1))
+    # Axes known only at run time: keep the dims not listed; the output rank is still static.
+    rank = x.shape.rank
+    n_axes = ctx.inputs[1].shape.num_elements()
+    if rank is None or n_axes is None:
+        raise ctx.unsupported("run-time axes need a static input rank and axes length")
+    axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
+    axes = tf.where(axes < 0, axes + rank, axes)
+    keep = tf.reduce_all(tf.not_equal(tf.range(rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
+    new_shape = tf.reshape(tf.boolean_mask(tf.shape(x, out_type=tf.int64), keep), [rank - n_axes])
+    return tf.reshape(x, new_shape)
+
+
+def _unsqueeze_static(x: Any, axes: list[int]) -> Any:
+    import tensorflow as tf
+
+    out_rank = x.shape.rank + len(axes)
+    axes = sorted(norm_axis(a, out_rank) for a in axes)
+    in_dims = dims(x)
+    it = iter(in_dims)
+    out = [1 if i in axes else next(it) for i in range(out_rank)]
+    return tf.reshape(x, out if all(isinstance(d, int) for d in out) else shape_vector(out))
+
+
+@onnx_op("Unsqueeze", since=1)
+def unsqueeze_v1(ctx: Any) -> Any:
+    return _unsqueeze_static(ctx.inputs[0], const_axes(ctx, None))
+
+
+@onnx_op("Unsqueeze", since=13)
+def unsqueeze(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    if ctx.const(1) is not None:
+        return _unsqueeze_static(x, const_axes(ctx, 1))
+    rank = x.shape.rank
+    n_axes = ctx.inputs[1].shape.num_elements()
+    if rank is None or n_axes is None:
+        raise ctx.unsupported("run-time axes need a static input rank and axes length")
+    out_rank = rank + n_axes
+    axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
+    axes = tf.where(axes < 0, axes + out_rank, axes)
+    is_new = tf.reduce_any(tf.equal(tf.range(out_rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
+    # Output position j takes input dim (number of kept positions before j), or 1 where inserted.
+    src = tf.cumsum(tf.cast(~is_new, tf.int64)) - 1
+    in_shape = tf.concat([tf.shape(x, out_type=tf.int64), [1]], 0)
+    new_shape = tf.where(is_new, tf.ones([out_rank], tf.int64), tf.gather(in_shape, tf.clip_by_value(src, 0, rank)))
+    return tf.reshape(x, new_shape)
+
+
+@onnx_op("Expand", since=8)
+def expand(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    target = ctx.const(1)
+    if target is not None and x.shape.is_fully_defined():
+        import numpy as np
+
+        out = np.broadcast_shapes(tuple(x.shape.as_list()), tuple(int(d) for d in target.reshape(-1)))
+        return tf.broadcast_to(x, out)
+    target_t = tf.cast(ctx.inputs[1], tf.int64)
+    return tf.broadcast_to(x, tf.broadcast_dynamic_shape(tf.shape(x, out_type=tf.int64), target_t))
 
 
 @onnx_op("Transpose", since=1)
@@ -62,10 +211,80 @@ def transpose(ctx: Any) -> Any:
     return tf.transpose(x, perm=list(perm) if perm is not None else None)
 
 
-@onnx_op("Concat", since=4)
+@onnx_op("Concat", since=1)
 def concat(ctx: Any) -> Any:
     import tensorflow as tf
 
     inputs = [t for t in ctx.inputs if t is not None]
     rank = inputs[0].shape.rank
-    return tf.concat(inputs, axis=norm_axis(ctx.attr("axis"), rank))
+    return tf.concat(inputs, axis=norm_axis(ctx.attr("axis", 1), rank))
+
+
+@onnx_op("Tile", since=1)
+def tile_v1(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    # Tile-1 repeats one axis: inputs (input, tiles, axis) as scalars.
+    x = ctx.inputs[0]
+    rank = x.shape.rank
+    tiles = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [])
+    axis = tf.reshape(tf.cast(ctx.inputs[2], tf.int64), [])
+    multiples = tf.where(tf.equal(tf.range(rank, dtype=tf.int64), axis), tiles, tf.ones([rank], tf.int64))
+    return tf.tile(x, multiples)
+
+
+@onnx_op("Tile", since=6)
+def tile(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    repeats = ctx.const(1)
+    if repeats is not None:
+        return tf.tile(ctx.inputs[0], [int(r) for r in repeats.reshape(-1)])
+    return tf.tile(ctx.inputs[0], tf.cast(ctx.inputs[1], tf.int64))
+
+
+@onnx_op("Range", since=11)
+def range_(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    start, limit, delta = (tf.reshape(t, []) for t in ctx.inputs[:3])
+    dtype = start.dtype
+    if dtype.is_integer:
+        work = tf.int64 if dtype in (tf.int16, tf.int8, tf.uint8) else dtype
+        return tf.cast(tf.range(tf.cast(start, work), tf.cast(limit, work), tf.cast(delta, work)), dtype)
+    # Floats: start + i * delta like numpy.arange (tf.range accumulates, drifting on long ranges).
+    stash = ctx.attr("stash_type", 1) == 1 and dtype in (tf.float16, tf.bfloat16)
+    work = tf.float32 if stash or dtype in (tf.float16, tf.bfloat16) else dtype
+    s, lim, d = (tf.cast(v, work) for v in (start, limit, delta))
+    n = tf.cast(tf.maximum(tf.math.ceil((lim - s) / d), 0), tf.int64)
+    return tf.cast(s + tf.cast(tf.range(n), work) * d, dtype)
+
+
+def _space_depth(ctx: Any, to_space: bool) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    bs = int(ctx.attr("blocksize"))
+    mode = ctx.attr("mode", "DCR")
+    b, c, h, w = dims(x)
+    if to_space:
+        if mode == "DCR":
+            tmp = tf.reshape(x, shape_vector([b, bs, bs, c // bs ** 2, h, w]))
+            tmp = tf.transpose(tmp, [0, 3, 4, 1, 5, 2])
+        else:
+            tmp = tf.reshape(x, shape_vector([b, c // bs ** 2, bs, bs, h, w]))
+            tmp = tf.transpose(tmp, [0, 1, 4, 2, 5, 3])
+        return tf.reshape(tmp, shape_vector([b, c // bs ** 2, h * bs, w * bs]))
+    tmp = tf.reshape(x, shape_vector([b, c, h // bs, bs, w // bs, bs]))
+    tmp = tf.transpose(tmp, [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4])
+    return tf.reshape(tmp, shape_vector([b, c * bs * bs, h // bs, w // bs]))
+
+
+@onnx_op("DepthToSpace", since=1)
+def depth_to_space(ctx: Any) -> Any:
+    return _space_depth(ctx, to_space=True)
+
+
+@onnx_op("SpaceToDepth", since=1)
+def space_to_depth(ctx: Any) -> Any:
+    return _space_depth(ctx, to_space=False)

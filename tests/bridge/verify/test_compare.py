@@ -1,0 +1,39 @@
+import numpy as np
+
+from bridge.verify.compare import Tolerances, compare_output, compare_outputs
+
+
+def test_float_within_and_outside_tolerance():
+    ref = np.array([1.0, 2.0, 3.0], np.float32)
+    ok = compare_output("y", ref, ref + 1e-5, atol=1e-4, rtol=1e-3)
+    assert ok.passed and ok.max_abs > 0 and ok.cosine > 0.999999
+    bad = compare_output("y", ref, ref + np.array([0, 0, 0.5], np.float32), atol=1e-4, rtol=1e-3)
+    assert not bad.passed and abs(bad.max_abs - 0.5) < 1e-6
+    assert bad.worst_index == [2] and abs(bad.mismatch_ratio - 1 / 3) < 1e-9
+
+
+def test_matching_nonfinite_values_pass_and_mismatched_fail():
+    ref = np.array([np.nan, np.inf, -np.inf, 1.0])
+    assert compare_output("y", ref, ref.copy(), 1e-4, 1e-3).passed
+    bad = compare_output("y", ref, np.array([np.nan, -np.inf, -np.inf, np.nan]), 1e-4, 1e-3)
+    assert not bad.passed and bad.nonfinite_mismatches == 2
+
+
+def test_integers_and_bools_compare_exactly():
+    ref = np.array([1, 2, 3], np.int64)
+    assert compare_output("i", ref, ref.copy(), 10.0, 10.0).passed
+    assert not compare_output("i", ref, ref + np.array([0, 0, 1]), 10.0, 10.0).passed
+    assert not compare_output("b", np.array([True, False]), np.array([True, True]), 1, 1).passed
+
+
+def test_shape_mismatch_and_missing_output_are_named():
+    r = compare_output("y", np.zeros((2, 3)), np.zeros((3, 2)), 1e-4, 1e-3)
+    assert not r.passed and r.problem.startswith("shape")
+    results = compare_outputs({"a": np.zeros(1), "b": np.zeros(1)}, {"a": np.zeros(1)})
+    assert [o.passed for o in results] == [True, False] and results[1].problem == "missing"
+
+
+def test_per_output_tolerances():
+    tol = Tolerances(atol=1e-6, per_output_atol={"logits": 1.0})
+    res = compare_outputs({"logits": np.zeros(2), "p": np.zeros(2)}, {"logits": np.full(2, 0.5), "p": np.full(2, 0.5)}, tol)
+    assert [o.passed for o in res] == [True, False]
