@@ -32,3 +32,6 @@ conformance: install
 
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info
+
+bench: install
+	$(PY) -m benchmarks.convert_speed --json benchmarks/results.json

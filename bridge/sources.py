@@ -62,6 +62,10 @@ def _import_file(path: Path) -> Any:
 
 
 def _import_module(name: str) -> Any:
+    # Like uvicorn or gunicorn: a dotted source resolves from the current folder too.
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:

@@ -168,6 +168,8 @@ def _legacy(ctx: Any, fn: Any) -> Any:
     tf = _tf()
     x = ctx.inputs[0]
     rank = x.shape.rank
+    if rank is None:
+        raise ctx.unsupported("opset < 13 needs the input rank to coerce it to 2D")
     axis = norm_axis(ctx.attr("axis", 1), rank)
     if axis == rank - 1:
         return fn(x, -1)  # the 2-D view's last axis is x's last axis
@@ -177,8 +179,7 @@ def _legacy(ctx: Any, fn: Any) -> Any:
 
 
 def _along_axis(ctx: Any, fn: Any) -> Any:
-    x = ctx.inputs[0]
-    return fn(x, norm_axis(ctx.attr("axis", -1), x.shape.rank))
+    return fn(ctx.inputs[0], ctx.attr("axis", -1))
 
 
 def _handlers(fn: Any) -> tuple[Any, Any]:
@@ -188,6 +189,7 @@ def _handlers(fn: Any) -> tuple[Any, Any]:
     def along_axis(ctx: Any) -> Any:
         return _along_axis(ctx, fn)
 
+    legacy.__name__, along_axis.__name__ = f"{fn.__name__[1:]}_v1", f"{fn.__name__[1:]}_v13"
     return legacy, along_axis
 
 

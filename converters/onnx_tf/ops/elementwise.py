@@ -61,7 +61,9 @@ def _arith_handler(fn: Any) -> Any:
 
 for _op, _fn in _ARITH.items():
     # since=1 covers the legacy broadcast attributes (opsets 1 and 6); later versions only add dtypes.
-    onnx_op(_op, since=1)(_arith_handler(_fn))
+    _h = _arith_handler(_fn)
+    _h.__name__ = _op.lower()
+    onnx_op(_op, since=1)(_h)
 
 
 @onnx_op("Mod", since=10)
@@ -150,7 +152,9 @@ def _unary_handler(fn: Any) -> Any:
 
 
 for _op, (_since, _fn) in _UNARY.items():
-    onnx_op(_op, since=_since)(_unary_handler(_fn))
+    _h = _unary_handler(_fn)
+    _h.__name__ = _op.lower()
+    onnx_op(_op, since=_since)(_h)
 
 
 def _fold(ctx: Any, fn: Any) -> Any:

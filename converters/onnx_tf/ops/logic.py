@@ -49,7 +49,9 @@ def _binary_handler(name: str) -> Any:
 
 
 for _op, (_since, _name) in _BINARY.items():
-    onnx_op(_op, since=_since)(_binary_handler(_name))
+    _h = _binary_handler(_name)
+    _h.__name__ = _op.lower()
+    onnx_op(_op, since=_since)(_h)
 
 
 @onnx_op("Not", since=1)

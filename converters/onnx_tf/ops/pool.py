@@ -1,7 +1,13 @@
-"""Pooling: MaxPool, AveragePool and the global pools."""
+"""Pooling: MaxPool (with Indices), AveragePool, LpPool, MaxUnpool and the global pools.
+
+The common cases run on tf.nn.pool (channels-last). What it refuses (strides larger than the window, strides
+together with dilations, integer inputs, the Indices output) runs as one strided slice per kernel tap,
+reduced elementwise: exact for every ONNX attribute combination, and fine for the small kernels involved.
+"""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
@@ -10,67 +16,220 @@ from converters.onnx_tf.registry import onnx_op
 __all__: list[str] = []
 
 
-def _ceil_extra(size: int | None, k: int, s: int, d: int, pad: tuple[int, int], ceil: bool) -> int:
-    """Extra end padding so a ceil_mode window count comes out of a VALID pool."""
-    if not ceil or size is None:
-        return 0
-    eff = (k - 1) * d + 1
-    total = size + pad[0] + pad[1]
-    out_floor = (total - eff) // s + 1
-    out_ceil = -(-(total - eff) // s) + 1
-    # the last window must start inside the input or its left padding
-    if (out_ceil - 1) * s >= size + pad[0]:
-        out_ceil -= 1
-    return max(0, (out_ceil - out_floor) * s)
+class _Geometry:
+    """Kernel, strides, dilations, explicit pads and the ceil_mode extension of one pooling node."""
+
+    def __init__(self, ctx: Any, x: Any) -> None:
+        self.kernel = [int(k) for k in ctx.attr("kernel_shape")]
+        n = len(self.kernel)
+        self.strides = [int(s) for s in ctx.attr("strides", [1] * n)]
+        self.dilations = [int(d) for d in ctx.attr("dilations", [1] * n)]
+        self.in_spatial = static_shape(x)[2:]
+        self.pads = spatial_pads(ctx, self.in_spatial, self.kernel, self.strides, self.dilations)
+        ceil = bool(ctx.attr("ceil_mode", 0))
+        self.out: list[int | None] = []
+        self.extra: list[int] = []  # end padding beyond pads so that VALID windows give the ceil_mode count
+        for size, k, s, d, (b, e) in zip(self.in_spatial, self.kernel, self.strides, self.dilations, self.pads):
+            eff = (k - 1) * d + 1
+            if size is None:
+                if ceil:
+                    raise ctx.unsupported("ceil_mode needs static spatial sizes")
+                self.out.append(None)
+                self.extra.append(0)
+                continue
+            total = size + b + e
+            out = -(-(total - eff) // s) + 1 if ceil else (total - eff) // s + 1
+            if ceil and (out - 1) * s >= size + b:  # the last window must start inside the input or its left pad
+                out -= 1
+            self.out.append(out)
+            self.extra.append(max(0, (out - 1) * s + eff - total))
+
+    @property
+    def tf_pool_ok(self) -> bool:
+        """Whether tf.nn.pool accepts this geometry."""
+        if any(s > k for s, k in zip(self.strides, self.kernel)):
+            return False
+        return not (any(s > 1 for s in self.strides) and any(d > 1 for d in self.dilations))
+
+    @property
+    def static(self) -> bool:
+        return all(o is not None for o in self.out)
+
+    def full_pads(self) -> list[list[int]]:
+        """Channels-first pad spec: explicit pads plus the ceil_mode extension."""
+        return [[0, 0], [0, 0], *[[b, e + x] for (b, e), x in zip(self.pads, self.extra)]]
+
+    def taps(self, padded: Any) -> Any:
+        """For each kernel tap (row-major), the strided slice of channels-first ``padded`` it reads."""
+        import tensorflow as tf
+
+        for offset in itertools.product(*[range(k) for k in self.kernel]):
+            begin = [0, 0] + [o * d for o, d in zip(offset, self.dilations)]
+            end = [0, 0] + [o * d + (n - 1) * s + 1 for o, d, n, s in zip(offset, self.dilations, self.out, self.strides)]
+            yield offset, tf.strided_slice(padded, begin, end, [1, 1, *self.strides], begin_mask=3, end_mask=3)
+
+    def valid_count(self, include_pad: bool) -> Any:
+        """Per output position, how many taps read the input (or the explicit pads when ``include_pad``)."""
+        import numpy as np
+
+        counts = np.zeros(self.out, dtype=np.float64)
+        per_axis = []
+        for size, k, s, d, (b, e), n in zip(self.in_spatial, self.kernel, self.strides, self.dilations, self.pads,
+                                              self.out):
+            lo, hi = (-b, size + e) if include_pad else (0, size)
+            pos = np.arange(n)[:, None] * s + np.arange(k)[None, :] * d - b
+            per_axis.append(((pos >= lo) & (pos < hi)).sum(axis=1))
+        counts[...] = 1
+        for i, c in enumerate(per_axis):
+            counts = counts * c.reshape([-1 if j == i else 1 for j in range(len(per_axis))])
+        return counts
 
 
-def _pool(ctx: Any, kind: str) -> Any:
+def _pad_value(dtype: Any) -> Any:
+    return -float("inf") if dtype.is_floating else dtype.min
+
+
+def _max_by_taps(g: _Geometry, x: Any, with_indices: bool, storage_order: int) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    kernel = list(ctx.attr("kernel_shape"))
-    n = len(kernel)
-    strides = list(ctx.attr("strides", [1] * n))
-    dilations = list(ctx.attr("dilations", [1] * n))
-    in_spatial = static_shape(x)[2:]
-    pads = spatial_pads(ctx, in_spatial, kernel, strides, dilations)
-    ceil = bool(ctx.attr("ceil_mode", 0))
-    extra = [_ceil_extra(in_spatial[i], kernel[i], strides[i], dilations[i], pads[i], ceil) for i in range(n)]
-    xl = to_channels_last(x)
-    full = [[0, 0], *[[p[0], p[1] + e] for p, e in zip(pads, extra)], [0, 0]]
-    padded = any(v for pair in full for v in pair)
-    if kind == "MAX":
-        if padded:
-            low = x.dtype.min if x.dtype.is_floating or x.dtype.is_integer else 0
-            xl = tf.pad(xl, full, constant_values=tf.cast(-float("inf") if x.dtype.is_floating else low, x.dtype))
-        y = tf.nn.pool(xl, kernel, "MAX", strides=strides, dilations=dilations, padding="VALID")
-        return to_channels_first(y)
-    include_pad = bool(ctx.attr("count_include_pad", 0))
-    summed = tf.nn.pool(tf.pad(xl, full) if padded else xl, kernel, "AVG", strides=strides,
-                        dilations=dilations, padding="VALID")
-    if not padded:
-        return to_channels_first(summed)
-    ones = tf.ones_like(xl[..., :1])
-    if include_pad:
-        # explicit pads count, the ceil_mode extension does not
-        ones = tf.pad(ones, [[0, 0], *[[p[0], p[1]] for p in pads], [0, 0]], constant_values=1.0)
-        mask = tf.pad(ones, [[0, 0], *[[0, e] for e in extra], [0, 0]])
-    else:
-        mask = tf.pad(ones, full)
-    count = tf.nn.pool(mask, kernel, "AVG", strides=strides, dilations=dilations, padding="VALID")
-    return to_channels_first(summed / count)
+    padded = tf.pad(x, g.full_pads(), constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
+    best = best_idx = best_valid = None
+    shape = tf.shape(x, out_type=tf.int64)
+    sizes = [int(v) for v in g.in_spatial]
+    # flat index of each output position's tap in the unpadded input; row-major, or column-major spatial
+    if with_indices:
+        base = (tf.range(shape[0])[:, None] * shape[1] + tf.range(shape[1])[None, :]) * int(max(1, _prod(sizes)))
+        base = tf.reshape(base, [shape[0], shape[1]] + [1] * len(sizes))
+        order = list(range(len(sizes)))
+        strides_flat = [_prod(sizes[i + 1:]) for i in order] if not storage_order else [_prod(sizes[:i]) for i in order]
+    for offset, tap in g.taps(padded):
+        if not with_indices:
+            best = tap if best is None else tf.maximum(best, tap)
+            continue
+        coords = [tf.range(n, dtype=tf.int64) * s + o * d - b
+                  for n, s, o, d, (b, _) in zip(g.out, g.strides, offset, g.dilations, g.pads)]
+        flat = 0
+        valid = True
+        for i, c in enumerate(coords):
+            shape_i = [1, 1] + [-1 if j == i else 1 for j in range(len(coords))]
+            flat = flat + tf.reshape(c * strides_flat[i], shape_i)
+            ok = tf.reshape((c >= 0) & (c < sizes[i]), shape_i)
+            valid = ok if valid is True else valid & ok
+        idx = base + flat
+        valid = tf.broadcast_to(valid, tf.shape(tap))
+        if best is None:
+            best, best_idx, best_valid = tap, tf.broadcast_to(idx, tf.shape(tap)), valid
+            continue
+        # a later tap wins only if strictly greater (first maximum kept), or if the kept one was padding
+        take = (valid & (tap > best)) | (valid & ~best_valid)
+        best = tf.where(take, tap, best)
+        best_idx = tf.where(take, idx, best_idx)
+        best_valid = best_valid | valid
+    return (best, best_idx) if with_indices else best
+
+
+def _prod(values: list[int]) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def _sum_by_taps(g: _Geometry, x: Any) -> Any:
+    import tensorflow as tf
+
+    padded = tf.pad(x, g.full_pads())
+    return tf.add_n([tap for _, tap in g.taps(padded)])
 
 
 @onnx_op("MaxPool", since=1)
 def max_pool(ctx: Any) -> Any:
-    if ctx.output_used(1):
-        raise ctx.unsupported("the Indices output is not supported")
-    return _pool(ctx, "MAX")
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    g = _Geometry(ctx, x)
+    with_indices = ctx.output_used(1)
+    if with_indices or not g.tf_pool_ok or not x.dtype.is_floating:
+        if not g.static or (with_indices and any(v is None for v in static_shape(x)[1:])):
+            raise ctx.unsupported("this MaxPool geometry (or its Indices output) needs static spatial sizes")
+        return _max_by_taps(g, x, with_indices, int(ctx.attr("storage_order", 0)))
+    xl = to_channels_last(x)
+    full = [[0, 0], *g.full_pads()[2:], [0, 0]]
+    if any(v for pair in full for v in pair):
+        xl = tf.pad(xl, full, constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
+    y = tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="VALID")
+    return to_channels_first(y)
 
 
 @onnx_op("AveragePool", since=1)
 def average_pool(ctx: Any) -> Any:
-    return _pool(ctx, "AVG")
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    g = _Geometry(ctx, x)
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    padded = any(v for pair in g.full_pads() for v in pair)
+    if not g.tf_pool_ok:
+        if not g.static:
+            raise ctx.unsupported("strides larger than the window or with dilations need static spatial sizes")
+        return _sum_by_taps(g, x) / tf.constant(g.valid_count(include_pad), x.dtype)
+    xl = to_channels_last(x)
+    full = [[0, 0], *g.full_pads()[2:], [0, 0]]
+    summed = tf.nn.pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", strides=g.strides,
+                        dilations=g.dilations, padding="VALID")
+    if not padded:
+        return to_channels_first(summed)
+    # tf's average divides by the window size; rescale to ONNX's count of the taps that read real data
+    ones = tf.ones_like(xl[..., :1])
+    if include_pad:
+        ones = tf.pad(ones, [[0, 0], *[[b, e] for b, e in g.pads], [0, 0]], constant_values=1.0)
+        mask = tf.pad(ones, [[0, 0], *[[0, e] for e in g.extra], [0, 0]])
+    else:
+        mask = tf.pad(ones, full)
+    count = tf.nn.pool(mask, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
+    return to_channels_first(summed / count)
+
+
+@onnx_op("LpPool", since=1)
+def lp_pool(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    g = _Geometry(ctx, x)
+    p = float(ctx.attr("p", 2))
+    powered = tf.pow(tf.abs(x), tf.cast(p, x.dtype))
+    if g.tf_pool_ok:
+        xl = tf.pad(to_channels_last(powered), [[0, 0], *g.full_pads()[2:], [0, 0]])
+        mean = tf.nn.pool(xl, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
+        summed = to_channels_first(mean * tf.cast(_prod(g.kernel), x.dtype))
+    else:
+        if not g.static:
+            raise ctx.unsupported("strides larger than the window or with dilations need static spatial sizes")
+        summed = _sum_by_taps(g, powered)
+    return tf.pow(summed, tf.cast(1.0 / p, x.dtype))
+
+
+@onnx_op("MaxUnpool", since=9)
+def max_unpool(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, indices = ctx.inputs[0], ctx.inputs[1]
+    kernel = [int(k) for k in ctx.attr("kernel_shape")]
+    n = len(kernel)
+    strides = list(ctx.attr("strides", [1] * n))
+    pads = list(ctx.attr("pads", [0] * (2 * n)))
+    x_shape = tf.shape(x, out_type=tf.int64)
+    inferred = [x_shape[0], x_shape[1]] + [(x_shape[2 + i] - 1) * strides[i] - (pads[i] + pads[i + n]) + kernel[i]
+                                           for i in range(n)]
+    inferred = tf.stack(inferred)
+    # indices address the flattened (N, C, *inferred spatial) output, as MaxPool produced them
+    flat = tf.scatter_nd(tf.reshape(tf.cast(indices, tf.int64), [-1, 1]), tf.reshape(x, [-1]),
+                         tf.reduce_prod(inferred)[tf.newaxis])
+    y = tf.reshape(flat, inferred)
+    if ctx.has_input(2):  # a larger requested output keeps the unpooled block at the start of each axis
+        target = tf.cast(ctx.inputs[2], tf.int64)
+        y = tf.pad(y, tf.stack([tf.zeros_like(target), target - inferred], axis=1))
+    return y
 
 
 @onnx_op("GlobalAveragePool", since=1)
@@ -87,3 +246,13 @@ def global_max_pool(ctx: Any) -> Any:
 
     x = ctx.inputs[0]
     return tf.reduce_max(x, axis=list(range(2, x.shape.rank)), keepdims=True)
+
+
+@onnx_op("GlobalLpPool", since=1)
+def global_lp_pool(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x = ctx.inputs[0]
+    p = float(ctx.attr("p", 2))
+    summed = tf.reduce_sum(tf.pow(tf.abs(x), tf.cast(p, x.dtype)), axis=list(range(2, x.shape.rank)), keepdims=True)
+    return tf.pow(summed, tf.cast(1.0 / p, x.dtype))

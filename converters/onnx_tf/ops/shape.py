@@ -137,15 +137,17 @@ def squeeze(ctx: Any) -> Any:
     x = ctx.inputs[0]
     if not ctx.has_input(1) or ctx.const(1) is not None:
         return _squeeze(ctx, x, const_axes(ctx, 1))
-    # Axes known only at run time: keep the dims not listed; the output rank is still static.
+    # Axes known only at run time: keep the dims not listed (the output rank is static if the axes length is).
     rank = x.shape.rank
-    n_axes = ctx.inputs[1].shape.num_elements()
-    if rank is None or n_axes is None:
-        raise ctx.unsupported("run-time axes need a static input rank and axes length")
+    if rank is None:
+        raise ctx.unsupported("run-time axes need a static input rank")
     axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
     axes = tf.where(axes < 0, axes + rank, axes)
     keep = tf.reduce_all(tf.not_equal(tf.range(rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
-    new_shape = tf.reshape(tf.boolean_mask(tf.shape(x, out_type=tf.int64), keep), [rank - n_axes])
+    new_shape = tf.boolean_mask(tf.shape(x, out_type=tf.int64), keep)
+    n_axes = ctx.inputs[1].shape.num_elements()
+    if n_axes is not None:
+        new_shape = tf.reshape(new_shape, [rank - n_axes])
     return tf.reshape(x, new_shape)
 
 
@@ -173,17 +175,17 @@ def unsqueeze(ctx: Any) -> Any:
     if ctx.const(1) is not None:
         return _unsqueeze_static(x, const_axes(ctx, 1))
     rank = x.shape.rank
-    n_axes = ctx.inputs[1].shape.num_elements()
-    if rank is None or n_axes is None:
-        raise ctx.unsupported("run-time axes need a static input rank and axes length")
-    out_rank = rank + n_axes
+    if rank is None:
+        raise ctx.unsupported("run-time axes need a static input rank")
     axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
+    n_axes = ctx.inputs[1].shape.num_elements()
+    out_rank = rank + (n_axes if n_axes is not None else tf.size(axes, out_type=tf.int64))
     axes = tf.where(axes < 0, axes + out_rank, axes)
     is_new = tf.reduce_any(tf.equal(tf.range(out_rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
     # Output position j takes input dim (number of kept positions before j), or 1 where inserted.
     src = tf.cumsum(tf.cast(~is_new, tf.int64)) - 1
     in_shape = tf.concat([tf.shape(x, out_type=tf.int64), [1]], 0)
-    new_shape = tf.where(is_new, tf.ones([out_rank], tf.int64), tf.gather(in_shape, tf.clip_by_value(src, 0, rank)))
+    new_shape = tf.where(is_new, tf.ones_like(src), tf.gather(in_shape, tf.clip_by_value(src, 0, rank)))
     return tf.reshape(x, new_shape)
 
 
@@ -249,12 +251,15 @@ def range_(ctx: Any) -> Any:
 
     start, limit, delta = (tf.reshape(t, []) for t in ctx.inputs[:3])
     dtype = start.dtype
+    # Element i is start + i * delta like numpy.arange (tf.range accumulates, drifts on long float ranges,
+    # and rejects a delta pointing away from limit where ONNX gives an empty range).
     if dtype.is_integer:
-        work = tf.int64 if dtype in (tf.int16, tf.int8, tf.uint8) else dtype
-        return tf.cast(tf.range(tf.cast(start, work), tf.cast(limit, work), tf.cast(delta, work)), dtype)
-    # Floats: start + i * delta like numpy.arange (tf.range accumulates, drifting on long ranges).
-    stash = ctx.attr("stash_type", 1) == 1 and dtype in (tf.float16, tf.bfloat16)
-    work = tf.float32 if stash or dtype in (tf.float16, tf.bfloat16) else dtype
+        s, lim, d = (tf.cast(v, tf.int64) for v in (start, limit, delta))
+        n = tf.maximum(-tf.math.floordiv(s - lim, d), 0)  # ceil((limit - start) / delta), exactly
+        return tf.cast(s + tf.range(n) * d, dtype)
+    # float16/bfloat16 work in float32 unless stash_type (opset 27) says otherwise.
+    stash = ctx.attr("stash_type", 1) == 1
+    work = tf.float32 if stash and dtype in (tf.float16, tf.bfloat16) else dtype
     s, lim, d = (tf.cast(v, work) for v in (start, limit, delta))
     n = tf.cast(tf.maximum(tf.math.ceil((lim - s) / d), 0), tf.int64)
     return tf.cast(s + tf.cast(tf.range(n), work) * d, dtype)

@@ -109,21 +109,24 @@ def split(ctx: Any) -> Any:
 
 # -- Pad --------------------------------------------------------------------------------------------
 def _pad_indices(mode: str, n: Any, begin: Any, end: Any) -> tuple[Any, Any]:
-    """Source positions along one axis of length ``n`` for output positions -begin .. n+end, and which of
-    them lie inside the input (only used by constant mode)."""
+    """Source positions along one axis of length ``n`` padded by (begin, end), and which of them lie inside
+    the input (used by constant mode). Negative pads crop first, as ONNX Runtime does; the rest pads the
+    cropped axis."""
     import tensorflow as tf
 
-    pos = tf.range(-begin, n + end, dtype=tf.int64)
-    inside = (pos >= 0) & (pos < n)
+    crop_begin, crop_end = tf.maximum(-begin, 0), tf.maximum(-end, 0)
+    m = n - crop_begin - crop_end
+    pos = tf.range(-tf.maximum(begin, 0), m + tf.maximum(end, 0), dtype=tf.int64)
+    inside = (pos >= 0) & (pos < m)
     if mode == "edge" or mode == "constant":
-        src = tf.clip_by_value(pos, 0, tf.maximum(n - 1, 0))
+        src = tf.clip_by_value(pos, 0, tf.maximum(m - 1, 0))
     elif mode == "wrap":
-        src = tf.math.floormod(pos, tf.maximum(n, 1))
-    else:  # reflect about the first and last element, period 2 * (n - 1)
-        period = tf.maximum(2 * (n - 1), 1)
+        src = tf.math.floormod(pos, tf.maximum(m, 1))
+    else:  # reflect about the first and last element, period 2 * (m - 1)
+        period = tf.maximum(2 * (m - 1), 1)
         src = tf.math.floormod(pos, period)
-        src = tf.where(src >= n, period - src, src)
-    return src, inside
+        src = tf.where(src >= m, period - src, src)
+    return src + crop_begin, inside
 
 
 def _pad(ctx: Any, x: Any, pads: Any, value: Any, mode: str, axes: Any) -> Any:

@@ -136,8 +136,6 @@ def _cast(ctx: Any, x: Any, to: Any) -> Any:
             return tf.strings.to_number(x, to)  # accepts INF/-INF/NaN case-insensitively, like ONNX
         parsed = tf.strings.to_number(x, tf.float64 if to.is_floating else tf.int64)
         return tf.cast(parsed, to)
-    if x.dtype.is_floating and to.is_integer and x.dtype in (tf.float16, tf.bfloat16):
-        x = tf.cast(x, tf.float32)  # TF has no direct half -> small-int kernels for every pair
     return tf.cast(x, to)
 
 

@@ -1,0 +1,219 @@
+"""Control flow: If, Loop, Scan. Bodies are converted inside ``tf.cond`` / ``tf.while_loop`` and see the
+enclosing scope through ``ctx.subgraph``.
+
+Only tensor values are supported: sequence and optional typed bodies raise as unsupported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from converters.onnx_tf.registry import onnx_op
+
+__all__: list[str] = []
+
+
+def _tensor_types(ctx: Any, values: Sequence[Any], what: str) -> list[Any]:
+    """TF dtypes of a body's graph outputs; non-tensor (sequence, optional) values are unsupported."""
+    from converters.onnx_tf.dtypes import tf_dtype
+
+    dtypes = []
+    for v in values:
+        if not v.type.HasField("tensor_type"):
+            raise ctx.unsupported(f"{what} '{v.name}' is not a tensor (sequences and optionals are unsupported)")
+        dtypes.append(tf_dtype(v.type.tensor_type.elem_type))
+    return dtypes
+
+
+def _relaxed(t: Any) -> Any:
+    """The same rank with every dimension unknown (or unknown rank)."""
+    import tensorflow as tf
+
+    if isinstance(t, tf.TensorArray):
+        return tf.TensorShape(None)
+    rank = t.shape.rank
+    return tf.TensorShape(None if rank is None else [None] * rank)
+
+
+def _while(cond: Callable[..., Any], body: Callable[..., Any], loop_vars: list[Any], fixed: int,
+           maximum_iterations: Any = None) -> list[Any]:
+    """tf.while_loop keeping static shapes where the body preserves them.
+
+    The first ``fixed`` loop variables keep their shape; if a body changes another variable's shape,
+    the loop is rebuilt with those variables' shapes relaxed.
+    """
+    import tensorflow as tf
+
+    def invariants(relax: bool) -> list[Any]:
+        return [_relaxed(v) if relax and i >= fixed else (tf.TensorShape(None) if isinstance(v, tf.TensorArray)
+                                                          else v.shape) for i, v in enumerate(loop_vars)]
+
+    try:
+        return tf.while_loop(cond, body, loop_vars, shape_invariants=invariants(False),
+                             maximum_iterations=maximum_iterations)
+    except ValueError as exc:
+        if "shape" not in str(exc):
+            raise
+        return tf.while_loop(cond, body, loop_vars, shape_invariants=invariants(True),
+                             maximum_iterations=maximum_iterations)
+
+
+# -- If --------------------------------------------------------------------------------------------------
+@onnx_op("If", since=1)
+def if_op(ctx: Any) -> Any:
+    import numpy as np
+    import tensorflow as tf
+
+    then_branch, else_branch = ctx.subgraph("then_branch"), ctx.subgraph("else_branch")
+    _tensor_types(ctx, ctx.subgraph_proto("then_branch").output, "then_branch output")
+    _tensor_types(ctx, ctx.subgraph_proto("else_branch").output, "else_branch output")
+    static = ctx.const(0)
+    if static is not None:  # a known condition converts only the branch taken, keeping its static shapes
+        return then_branch([]) if bool(np.asarray(static).reshape(-1)[0]) else else_branch([])
+    # Branches may produce different shapes; tf.cond then reports the most specific common shape.
+    outs = tf.cond(tf.reshape(tf.cast(ctx.inputs[0], tf.bool), []), lambda: list(then_branch([])),
+                   lambda: list(else_branch([])))
+    return list(outs) if isinstance(outs, (list, tuple)) else [outs]
+
+
+# -- Loop ------------------------------------------------------------------------------------------------
+@onnx_op("Loop", since=1)
+@onnx_op("Loop", since=11)
+def loop(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    body = ctx.subgraph("body")
+    proto = ctx.subgraph_proto("body")
+    carried_init = [ctx.inputs[i] for i in range(2, len(ctx.inputs))]
+    if any(v is None for v in carried_init):
+        raise ctx.unsupported("loop-carried values must all be given")
+    n_carried = len(carried_init)
+    scan_types = _tensor_types(ctx, proto.output[1 + n_carried:], "body scan output")
+    _tensor_types(ctx, proto.output[:1 + n_carried], "body output")
+
+    trip = ctx.input(0)
+    max_iters = None
+    if trip is not None:
+        trip = tf.reshape(tf.cast(trip, tf.int64), [])
+        static_trip = ctx.const(0)
+        # torch.onnx writes INT64_MAX for "no bound"; tf's maximum_iterations is int32.
+        if static_trip is not None and int(static_trip) < 2**31 - 1:
+            max_iters = int(static_trip)
+    has_cond = ctx.has_input(1)
+    cond0 = tf.reshape(tf.cast(ctx.inputs[1], tf.bool), []) if has_cond else tf.constant(True)
+    arrays = [tf.TensorArray(dt, size=0, dynamic_size=True, infer_shape=False) for dt in scan_types]
+
+    def keep_going(i: Any, cond: Any, *rest: Any) -> Any:
+        if trip is None:
+            return cond
+        return tf.logical_and(i < trip, cond) if has_cond else i < trip
+
+    def step(i: Any, cond: Any, *rest: Any) -> list[Any]:
+        carried, tas = list(rest[:n_carried]), list(rest[n_carried:])
+        outs = body([i, cond, *carried])
+        new_cond = tf.reshape(tf.cast(outs[0], tf.bool), [])
+        new_carried = [tf.cast(o, c.dtype) for o, c in zip(outs[1:1 + n_carried], carried)]
+        new_tas = [ta.write(tf.cast(i, tf.int32), o) for ta, o in zip(tas, outs[1 + n_carried:])]
+        return [i + 1, new_cond, *new_carried, *new_tas]
+
+    start = [tf.constant(0, tf.int64), cond0, *carried_init, *arrays]
+    result = _while(keep_going, step, start, fixed=2, maximum_iterations=max_iters)
+    finals = list(result[2:2 + n_carried])
+    scans = [_stack(ta, out) for ta, out in zip(result[2 + n_carried:], proto.output[1 + n_carried:])]
+    return [*finals, *scans]
+
+
+def _stack(ta: Any, value_info: Any) -> Any:
+    """Stack a scan output; an empty one gets the body's declared element shape when it is known."""
+    import tensorflow as tf
+
+    dims = value_info.type.tensor_type.shape.dim if value_info.type.tensor_type.HasField("shape") else None
+    if dims is not None and all(d.HasField("dim_value") for d in dims):
+        shape = [int(d.dim_value) for d in dims]
+        return tf.cond(ta.size() > 0, ta.stack, lambda: tf.zeros([0, *shape], ta.dtype))
+    return ta.stack()
+
+
+# -- Scan ------------------------------------------------------------------------------------------------
+def _scan(ctx: Any, states: list[Any], inputs: list[Any], in_axes: list[int], in_reverse: list[int],
+          out_axes: list[int], out_reverse: list[int]) -> list[Any]:
+    """Scan-9 semantics on already batch-free tensors."""
+    import tensorflow as tf
+
+    body = ctx.subgraph("body")
+    proto = ctx.subgraph_proto("body")
+    n_states = len(states)
+    out_types = _tensor_types(ctx, proto.output[n_states:], "body scan output")
+    seqs = []
+    for x, axis, rev in zip(inputs, in_axes, in_reverse):
+        rank = x.shape.rank
+        axis = axis + rank if axis < 0 else axis
+        if axis:
+            x = tf.transpose(x, [axis, *[a for a in range(rank) if a != axis]])
+        seqs.append(tf.reverse(x, [0]) if rev else x)
+    steps = tf.shape(seqs[0])[0] if seqs else tf.constant(0)
+    arrays = [tf.TensorArray(dt, size=steps, infer_shape=False) for dt in out_types]
+
+    def step(t: Any, *rest: Any) -> list[Any]:
+        carried, tas = list(rest[:n_states]), list(rest[n_states:])
+        outs = body([*carried, *[tf.gather(s, t) for s in seqs]])
+        new_states = [tf.cast(o, c.dtype) for o, c in zip(outs[:n_states], carried)]
+        return [t + 1, *new_states, *[ta.write(t, o) for ta, o in zip(tas, outs[n_states:])]]
+
+    result = _while(lambda t, *rest: t < steps, step, [tf.constant(0), *states, *arrays], fixed=1)
+    finals = list(result[1:1 + n_states])
+    scans = []
+    for ta, vi, axis, rev in zip(result[1 + n_states:], proto.output[n_states:], out_axes, out_reverse):
+        y = _stack(ta, vi)
+        if rev:
+            y = tf.reverse(y, [0])
+        rank = y.shape.rank
+        if rank is not None:
+            axis = axis + rank if axis < 0 else axis
+            if axis:
+                perm = list(range(1, rank))
+                perm.insert(axis, 0)
+                y = tf.transpose(y, perm)
+        elif axis:
+            raise ctx.unsupported("scan_output_axes needs scan outputs of known rank")
+        scans.append(y)
+    return [*finals, *scans]
+
+
+@onnx_op("Scan", since=9)
+def scan(ctx: Any) -> Any:
+    m = ctx.attr("num_scan_inputs")
+    n_states = len(ctx.inputs) - m
+    states, inputs = list(ctx.inputs[:n_states]), list(ctx.inputs[n_states:])
+    n_out = ctx.num_outputs - n_states
+    return _scan(ctx, states, inputs,
+                 list(ctx.attr("scan_input_axes", [0] * m)), list(ctx.attr("scan_input_directions", [0] * m)),
+                 list(ctx.attr("scan_output_axes", [0] * n_out)),
+                 list(ctx.attr("scan_output_directions", [0] * n_out)))
+
+
+@onnx_op("Scan", since=8)
+def scan_8(ctx: Any) -> Any:
+    """Scan-8: every input has a leading batch axis and is scanned along axis 1, once per batch entry."""
+    import numpy as np
+    import tensorflow as tf
+
+    m = ctx.attr("num_scan_inputs")
+    n_states = len(ctx.inputs) - 1 - m
+    states, inputs = list(ctx.inputs[1:1 + n_states]), list(ctx.inputs[1 + n_states:])
+    if ctx.has_input(0):
+        lens = ctx.const(0)
+        steps = inputs[0].shape[1]
+        if lens is None or steps is None or not np.all(np.asarray(lens) == steps):
+            raise ctx.unsupported("sequence_lens shorter than the scanned axis is not supported")
+    directions = list(ctx.attr("directions", [0] * m))
+    n_out = ctx.num_outputs - n_states
+    proto = ctx.subgraph_proto("body")
+    out_types = [s.dtype for s in states] + _tensor_types(ctx, proto.output[n_states:], "body scan output")
+
+    def one(elems: Any) -> Any:
+        elems = list(elems)
+        return _scan(ctx, elems[:n_states], elems[n_states:], [0] * m, directions, [0] * n_out, [0] * n_out)
+
+    return list(tf.map_fn(one, [*states, *inputs], fn_output_signature=out_types))

@@ -1,0 +1,281 @@
+"""Resize and Upsample.
+
+One exact scheme covers every mode: resizing is separable, so each resized axis is done on its own. For an
+axis we compute, with TF math mirroring ONNX's reference, each output position's source coordinate, its
+``n`` neighbour indices (clamped, i.e. edge padding) and their weights, then gather the neighbours and sum
+them weighted. Nearest is a single gather, so it stays exact for integer tensors too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from converters.onnx_tf.registry import onnx_op
+
+__all__: list[str] = []
+
+
+class _Axis:
+    """The 1-D resize of one axis: its input size, output size and scale (TF scalars or Python numbers)."""
+
+    def __init__(self, in_size: Any, out_size: Any, scale: Any, roi: tuple[Any, Any] | None) -> None:
+        self.in_size, self.out_size, self.scale, self.roi = in_size, out_size, scale, roi
+
+
+def _source_coords(ax: _Axis, mode: str) -> tuple[Any, Any]:
+    """Output index -> source coordinate (float64), and the mask of positions outside the crop (or None)."""
+    import tensorflow as tf
+
+    f64 = tf.float64
+    y = tf.range(tf.cast(ax.out_size, tf.int32), dtype=f64)
+    in_w = tf.cast(ax.in_size, f64)
+    scale = tf.cast(ax.scale, f64)
+    out_w = scale * in_w  # the (fractional) output width ONNX's formulas use
+    if mode == "align_corners":
+        return tf.where(tf.equal(out_w, 1.0), tf.zeros_like(y), y * (in_w - 1) / (out_w - 1)), None
+    if mode == "asymmetric":
+        return y / scale, None
+    if mode == "tf_crop_and_resize":
+        start, end = (tf.cast(v, f64) for v in ax.roi)
+        x = tf.where(tf.equal(out_w, 1.0), tf.fill(tf.shape(y), (end - start) * (in_w - 1) / 2),
+                     y * (end - start) * (in_w - 1) / (out_w - 1))
+        x = x + start * (in_w - 1)
+        return x, (x < 0) | (x > in_w - 1)
+    if mode == "pytorch_half_pixel":
+        return tf.where(tf.equal(out_w, 1.0), tf.fill(tf.shape(y), tf.constant(-0.5, f64)), (y + 0.5) / scale - 0.5), None
+    if mode == "half_pixel":
+        return (y + 0.5) / scale - 0.5, None
+    if mode == "half_pixel_symmetric":
+        adjustment = tf.cast(ax.out_size, f64) / out_w
+        offset = in_w / 2 * (1 - adjustment)
+        return offset + (y + 0.5) / scale - 0.5, None
+    raise ValueError(mode)
+
+
+def _nearest_index(x: Any, nearest_mode: str) -> Any:
+    """The input index nearest to source coordinate ``x`` under ONNX's rounding rule."""
+    import tensorflow as tf
+
+    fl = tf.floor(x)
+    ratio = x - fl
+    if nearest_mode == "round_prefer_floor":
+        right = ratio > 0.5
+    elif nearest_mode == "round_prefer_ceil":
+        right = ratio >= 0.5
+    elif nearest_mode == "floor":
+        right = tf.zeros_like(ratio, dtype=tf.bool)
+    elif nearest_mode == "ceil":
+        right = ratio > 0
+    else:
+        raise ValueError(nearest_mode)
+    return tf.cast(fl, tf.int64) + tf.cast(right, tf.int64)
+
+
+def _weights(ratio: Any, mode: str, a: float, antialias: bool, scale: float | None) -> tuple[Any, int]:
+    """Per output position the neighbour weights (out, n) for ``ratio`` in (0, 1], and n."""
+    import tensorflow as tf
+
+    r = ratio[:, tf.newaxis]
+    if not antialias:
+        if mode == "linear":
+            return tf.concat([1 - r, r], axis=1), 2
+        s = 1 - r  # cubic, Keys kernel with coefficient a
+        w = [((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+             ((a + 2) * r - (a + 3)) * r * r + 1,
+             ((a + 2) * s - (a + 3)) * s * s + 1,
+             ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a]
+        return tf.concat(w, axis=1), 4
+    # antialias widens the kernel by 1/scale when downsampling
+    if isinstance(scale, (int, float)):
+        s: Any = min(float(scale), 1.0)
+        start: Any = int(math.floor((-1 if mode == "linear" else -2) / s) + 1)
+    else:
+        s = tf.minimum(tf.cast(scale, tf.float64), 1.0)
+        start = tf.cast(tf.floor((-1.0 if mode == "linear" else -2.0) / s), tf.int64) + 1
+    n = 2 - 2 * start
+    t = (tf.cast(tf.range(start, start + n), tf.float64)[tf.newaxis, :] - r) * s
+    t = tf.abs(t)
+    if mode == "linear":
+        w = tf.clip_by_value(1 - t, 0.0, 1.0)
+    else:
+        w = tf.where(t <= 1, (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1,
+                     tf.where(t < 2, a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a, tf.zeros_like(t)))
+    return w / tf.reduce_sum(w, axis=1, keepdims=True), n
+
+
+def _resize_axis(x: Any, axis: int, ax: _Axis, opts: dict[str, Any]) -> Any:
+    import tensorflow as tf
+
+    coord, outside = _source_coords(ax, opts["coordinate_transformation_mode"])
+    last = tf.cast(ax.in_size, tf.int64) - 1
+    if opts["mode"] == "nearest":
+        idx = tf.clip_by_value(_nearest_index(coord, opts["nearest_mode"]), 0, last)
+        y = tf.gather(x, idx, axis=axis)
+    else:
+        fl = tf.floor(coord)
+        ratio = tf.where(tf.equal(coord, fl), tf.ones_like(coord), coord - fl)  # (0, 1]: prefer the left pixel
+        w, n = _weights(ratio, opts["mode"], float(opts["cubic_coeff_a"]), opts["antialias"], ax.scale)
+        base = tf.cast(fl, tf.int64) - (n // 2 - 1) - tf.cast(tf.equal(coord, fl), tf.int64)
+        neighbours = base[:, tf.newaxis] + tf.range(n, dtype=tf.int64)[tf.newaxis, :]
+        if opts["exclude_outside"]:
+            w = tf.where((neighbours < 0) | (neighbours > last), tf.zeros_like(w), w)
+            total = tf.reduce_sum(w, axis=1, keepdims=True)
+            w = w / tf.where(tf.equal(total, 0.0), tf.ones_like(total), total)
+        work = tf.float64 if x.dtype in (tf.float64,) or x.dtype.is_integer else tf.float32
+        gathered = tf.gather(tf.cast(x, work), tf.clip_by_value(neighbours, 0, last), axis=axis)  # (..., out, n, ...)
+        rank = x.shape.rank
+        w = tf.reshape(tf.cast(w, work), [-1, n] + [1] * (rank - axis - 1))
+        y = tf.reduce_sum(gathered * w, axis=axis + 1)
+    if outside is not None:
+        mask = tf.reshape(outside, [-1] + [1] * (x.shape.rank - axis - 1))
+        y = tf.where(mask, tf.cast(opts["extrapolation_value"], y.dtype), y)
+    return y
+
+
+def _finish(y: Any, dtype: Any) -> Any:
+    """Back to the input dtype; integers round half to even and saturate, as the reference does."""
+    import tensorflow as tf
+
+    if y.dtype == dtype:
+        return y
+    if dtype.is_integer:
+        y = tf.clip_by_value(tf.round(y), float(dtype.min), float(dtype.max))
+    return tf.cast(y, dtype)
+
+
+def _static_or_dynamic(x: Any) -> list[Any]:
+    import tensorflow as tf
+
+    dyn = tf.shape(x)
+    return [d if d is not None else dyn[i] for i, d in enumerate(x.shape.as_list())]
+
+
+def _resize(ctx: Any, x: Any, scales: Any, sizes: Any, roi: Any, opts: dict[str, Any]) -> Any:
+    """Resize ``x`` by ``scales`` or to ``sizes`` (over ``opts['axes']``), with an optional roi.
+
+    Each of those is a numpy array when static, which keeps the output shape static, or a TF tensor.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    rank = x.shape.rank
+    axes = [a + rank if a < 0 else a for a in (opts["axes"] or range(rank))]
+    in_sizes = _static_or_dynamic(x)
+    static = all(isinstance(in_sizes[a], int) for a in axes)
+    per_axis: dict[int, tuple[Any, Any]] = {}  # axis -> (out size, scale)
+    policy = opts["keep_aspect_ratio_policy"]
+    if sizes is not None:
+        if isinstance(sizes, np.ndarray) and static:
+            sizes = [int(v) for v in sizes]
+            factors: Any = [sizes[i] / in_sizes[a] for i, a in enumerate(axes)]
+            if policy != "stretch":
+                one = min(factors) if policy == "not_larger" else max(factors)
+                factors = [one] * len(axes)
+                sizes = [int(one * in_sizes[a] + 0.5) for a in axes]
+        else:
+            sizes = tf.cast(sizes, tf.float64)
+            ins = tf.cast(tf.stack([in_sizes[a] for a in axes]), tf.float64)
+            factors = sizes / ins
+            if policy != "stretch":
+                one = tf.reduce_min(factors) if policy == "not_larger" else tf.reduce_max(factors)
+                factors = tf.fill(tf.shape(factors), one)
+                sizes = tf.floor(one * ins + 0.5)
+            sizes = tf.cast(sizes, tf.int32)
+            factors, sizes = tf.unstack(factors, len(axes)), tf.unstack(sizes, len(axes))
+        for i, a in enumerate(axes):
+            per_axis[a] = (sizes[i], factors[i])
+    else:
+        if not isinstance(scales, np.ndarray):
+            scales = tf.unstack(tf.cast(scales, tf.float64), len(axes))
+        for i, a in enumerate(axes):
+            sc, size = scales[i], in_sizes[a]
+            if isinstance(sc, (np.floating, float, np.integer)) and isinstance(size, int):
+                per_axis[a] = (int(float(sc) * size), float(sc))
+            else:
+                per_axis[a] = (tf.cast(tf.floor(tf.cast(sc, tf.float64) * tf.cast(size, tf.float64)), tf.int32), sc)
+    roi_pairs = None
+    if opts["coordinate_transformation_mode"] == "tf_crop_and_resize":
+        if roi is None:
+            raise ctx.unsupported("tf_crop_and_resize needs a roi")
+        k = len(axes)
+        roi_pairs = {a: (roi[i], roi[k + i]) for i, a in enumerate(axes)}
+    y = x
+    for a in axes:
+        out, sc = per_axis[a]
+        crop = roi_pairs[a] if roi_pairs else None
+        if isinstance(out, int) and isinstance(sc, float) and out == in_sizes[a] and math.isclose(sc, 1.0):
+            if crop is None or (isinstance(crop[0], np.floating) and math.isclose(crop[0], 0.0)
+                                and math.isclose(crop[1], 1.0)):
+                continue
+        y = _resize_axis(y, a, _Axis(in_sizes[a], out, sc, crop), opts)
+    return _finish(y, x.dtype)
+
+
+def _options(ctx: Any, **overrides: Any) -> dict[str, Any]:
+    opts = {
+        "mode": ctx.attr("mode", "nearest"),
+        "coordinate_transformation_mode": ctx.attr("coordinate_transformation_mode", "half_pixel"),
+        "nearest_mode": ctx.attr("nearest_mode", "round_prefer_floor"),
+        "cubic_coeff_a": ctx.attr("cubic_coeff_a", -0.75),
+        "exclude_outside": bool(ctx.attr("exclude_outside", 0)),
+        "extrapolation_value": ctx.attr("extrapolation_value", 0.0),
+        "antialias": bool(ctx.attr("antialias", 0)),
+        "axes": ctx.attr("axes"),
+        "keep_aspect_ratio_policy": ctx.attr("keep_aspect_ratio_policy", "stretch"),
+    }
+    opts.update(overrides)
+    if opts["mode"] not in ("nearest", "linear", "cubic"):
+        raise ctx.unsupported(f"mode {opts['mode']!r}")
+    if opts["mode"] == "nearest":
+        opts["antialias"] = False
+    return opts
+
+
+def _input_or_none(ctx: Any, i: int) -> Any:
+    """Input ``i`` as a numpy array when static, else the tensor; None when absent or empty."""
+    import numpy as np
+
+    if not ctx.has_input(i):
+        return None
+    value = ctx.const(i)
+    if value is not None:
+        return None if np.size(value) == 0 else np.asarray(value)
+    t = ctx.inputs[i]
+    if t.shape.rank == 1 and t.shape[0] == 0:
+        return None
+    return t
+
+
+@onnx_op("Resize", since=10)
+def resize_10(ctx: Any) -> Any:
+    # opset 10: scales only, asymmetric coordinates, nearest rounds down (as Upsample)
+    scales = _input_or_none(ctx, 1)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    return _resize(ctx, ctx.inputs[0], scales, None, None, opts)
+
+
+@onnx_op("Resize", since=11)
+def resize(ctx: Any) -> Any:
+    # 11: roi/scales/sizes inputs; 13: roi and scales optional; 18: axes, antialias, keep_aspect_ratio_policy;
+    # 19: half_pixel_symmetric. Attributes absent in older opsets take their defaults, so one handler serves.
+    roi = _input_or_none(ctx, 1)
+    scales = _input_or_none(ctx, 2)
+    sizes = _input_or_none(ctx, 3)
+    if scales is None and sizes is None:
+        raise ctx.unsupported("one of scales or sizes must be given")
+    return _resize(ctx, ctx.inputs[0], scales, sizes, roi, _options(ctx))
+
+
+@onnx_op("Upsample", since=7)
+def upsample_7(ctx: Any) -> Any:
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    import numpy as np
+
+    return _resize(ctx, ctx.inputs[0], np.asarray(ctx.attr("scales"), np.float32), None, None, opts)
+
+
+@onnx_op("Upsample", since=9)
+def upsample_9(ctx: Any) -> Any:
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    return _resize(ctx, ctx.inputs[0], _input_or_none(ctx, 1), None, None, opts)

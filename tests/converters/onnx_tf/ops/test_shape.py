@@ -1,0 +1,167 @@
+import numpy as np
+import onnx
+import pytest
+
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
+
+__all__ = ["check_dynamic"]
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2, 3, 4)).astype(np.float32)
+I64 = np.int64
+
+
+def check_dynamic(op_type, inputs, attrs=None, *, n_outputs=1, opset=21, initializers=None, input_names=None):
+    """Like check_node, but every graph-input dimension is symbolic, so handlers run on unknown shapes."""
+    model = make_node_model(op_type, inputs, attrs, n_outputs, opset, initializers=initializers,
+                            input_names=input_names)
+    for value in model.graph.input:
+        for i, dim in enumerate(value.type.tensor_type.shape.dim):
+            dim.dim_param = f"{value.name}_{i}"
+    for value in model.graph.output:
+        value.type.tensor_type.ClearField("shape")
+    got = run_tf(model, inputs)
+    want = run_reference(model, inputs)
+    for i, (g, w) in enumerate(zip(got, want)):
+        w = np.asarray(w)
+        assert g.shape == w.shape, f"output {i}: shape {g.shape} != {w.shape}"
+        assert g.dtype == w.dtype, f"output {i}: dtype {g.dtype} != {w.dtype}"
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"output {i}")
+    return got
+
+
+@pytest.mark.parametrize("attrs", [{}, {"start": 1}, {"end": -1}, {"start": -2, "end": 10}, {"start": 2, "end": 1}])
+def test_shape(attrs):
+    check_node("Shape", {"x": X}, attrs)
+    check_dynamic("Shape", {"x": X}, attrs)
+
+
+def test_size():
+    check_node("Size", {"x": X})
+    check_dynamic("Size", {"x": X})
+
+
+@pytest.mark.parametrize("target,allowzero", [
+    ([3, -1], 0), ([0, 0, 2, 2], 0), ([-1], 0), ([0, -1], 0), ([2, 12], 1),
+])
+def test_reshape(target, allowzero):
+    shape = np.array(target, I64)
+    check_node("Reshape", {"x": X}, {"allowzero": allowzero}, initializers={"shape": shape})
+    check_node("Reshape", {"x": X, "shape": shape}, {"allowzero": allowzero})
+    check_dynamic("Reshape", {"x": X, "shape": shape}, {"allowzero": allowzero})
+
+
+def test_reshape_allowzero_keeps_zero():
+    empty = np.zeros((0, 3), np.float32)
+    check_node("Reshape", {"x": empty, "shape": np.array([3, 0], I64)}, {"allowzero": 1})
+
+
+def test_reshape_v1_attribute():
+    # The reference evaluator has no Reshape-1; numpy states the expected result.
+    model = make_node_model("Reshape", {"x": X}, {"shape": [4, 0, -1]}, opset=4)
+    np.testing.assert_array_equal(run_tf(model, {"x": X})[0], X.reshape(4, 3, 2))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, 3, -1])
+def test_flatten(axis):
+    check_node("Flatten", {"x": X}, {"axis": axis})
+    check_dynamic("Flatten", {"x": X}, {"axis": axis})
+
+
+def test_flatten_zero_sized():
+    # numpy (and so the reference evaluator) cannot infer -1 with zero elements; the answer is [0, 3].
+    x = np.zeros((2, 0, 3), np.float32)
+    assert run_tf(make_node_model("Flatten", {"x": x}, {"axis": 2}), {"x": x})[0].shape == (0, 3)
+
+
+@pytest.mark.parametrize("axes", [None, [0], [-1, 0]])
+def test_squeeze(axes):
+    x = rng.standard_normal((1, 3, 1)).astype(np.float32)
+    if axes is None:
+        check_node("Squeeze", {"x": x})
+        check_node("Squeeze", {"x": x}, opset=11)
+        return
+    check_node("Squeeze", {"x": x}, {"axes": axes}, opset=11)
+    check_node("Squeeze", {"x": x}, initializers={"axes": np.array(axes, I64)})
+    check_node("Squeeze", {"x": x, "axes": np.array(axes, I64)})
+    check_dynamic("Squeeze", {"x": x, "axes": np.array(axes, I64)})
+
+
+@pytest.mark.parametrize("axes", [[0], [1, -1], [0, 4], [-4]])
+def test_unsqueeze(axes):
+    check_node("Unsqueeze", {"x": X}, {"axes": axes}, opset=11)
+    check_node("Unsqueeze", {"x": X}, initializers={"axes": np.array(axes, I64)})
+    check_node("Unsqueeze", {"x": X, "axes": np.array(axes, I64)})
+    check_dynamic("Unsqueeze", {"x": X, "axes": np.array(axes, I64)})
+
+
+def test_unsqueeze_scalar():
+    check_node("Unsqueeze", {"x": np.array(3.0, np.float32), "axes": np.array([0, 1], I64)})
+
+
+@pytest.mark.parametrize("x_shape,target", [((3, 1), [2, 1, 6]), ((2, 3, 4), [1, 1]), ((1, 4), [3, 1])])
+def test_expand(x_shape, target):
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    check_node("Expand", {"x": x}, initializers={"shape": np.array(target, I64)})
+    check_dynamic("Expand", {"x": x, "shape": np.array(target, I64)})
+
+
+def test_expand_bool():
+    check_node("Expand", {"x": np.array([True, False])}, initializers={"shape": np.array([3, 1], I64)})
+
+
+@pytest.mark.parametrize("perm", [None, [2, 0, 1]])
+def test_transpose(perm):
+    check_node("Transpose", {"x": X}, {} if perm is None else {"perm": perm})
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_concat(axis):
+    check_node("Concat", {"a": X, "b": X + 1}, {"axis": axis})
+    check_dynamic("Concat", {"a": X, "b": X + 1}, {"axis": axis})
+
+
+@pytest.mark.parametrize("repeats", [[1, 2, 3], [2, 1, 1]])
+def test_tile(repeats):
+    check_node("Tile", {"x": X}, initializers={"r": np.array(repeats, I64)})
+    check_dynamic("Tile", {"x": X, "r": np.array(repeats, I64)})
+
+
+@pytest.mark.parametrize("start,limit,delta,dtype", [
+    (3, 9, 3, np.int32), (10, 4, -2, np.int64), (1.0, 5.0, 0.3, np.float32), (0.0, -1.0, 0.25, np.float64),
+    (5, 1, 1, np.int64), (1, 7, 2, np.int16),
+])
+def test_range(start, limit, delta, dtype):
+    args = {"start": np.array(start, dtype), "limit": np.array(limit, dtype), "delta": np.array(delta, dtype)}
+    check_node("Range", args)
+    check_node("Range", {}, initializers=args)
+
+
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_to_space(mode):
+    x = rng.standard_normal((2, 8, 2, 3)).astype(np.float32)
+    check_node("DepthToSpace", {"x": x}, {"blocksize": 2, "mode": mode})
+    check_dynamic("DepthToSpace", {"x": x}, {"blocksize": 2, "mode": mode})
+
+
+def test_space_to_depth():
+    x = rng.standard_normal((1, 2, 4, 6)).astype(np.float32)
+    check_node("SpaceToDepth", {"x": x}, {"blocksize": 2})
+    check_dynamic("SpaceToDepth", {"x": x}, {"blocksize": 2})
+
+
+def test_space_to_depth_inverts_depth_to_space_crd():
+    # SpaceToDepth's CRD mode (opset 28) is newer than the reference evaluator may know; check the round trip.
+    from onnx import helper
+
+    from converters.onnx_tf import build_program
+
+    x = rng.standard_normal((1, 8, 2, 3)).astype(np.float32)
+    nodes = [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD"),
+             helper.make_node("SpaceToDepth", ["y"], ["z"], blocksize=2, mode="CRD")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x.shape)],
+                              [helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, x.shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 28)])
+    program = build_program(model, use_variables=False)
+    out = program.function(x)
+    np.testing.assert_array_equal(out[program.output_map["z"]].numpy(), x)
