@@ -8,17 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from bridge._version import __version__
-from bridge.errors import EXIT_OK, EXIT_PARITY
-from bridge.inputs import parse_input_shape, resolve_inputs
+from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError
+from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
+from bridge.runtimes import check_device
 from bridge.sources import load_source
 from bridge.verify.compare import StageParity, Tolerances
-from bridge.runtimes import check_device
-from bridge.verify.harness import verify_artifacts
+from bridge.verify.harness import describe_feeds, first_failure, verify_artifacts
 
-__all__ = ["convert", "verify", "ConversionResult"]
+__all__ = ["convert", "verify", "bench", "ConversionResult"]
+
+ShapeSets = Sequence[Sequence[str | InputSpec]] | str
 
 
 @dataclass
@@ -28,6 +30,7 @@ class ConversionResult:
     artifacts: list[Artifact] = field(default_factory=list)
     parity: list[StageParity] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
+    harness_overhead_ms: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -37,8 +40,12 @@ class ConversionResult:
     def exit_code(self) -> int:
         return EXIT_OK if self.passed else EXIT_PARITY
 
+    @property
+    def first_failure(self) -> dict[str, str] | None:
+        return first_failure(self.parity, self.artifacts)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "bridge_version": __version__,
             "source": {"path": self.source.path, "format": self.source.format},
             "inputs": [
@@ -50,10 +57,39 @@ class ConversionResult:
             "bench": list(self.bench),
             "passed": self.passed,
         }
+        if self.parity:
+            data["first_failure"] = self.first_failure
+        if self.harness_overhead_ms is not None:
+            data["harness_overhead_ms"] = self.harness_overhead_ms
+        return data
 
 
-def _shapes(input_shapes: Sequence[str | InputSpec]) -> list[InputSpec]:
+def _specs(input_shapes: Sequence[str | InputSpec]) -> list[InputSpec]:
+    from bridge.inputs import parse_input_shape
+
     return [s if isinstance(s, InputSpec) else parse_input_shape(s) for s in input_shapes]
+
+
+def _feed_sets(model: Model, inputs: Any, input_shapes: Sequence[str | InputSpec], shapes: ShapeSets | None,
+               seed: int, ranges: Mapping[str, tuple[float, float]] | None) -> list[dict[str, Any]]:
+    """The first set is what conversion traces with; every set is verified."""
+    sets = [resolve_inputs(model, inputs, _specs(input_shapes), seed, ranges)]
+    if not model.input_names:
+        model.input_names = list(sets[0])
+    if shapes:
+        parsed = parse_shape_sets(shapes) if isinstance(shapes, str) else [_specs(s) for s in shapes]
+        sets = [resolve_inputs(model, None, specs, seed, ranges) for specs in parsed]
+    return sets
+
+
+def _auto_dynamic(sets: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, str]]:
+    """Axes whose size differs between input sets are dynamic."""
+    dynamic: dict[str, dict[int, str]] = {}
+    for name, first in sets[0].items():
+        for axis, size in enumerate(getattr(first, "shape", ())):
+            if any(getattr(s[name], "shape", ())[axis] != size for s in sets[1:]):
+                dynamic.setdefault(name, {})[axis] = f"{name}_dim{axis}"
+    return dynamic
 
 
 def convert(
@@ -64,6 +100,7 @@ def convert(
     *,
     input_shapes: Sequence[str | InputSpec] = (),
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
+    shapes: ShapeSets | None = None,
     dynamic: Mapping[str, Mapping[int, str]] | None = None,
     opset: int | None = None,
     verify: bool = True,
@@ -72,30 +109,44 @@ def convert(
     seed: int = 0,
     force: bool = False,
     quiet: bool = True,
+    bench_batches: Sequence[int] = (),
+    threads: Sequence[int | None] = (None,),
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
     ``inputs`` may be a path to an ``.npz``, a dict of arrays by input name, or a sequence of arrays or
-    tensors. Artifacts land in ``out_dir`` together or not at all. With ``verify``, each artifact is run on
-    the same inputs as the source and compared output by output.
+    tensors. ``shapes`` (``"x:1x3x64x64;x:4x3x96x96"`` or a list of spec lists) verifies at several input
+    shapes; axes that differ between them are exported as dynamic. Artifacts land in ``out_dir`` together
+    or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
+    is compared; ``bench_batches`` also times every runtime at those batch sizes.
     """
     targets = parse_targets(to)
-    shapes = _shapes(input_shapes)
     model = load_source(source)
     steps = plan(model.format, targets)
-    feeds = resolve_inputs(model, inputs, shapes, seed, input_ranges)
-    if not model.input_names:
-        model.input_names = list(feeds)
-    if verify:
-        check_device(device)
+    sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
+    check_device(device)
+    dyn = {k: dict(v) for k, v in (dynamic or {}).items()} or _auto_dynamic(sets)
     progress = Progress(quiet=quiet)
-    options = ConvertOptions(feeds=feeds, opset=opset, dynamic={k: dict(v) for k, v in (dynamic or {}).items()})
+    options = ConvertOptions(feeds=sets[0], opset=opset, dynamic=dyn)
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
-    result = ConversionResult(source=model, inputs=feeds, artifacts=artifacts)
+    result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     if verify:
         with progress.step("verifying parity"):
-            result.parity = verify_artifacts(model, artifacts, feeds, tolerances, device)
+            result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
+    if bench_batches:
+        with progress.step("benchmarking"):
+            _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
     return result
+
+
+def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
+                 tolerances: Tolerances | None, device: str) -> list[StageParity]:
+    runners: dict[str, Any] = {}
+    parity: list[StageParity] = []
+    for feeds in sets:
+        label = describe_feeds(feeds) if len(sets) > 1 else ""
+        parity += verify_artifacts(model, artifacts, feeds, tolerances, device, label, runners)
+    return parity
 
 
 def verify(
@@ -105,6 +156,7 @@ def verify(
     *,
     input_shapes: Sequence[str | InputSpec] = (),
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
+    shapes: ShapeSets | None = None,
     device: str = "cpu",
     tolerances: Tolerances | None = None,
     seed: int = 0,
@@ -113,10 +165,69 @@ def verify(
     from bridge.artifacts import open_artifact
 
     model = load_source(reference)
-    feeds = resolve_inputs(model, inputs, _shapes(input_shapes), seed, input_ranges)
-    if not model.input_names:
-        model.input_names = list(feeds)
+    sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
+    check_device(device)
     opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
-    result = ConversionResult(source=model, inputs=feeds, artifacts=opened)
-    result.parity = verify_artifacts(model, opened, feeds, tolerances, device)
+    result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
+    result.parity = _verify_sets(model, opened, sets, tolerances, device)
     return result
+
+
+def bench(
+    targets: Sequence[Any],
+    inputs: Any = None,
+    *,
+    input_shapes: Sequence[str | InputSpec] = (),
+    input_ranges: Mapping[str, tuple[float, float]] | None = None,
+    batches: Sequence[int] = (1,),
+    threads: Sequence[int | None] = (None,),
+    device: str = "cpu",
+    seed: int = 0,
+    runs: int | None = None,
+    min_seconds: float = 1.0,
+) -> ConversionResult:
+    """Latency percentiles and throughput of each SOURCE or artifact, per batch size and thread count."""
+    from bridge.artifacts import open_artifact
+
+    if not targets:
+        raise UsageError("nothing to benchmark; name an artifact or SOURCE")
+    opened: list[Any] = []
+    for target in targets:
+        if isinstance(target, (Artifact, Model)):
+            opened.append(target)
+        elif isinstance(target, (str, Path)) and (Path(target).is_dir() or Path(target).suffix in (".tflite", ".pt2", ".pt", ".ts")):
+            opened.append(open_artifact(target))
+        else:
+            opened.append(load_source(target))
+    check_device(device)
+    first = opened[0] if isinstance(opened[0], Model) else _model_for(opened[0])
+    feeds = resolve_inputs(first, inputs, _specs(input_shapes), seed, input_ranges)
+    result = ConversionResult(source=first, inputs=feeds)
+    _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds)
+    return result
+
+
+def _model_for(artifact: Artifact) -> Model:
+    """A stand-in source for feed generation: the artifact's own declared inputs."""
+    from bridge.runtimes import load_runner
+
+    runner = load_runner(artifact)
+    return Model(format=artifact.format, handle=None, path=str(artifact.path), stem=Path(artifact.path).stem,
+                 input_names=runner.input_names, input_specs=list(runner.input_specs))
+
+
+def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping[str, Any], device: str,
+                batches: Sequence[int], threads: Sequence[int | None], runs: int | None = None,
+                min_seconds: float = 1.0) -> None:
+    from bridge.runtimes import load_runner
+    from bridge.verify.bench import batched_feeds, bench_runner, harness_overhead_ms
+
+    for count in threads:
+        for target in targets:
+            runner = load_runner(target, device, threads=count)
+            if result.harness_overhead_ms is None:
+                result.harness_overhead_ms = harness_overhead_ms(runner, feeds)
+            for batch in batches:
+                entry = bench_runner(runner, target.format, batched_feeds(feeds, batch), batch, count,
+                                     runs=runs, min_seconds=min_seconds)
+                result.bench.append(entry.to_json())

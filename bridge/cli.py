@@ -86,12 +86,20 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
         click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X."),
         click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y."),
+        click.option("--shapes", metavar="'x:1x3x64x64;x:4x3x96x96'", help="Verify at several input shapes (sets split by ';', inputs by ',')."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
+        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
+        click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
+    return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time (repeatable; default 1).")(fn)
 
 
 def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -100,13 +108,28 @@ def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
     return {name: (low, high) for name, low, high in map(parse_input_range, values)}
 
 
-def _finish(result: Any, report_path: str | None, quiet: bool) -> None:
-    from bridge.report import print_parity, write_json
+def _finish(result: Any, report_path: str | None, junit_path: str | None = None, html_path: str | None = None) -> None:
+    from bridge.report import print_bench, print_parity, write_json
 
     if result.parity:
         print_parity(result.parity)
+        failure = result.first_failure
+        if failure:
+            click.echo(f"parity first breaks at {failure['format']} ({failure['runtime']}) against {failure['reference']}"
+                       + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
+    if result.bench:
+        print_bench(result.bench, result.harness_overhead_ms)
+    data = result.to_json()
     if report_path:
-        write_json(result.to_json(), report_path)
+        write_json(data, report_path)
+    if junit_path:
+        from bridge.report.junit import write_junit
+
+        write_junit(data, junit_path)
+    if html_path:
+        from bridge.report.html import write_html
+
+        write_html(data, html_path)
     sys.exit(result.exit_code)
 
 
@@ -131,12 +154,15 @@ def cli() -> None:
 @click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Mark an input axis dynamic (repeatable).")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
+@click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
+@_bench_options
 @click.option("--force", is_flag=True, help="Overwrite existing artifacts.")
 @_guarded
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
-            report_path: str | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool,
-            force: bool) -> None:
+            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None, quiet: bool,
+            dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
+            threads: tuple[int, ...], force: bool) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
@@ -144,13 +170,14 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
     tol = _build_tolerances(atol, rtol)
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
-        dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol, seed=seed,
-        force=force, quiet=quiet,
+        shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
+        seed=seed, force=force, quiet=quiet, bench_batches=(batches or (1,)) if do_bench else (),
+        threads=threads or (None,),
     )
     if not quiet:
         for artifact in result.artifacts:
             click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
-    _finish(result, report_path, quiet)
+    _finish(result, report_path, junit_path, html_path)
 
 
 @cli.command()
@@ -160,14 +187,71 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
-           report_path: str | None, quiet: bool) -> None:
+           shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
+           quiet: bool) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
-                        input_ranges=_ranges(input_ranges), device=device,
+                        input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
                         tolerances=_build_tolerances(atol, rtol), seed=seed)
-    _finish(result, report_path, quiet)
+    _finish(result, report_path, junit_path, html_path)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, metavar="ARTIFACT_OR_SOURCE...")
+@click.option("--inputs", "inputs", type=click.Path(dir_okay=False), help="Inputs .npz (see convert).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x224x224[:dtype]")
+@click.option("--input-range", "input_ranges", multiple=True, metavar="NAME:LOW:HIGH")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@_bench_options
+@click.option("--runs", type=int, help="Time exactly this many calls (default: as many as fit in --min-time).")
+@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per case.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with latency charts here.")
+@_guarded
+def bench(targets: tuple[str, ...], inputs: str | None, input_shapes: tuple[str, ...], input_ranges: tuple[str, ...],
+          seed: int, device: str, batches: tuple[int, ...], threads: tuple[int, ...], runs: int | None,
+          min_time: float, report_path: str | None, junit_path: str | None, html_path: str | None) -> None:
+    """Latency (p50/p90/p99, mean) and throughput of each artifact or SOURCE, per batch size and thread count.
+
+    Warm-up calls first; only the runtime call is timed, and the harness's own overhead is shown once.
+    """
+    from bridge.api import bench as api_bench
+
+    result = api_bench(list(targets), inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
+                       batches=batches or (1,), threads=threads or (None,), device=device, seed=seed, runs=runs,
+                       min_seconds=min_time)
+    _finish(result, report_path, junit_path, html_path)
+
+
+@cli.command()
+@click.argument("report_json", type=click.Path(dir_okay=False, exists=True))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Render the HTML report here.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Render the JUnit XML here.")
+@_guarded
+def report(report_json: str, html_path: str | None, junit_path: str | None) -> None:
+    """Render a JSON report again as HTML and/or JUnit XML."""
+    import json
+
+    try:
+        data = json.loads(open(report_json).read())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report_json} is not a readable JSON report ({type(exc).__name__})") from exc
+    if not isinstance(data, (dict, list)):
+        raise UsageError(f"{report_json} is not a bridge report")
+    if not html_path and not junit_path:
+        raise UsageError("nothing to render; pass --html FILE and/or --junit FILE")
+    if html_path:
+        from bridge.report.html import write_html
+
+        write_html(data, html_path)
+    if junit_path:
+        from bridge.report.junit import write_junit
+
+        write_junit(data, junit_path)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ __all__ = [
     "parse_input_shape",
     "parse_input_range",
     "parse_dynamic",
+    "parse_shape_sets",
     "load_npz",
     "random_inputs",
     "resolve_inputs",
@@ -55,6 +56,17 @@ def parse_input_range(text: str) -> tuple[str, float, float]:
     except (ValueError, IndexError):
         raise UsageError(f"malformed --input-range '{text}'; expected NAME:LOW:HIGH with LOW < HIGH") from None
     return name, low, high
+
+
+def parse_shape_sets(text: str) -> list[list[InputSpec]]:
+    """``--shapes 'x:1x3x64x64;x:4x3x96x96'``: sets separated by ``;``, inputs within a set by ``,``."""
+    sets = []
+    for chunk in text.split(";"):
+        if chunk.strip():
+            sets.append([parse_input_shape(part) for part in chunk.split(",") if part.strip()])
+    if not sets:
+        raise UsageError(f"malformed --shapes '{text}'; expected 'x:1x3x64x64;x:4x3x96x96'")
+    return sets
 
 
 def parse_dynamic(texts: Sequence[str]) -> dict[str, dict[int, str]]:

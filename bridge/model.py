@@ -47,6 +47,7 @@ class Artifact:
     path: Path
     converter: str = ""
     convert_seconds: float = 0.0
+    parent: str = ""  # the format this artifact was converted from ("" when unknown)
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)

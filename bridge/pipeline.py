@@ -70,6 +70,7 @@ def run_conversions(
                     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
                 artifact.convert_seconds = time.perf_counter() - start
+                artifact.parent = step.source
             made[step.target] = artifact
             artifacts.append(artifact)
         out_dir.mkdir(parents=True, exist_ok=True)

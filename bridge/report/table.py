@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["parity_table", "print_parity"]
+__all__ = ["parity_table", "print_parity", "print_bench"]
 
 
 def _num(value: float) -> str:
@@ -16,17 +16,18 @@ def parity_table(parity: Sequence[Any]) -> Any:
     from rich.table import Table
 
     table = Table(title="parity", title_justify="left")
-    for col in ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol", "result"):
+    labelled = any(stage.inputs for stage in parity)
+    columns = ("inputs",) * labelled + ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol", "result")
+    for col in columns:
         table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol") else "left")
     for stage in parity:
+        lead = (stage.inputs,) * labelled + (stage.format, stage.runtime, stage.device, stage.reference)
         if stage.error:
-            table.add_row(stage.format, stage.runtime, stage.device, stage.reference, "-", "", "", "", "",
-                          f"[red]FAIL[/] {stage.error}")
+            table.add_row(*lead, "-", "", "", "", "", f"[red]FAIL[/] {stage.error}")
             continue
         for out in stage.outputs:
             verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
-            table.add_row(stage.format, stage.runtime, stage.device, stage.reference, out.name, _num(out.max_abs),
-                          _num(out.max_rel), f"{out.atol:g}", f"{out.rtol:g}", verdict)
+            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), f"{out.atol:g}", f"{out.rtol:g}", verdict)
     return table
 
 
@@ -36,3 +37,25 @@ def print_parity(parity: Sequence[Any], console: Any = None) -> None:
     if console is None:
         console = Console() if Console().is_terminal else Console(width=140)
     console.print(parity_table(parity))
+
+
+def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = None, console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if console is None:
+        console = Console() if Console().is_terminal else Console(width=140)
+    table = Table(title="latency", title_justify="left")
+    for col in ("format", "runtime", "device", "batch", "threads", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "per s"):
+        table.add_column(col, justify="left" if col in ("format", "runtime", "device") else "right")
+    for b in bench:
+        if b.get("error"):
+            table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"), "-",
+                          f"[red]{b['error']}[/]", "", "", "", "")
+            continue
+        table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"),
+                      str(b["runs"]), f"{b['p50_ms']:.3f}", f"{b['p90_ms']:.3f}", f"{b['p99_ms']:.3f}",
+                      f"{b['mean_ms']:.3f}", f"{b['throughput_per_s']:.1f}")
+    console.print(table)
+    if overhead_ms is not None:
+        console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")

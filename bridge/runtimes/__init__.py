@@ -15,6 +15,10 @@ RUNNERS: dict[str, str] = {
     "torch": "bridge.runtimes.torch_eager:TorchRunner",
     "onnx": "bridge.runtimes.ort:OnnxRuntimeRunner",
     "tf": "bridge.runtimes.tf_savedmodel:TensorFlowRunner",
+    "tflite": "bridge.runtimes.tflite:TfLiteRunner",
+    "pt2": "bridge.runtimes.torch_native:ExportedProgramRunner",
+    "aoti": "bridge.runtimes.torch_native:AotInductorRunner",
+    "torchscript": "bridge.runtimes.torch_native:TorchScriptRunner",
 }
 
 
@@ -28,8 +32,11 @@ def check_device(device: str) -> None:
         torch_device(device)
 
 
-def load_runner(target: Any, device: str = "cpu") -> Runner:
-    """A runner for a Model or Artifact, by its format, on ``device`` ("cpu" or "cuda")."""
+def load_runner(target: Any, device: str = "cpu", threads: int | None = None) -> Runner:
+    """A runner for a Model or Artifact, by its format, on ``device`` ("cpu" or "cuda").
+
+    ``threads`` sets the runtime's intra-op thread count where it has one (None: the runtime's default).
+    """
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device '{device}'; use cpu or cuda")
     spec = RUNNERS.get(target.format)
@@ -37,4 +44,6 @@ def load_runner(target: Any, device: str = "cpu") -> Runner:
         raise UsageError(f"no runner for format '{target.format}' yet; verify one of {sorted(RUNNERS)}")
     module_name, _, attr = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
+    if threads is not None:
+        return factory(target, device, threads=threads)
     return factory(target, device)

@@ -37,8 +37,13 @@ def tf_device(device: str) -> str:
 class TensorFlowRunner(Runner):
     runtime = "tensorflow"
 
-    def __init__(self, target: Any, device: str = "cpu") -> None:
+    def __init__(self, target: Any, device: str = "cpu", threads: int | None = None) -> None:
         tf = import_tensorflow()
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+            except RuntimeError:  # TF fixes its pools at first use; report what it really runs with
+                pass
         self._tf_device = tf_device(device)
         path = Path(target.path)
         try:

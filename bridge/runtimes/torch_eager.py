@@ -9,7 +9,14 @@ from bridge.model import InputSpec, Model
 from bridge.outputs import flatten_outputs
 from bridge.runtimes.base import Runner
 
-__all__ = ["TorchRunner", "torch_device"]
+__all__ = ["TorchRunner", "torch_device", "set_torch_threads"]
+
+
+def set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def torch_device(device: str) -> Any:
@@ -23,7 +30,8 @@ def torch_device(device: str) -> Any:
 class TorchRunner(Runner):
     runtime = "torch"
 
-    def __init__(self, model: Model, device: str = "cpu") -> None:
+    def __init__(self, model: Model, device: str = "cpu", threads: int | None = None) -> None:
+        set_torch_threads(threads)
         self.module = model.handle
         self._device = torch_device(device)
         self.module.to(self._device).eval()

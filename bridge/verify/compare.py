@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Tolerances", "OutputParity", "StageParity", "compare_output", "compare_outputs"]
+__all__ = ["Tolerances", "OutputParity", "StageParity", "compare_output", "compare_outputs", "error_histogram"]
 
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
@@ -41,6 +41,8 @@ class OutputParity:
     shape: list[int] | None = None
     dtype: str = ""
     problem: str = ""  # "missing", "shape", "dtype" when the comparison could not be numeric
+    # |candidate - reference| histogram: counts per log10 bin; edges are powers of ten (plots, re-rendering)
+    histogram: dict[str, list[float]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
@@ -56,6 +58,7 @@ class StageParity:
     reference: str
     outputs: list[OutputParity]
     error: str = ""
+    inputs: str = ""  # which input set, e.g. "x:4x3x96x96", when several shapes are verified
 
     @property
     def passed(self) -> bool:
@@ -72,6 +75,8 @@ class StageParity:
         }
         if self.error:
             data["error"] = self.error
+        if self.inputs:
+            data["inputs"] = self.inputs
         return data
 
 
@@ -125,10 +130,21 @@ def compare_output(name: str, reference: Any, candidate: Any, atol: float, rtol:
     rf, cf = r[finite], c[finite]
     norm = float(np.linalg.norm(rf) * np.linalg.norm(cf))
     result.cosine = float(np.dot(rf.ravel(), cf.ravel()) / norm) if norm > 0 else (1.0 if not rf.any() and not cf.any() else 0.0)
+    result.histogram = error_histogram(diff[finite])
     score = np.where(nonfinite_bad, np.inf, diff - (atol + rtol * np.abs(np.where(finite, r, 0.0))))
     result.worst_index = [int(i) for i in np.unravel_index(int(np.argmax(score)), ref.shape)]
     result.passed = not out_of_tol.any()
     return result
+
+
+def error_histogram(abs_error: Any, low: int = -10, high: int = 2) -> dict[str, list[float]]:
+    """Counts of absolute errors per decade from 10**low to 10**high; exact zeros land in the first bin."""
+    import numpy as np
+
+    edges = [10.0**e for e in range(low, high + 1)]
+    clipped = np.clip(np.asarray(abs_error, dtype=np.float64).ravel(), edges[0], edges[-1])
+    counts, _ = np.histogram(clipped, bins=edges)
+    return {"edges": edges, "counts": [int(c) for c in counts]}
 
 
 def compare_outputs(

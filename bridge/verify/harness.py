@@ -1,4 +1,8 @@
-"""Run the reference and every artifact on the same feeds and compare their outputs."""
+"""Run the reference and every artifact on the same feeds and compare their outputs.
+
+Each artifact is compared with the source and, when it was converted from another artifact (tf from
+onnx, tflite from tf), with that stage too, so a report can name the first hop where parity breaks.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,53 @@ from typing import Any
 from bridge.errors import BridgeError, ParityError
 from bridge.formats import FORMATS
 from bridge.model import Artifact, Model
+from bridge.names import sanitize_names
 from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
 
-__all__ = ["verify_artifacts", "reference_outputs"]
+__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
 
 
-def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> tuple[str, dict[str, Any]]:
-    """Run the source in its own runtime; returns (runtime name, outputs)."""
-    runner = load_runner(source, device)
-    return runner.runtime, runner.run(feeds)
+def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
+    """Run the source in its own runtime."""
+    try:
+        return load_runner(source, device).run(feeds)
+    except BridgeError as exc:
+        if "--device" in str(exc):
+            raise
+        raise ParityError(f"cannot run the {source.format} source to compare with: {exc}; "
+                          "pass --no-verify to convert without checking") from exc
+
+
+def align_outputs(reference: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Key ``outputs`` by the reference's names: exact names, else TF-sanitised names, else position."""
+    if all(name in outputs for name in reference):
+        return dict(outputs)
+    sanitized = sanitize_names(list(reference))
+    if all(sanitized[name] in outputs for name in reference):
+        return {name: outputs[sanitized[name]] for name in reference}
+    if len(outputs) == len(reference):
+        return dict(zip(reference, outputs.values()))
+    return dict(outputs)
+
+
+def describe_feeds(feeds: Mapping[str, Any]) -> str:
+    return ";".join(f"{n}:{'x'.join(str(d) for d in getattr(v, 'shape', ())) or 'scalar'}" for n, v in feeds.items())
+
+
+def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, Any], device: str,
+         runners: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    try:
+        runner = runners.get(artifact.format) or load_runner(artifact, device)
+        runners[artifact.format] = runner
+        return align_outputs(reference, runner.run(feeds)), ""
+    except BridgeError as exc:
+        if "--device" in str(exc):
+            raise
+        return None, str(exc)
+    except Exception as exc:  # a runtime crash is a failed check, reported with its cause
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return None, f"{type(exc).__name__}: {first}"
 
 
 def verify_artifacts(
@@ -26,28 +67,41 @@ def verify_artifacts(
     feeds: Mapping[str, Any],
     tolerances: Tolerances | None = None,
     device: str = "cpu",
-    reference: tuple[str, dict[str, Any]] | None = None,
+    label: str = "",
+    runners: dict[str, Any] | None = None,
 ) -> list[StageParity]:
-    """Each artifact against the source's outputs. A runtime that fails to load or run yields a failed stage."""
+    """Stages for every artifact against the source, then against its parent artifact where it has one."""
     tolerances = tolerances or Tolerances()
-    if reference is None:
-        try:
-            reference = reference_outputs(source, feeds, device)
-        except BridgeError as exc:
-            raise ParityError(f"cannot run the {source.format} source to compare with: {exc}; "
-                              "pass --no-verify to convert without checking") from exc
-    _, ref = reference
+    runners = {} if runners is None else runners
+    ref = reference_outputs(source, feeds, device)
+    outputs: dict[str, dict[str, Any] | None] = {source.format: ref}
     results = []
+    chain = []
     for artifact in artifacts:
-        runtime = FORMATS[artifact.format].runtime
-        try:
-            runner = load_runner(artifact, device)
-            outputs = runner.run(feeds)
-            stage = StageParity(artifact.format, runner.runtime, device, source.format, compare_outputs(ref, outputs, tolerances))
-        except BridgeError as exc:
-            stage = StageParity(artifact.format, runtime, device, source.format, [], error=str(exc))
-        except Exception as exc:  # a runtime crash is a failed check, reported with its cause
-            stage = StageParity(artifact.format, runtime, device, source.format, [],
-                                error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
-        results.append(stage)
-    return results
+        out, error = _run(artifact, feeds, ref, device, runners)
+        outputs[artifact.format] = out
+        runtime = runners[artifact.format].runtime if artifact.format in runners else FORMATS[artifact.format].runtime
+        compared = compare_outputs(ref, out, tolerances) if out is not None else []
+        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label))
+        parent = artifact.parent
+        if parent and parent != source.format and parent in outputs:
+            parent_out = outputs[parent]
+            if out is not None and parent_out is not None:
+                chain.append(StageParity(artifact.format, runtime, device, parent,
+                                         compare_outputs(parent_out, out, tolerances), "", label))
+            elif out is None:
+                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label))
+    return results + chain
+
+
+def first_failure(parity: Sequence[StageParity], artifacts: Sequence[Artifact]) -> dict[str, str] | None:
+    """The first hop, in conversion order, whose output leaves tolerance against the stage it came from."""
+    for artifact in artifacts:
+        against = artifact.parent or None
+        stages = [p for p in parity if p.format == artifact.format]
+        hop = [p for p in stages if p.reference == against] or [p for p in stages if p.reference != against]
+        failed = [p for p in hop if not p.passed]
+        if failed:
+            return {"format": artifact.format, "runtime": failed[0].runtime, "reference": failed[0].reference,
+                    "inputs": failed[0].inputs}
+    return None

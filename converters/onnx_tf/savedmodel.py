@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.names import sanitize_names
 from converters.onnx_tf.dtypes import tf_dtype
 from converters.onnx_tf.graph import GraphWalker, check_supported
 
@@ -15,27 +15,6 @@ __all__ = ["sanitize_names", "TfProgram", "build_program", "save_savedmodel", "N
 
 NAME_MAP_FILE = "assets.extra/bridge.json"
 _VARIABLE_MIN_ELEMENTS = 64  # smaller float initializers (scales, epsilons) stay constants so they can fold
-
-
-def sanitize_names(names: list[str]) -> dict[str, str]:
-    """ONNX name -> TensorFlow signature name.
-
-    The one rule: every character outside ``[A-Za-z0-9_]`` becomes ``_``; a name that does not start with a
-    letter gets a ``t_`` prefix; a clash with an earlier name gets ``_1``, ``_2``, ... appended.
-    """
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for name in names:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", name)
-        if not base or not base[0].isalpha():
-            base = "t_" + base
-        candidate, i = base, 0
-        while candidate in used:
-            i += 1
-            candidate = f"{base}_{i}"
-        used.add(candidate)
-        mapping[name] = candidate
-    return mapping
 
 
 @dataclass

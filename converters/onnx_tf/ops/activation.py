@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from converters.onnx_tf.ops._common import norm_axis
+from converters.onnx_tf.ops.elementwise import half_via_float32
 from converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -28,12 +29,12 @@ def relu(ctx: Any) -> Any:
 
 @onnx_op("Sigmoid", since=1)
 def sigmoid(ctx: Any) -> Any:
-    return _tf().math.sigmoid(ctx.inputs[0])
+    return half_via_float32(_tf().math.sigmoid)(ctx.inputs[0])
 
 
 @onnx_op("Tanh", since=1)
 def tanh(ctx: Any) -> Any:
-    return _tf().math.tanh(ctx.inputs[0])
+    return half_via_float32(_tf().math.tanh)(ctx.inputs[0])
 
 
 @onnx_op("LeakyRelu", since=1)
@@ -59,23 +60,25 @@ def _elu(x: Any, alpha: float) -> Any:
 
 @onnx_op("Elu", since=1)
 def elu(ctx: Any) -> Any:
-    return _elu(ctx.inputs[0], ctx.attr("alpha", 1.0))
+    return half_via_float32(_elu)(ctx.inputs[0], ctx.attr("alpha", 1.0))
 
 
 @onnx_op("Selu", since=1)
 def selu(ctx: Any) -> Any:
-    x = ctx.inputs[0]
     alpha = ctx.attr("alpha", 1.67326319217681884765625)
     gamma = ctx.attr("gamma", 1.05070102214813232421875)
-    return _c(gamma, x) * _elu(x, alpha)
+    return half_via_float32(lambda x: _c(gamma, x) * _elu(x, alpha))(ctx.inputs[0])
 
 
 @onnx_op("Celu", since=12)
 def celu(ctx: Any) -> Any:
     tf = _tf()
-    x = ctx.inputs[0]
-    alpha = _c(ctx.attr("alpha", 1.0), x)
-    return tf.where(x > 0, x, alpha * tf.math.expm1(x / alpha))
+
+    def f(x: Any) -> Any:
+        alpha = _c(ctx.attr("alpha", 1.0), x)
+        return tf.where(x > 0, x, alpha * tf.math.expm1(x / alpha))
+
+    return half_via_float32(f)(ctx.inputs[0])
 
 
 def _hard_sigmoid(x: Any, alpha: float, beta: float) -> Any:
@@ -96,14 +99,13 @@ def hard_swish(ctx: Any) -> Any:
 
 @onnx_op("Softplus", since=1)
 def softplus(ctx: Any) -> Any:
-    return _tf().math.softplus(ctx.inputs[0])
+    return half_via_float32(_tf().math.softplus)(ctx.inputs[0])
 
 
 @onnx_op("Softsign", since=1)
 def softsign(ctx: Any) -> Any:
     tf = _tf()
-    x = ctx.inputs[0]
-    return x / (tf.abs(x) + _c(1.0, x))
+    return half_via_float32(lambda x: x / (tf.abs(x) + _c(1.0, x)))(ctx.inputs[0])
 
 
 @onnx_op("Gelu", since=20)
@@ -111,21 +113,20 @@ def gelu(ctx: Any) -> Any:
     approximate = ctx.attr("approximate", "none")
     if approximate not in ("none", "tanh"):
         raise ctx.unsupported(f"approximate={approximate!r} (expected 'none' or 'tanh')")
-    return _tf().nn.gelu(ctx.inputs[0], approximate=approximate == "tanh")
+    return half_via_float32(_tf().nn.gelu)(ctx.inputs[0], approximate=approximate == "tanh")
 
 
 @onnx_op("Mish", since=18)
 def mish(ctx: Any) -> Any:
     tf = _tf()
-    x = ctx.inputs[0]
-    return x * tf.math.tanh(tf.math.softplus(x))
+    return half_via_float32(lambda x: x * tf.math.tanh(tf.math.softplus(x)))(ctx.inputs[0])
 
 
 @onnx_op("Swish", since=24)
 def swish(ctx: Any) -> Any:
     tf = _tf()
-    x = ctx.inputs[0]
-    return x * tf.math.sigmoid(_c(ctx.attr("alpha", 1.0), x) * x)
+    alpha = ctx.attr("alpha", 1.0)
+    return half_via_float32(lambda x: x * tf.math.sigmoid(_c(alpha, x) * x))(ctx.inputs[0])
 
 
 @onnx_op("ThresholdedRelu", since=10)
@@ -156,11 +157,11 @@ def _hardmax(x: Any, axis: int) -> Any:
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
-    return _tf().nn.log_softmax(x, axis=axis)
+    return half_via_float32(_tf().nn.log_softmax)(x, axis=axis)
 
 
 def _softmax(x: Any, axis: int) -> Any:
-    return _tf().nn.softmax(x, axis=axis)
+    return half_via_float32(_tf().nn.softmax)(x, axis=axis)
 
 
 def _legacy(ctx: Any, fn: Any) -> Any:

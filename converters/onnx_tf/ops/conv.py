@@ -223,3 +223,56 @@ def conv_transpose(ctx: Any) -> Any:
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
     return to_channels_first(y)
+
+
+# -- DeformConv --------------------------------------------------------------------------------------
+@onnx_op("DeformConv", since=19)
+def deform_conv(ctx: Any) -> Any:
+    """Bilinear samples at the offset kernel taps (zero outside the image), scaled by the mask, then one
+    matrix product per group with the weights (im2col)."""
+    import tensorflow as tf
+
+    x, w, offset = ctx.inputs[:3]
+    bias, mask = ctx.input(3), ctx.input(4)
+    w_shape = static_shape(w)
+    if len(w_shape) != 4 or any(d is None for d in w_shape) or x.shape[2] is None or x.shape[3] is None:
+        raise ctx.unsupported("2-D DeformConv with a static weight shape and static X spatial sizes")
+    out_ch, in_per_group, kh, kw = w_shape
+    height, width = int(x.shape[2]), int(x.shape[3])
+    sh, sw = ctx.attr("strides", [1, 1])
+    dh, dw = ctx.attr("dilations", [1, 1])
+    pads = list(ctx.attr("pads", [0, 0, 0, 0]))
+    group, off_groups = int(ctx.attr("group", 1)), int(ctx.attr("offset_group", 1))
+    f = x.dtype
+    n, channels = tf.shape(x)[0], tf.shape(x)[1]
+    out_h, out_w = tf.shape(offset)[2], tf.shape(offset)[3]
+    k = kh * kw
+    off = tf.reshape(tf.cast(offset, f), tf.stack([n, off_groups, kh, kw, 2, out_h, out_w]))
+    base_h = (tf.cast(tf.range(out_h) * sh - pads[0], f)[tf.newaxis, :, tf.newaxis]
+              + tf.constant([i * dh for i in range(kh)], f)[:, tf.newaxis, tf.newaxis])  # (kh, oh, 1)
+    base_w = (tf.cast(tf.range(out_w) * sw - pads[1], f)[tf.newaxis, tf.newaxis, :]
+              + tf.constant([j * dw for j in range(kw)], f)[:, tf.newaxis, tf.newaxis])  # (kw, 1, ow)
+    ys = off[:, :, :, :, 0] + base_h[tf.newaxis, tf.newaxis, :, tf.newaxis]  # (N, G, kh, kw, oh, ow)
+    xs = off[:, :, :, :, 1] + base_w[tf.newaxis, tf.newaxis, tf.newaxis]
+    ys = tf.reshape(ys, tf.stack([n, off_groups, -1]))
+    xs = tf.reshape(xs, tf.stack([n, off_groups, -1]))
+    image = tf.reshape(x, tf.stack([n, off_groups, channels // off_groups, height * width]))
+    y0, x0 = tf.floor(ys), tf.floor(xs)
+    sampled = 0
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        yy, xx = y0 + dy, x0 + dx
+        weight = (1 - tf.abs(ys - yy)) * (1 - tf.abs(xs - xx))
+        inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        weight = tf.where(inside, weight, tf.zeros_like(weight))
+        idx = tf.cast(tf.clip_by_value(yy, 0, height - 1) * width + tf.clip_by_value(xx, 0, width - 1), tf.int32)
+        sampled = sampled + tf.gather(image, idx, axis=3, batch_dims=2) * weight[:, :, tf.newaxis]
+    if mask is not None:
+        sampled = sampled * tf.reshape(tf.cast(mask, f), tf.stack([n, off_groups, 1, -1]))
+    # (N, G_off, C/G_off, k*oh*ow) -> (N, group, C/group * k, oh*ow)
+    cols = tf.reshape(sampled, tf.stack([n, group, in_per_group * k, out_h * out_w]))
+    wg = tf.reshape(tf.cast(w, f), [group, out_ch // group, in_per_group * k])
+    y = tf.einsum("gok,ngkp->ngop", wg, cols)
+    y = tf.reshape(y, tf.stack([n, out_ch, out_h, out_w]))
+    if bias is not None:
+        y = y + tf.reshape(tf.cast(bias, f), [1, -1, 1, 1])
+    return y

@@ -56,6 +56,8 @@ def _top_k(ctx: Any, k: Any) -> list[Any]:
         # Order-reversing maps keep top_k's "lower index first" tie-break: -x for floats, ~x for integers
         # (which, unlike -x, cannot overflow).
         keys = -keys if keys.dtype.is_floating else tf.bitwise.invert(keys)
+        if keys.dtype.is_floating:  # NaN sorts above everything (numpy's order), so it is never "smallest"
+            keys = tf.where(tf.math.is_nan(keys), tf.constant(-float("inf"), keys.dtype), keys)
     _, indices = tf.math.top_k(keys, k=k, sorted=True)
     values = tf.gather(work, indices, batch_dims=rank - 1)
     indices = tf.cast(indices, tf.int64)
@@ -80,17 +82,22 @@ def top_k(ctx: Any) -> Any:
 
 
 # -- Unique -----------------------------------------------------------------------------------------
-def _lexsort_rows(ctx: Any, rows: Any) -> Any:
+def _lexsort_rows(rows: Any) -> Any:
     """The permutation sorting the rows of a 2-D tensor lexicographically (stable)."""
     import tensorflow as tf
 
-    width = rows.shape[1]
-    if width is None:
-        raise ctx.unsupported("sorted Unique along an axis needs static sizes on the other axes")
-    perm = tf.range(tf.shape(rows, out_type=tf.int64)[0])
-    for col in reversed(range(width)):  # least significant column first; stable sorts keep earlier keys
+    def by_column(col: Any, perm: Any) -> Any:
         keys = tf.gather(rows[:, col], perm)
-        perm = tf.gather(perm, tf.argsort(keys, stable=True))
+        return tf.gather(perm, tf.argsort(keys, stable=True))
+
+    perm = tf.range(tf.shape(rows, out_type=tf.int64)[0])
+    width = rows.shape[1]
+    if width is not None:
+        for col in reversed(range(width)):  # least significant column first; stable sorts keep earlier keys
+            perm = by_column(col, perm)
+        return perm
+    width_t = tf.shape(rows, out_type=tf.int64)[1]
+    _, perm = tf.while_loop(lambda i, p: i > 0, lambda i, p: (i - 1, by_column(i - 1, p)), [width_t, perm])
     return perm
 
 
@@ -110,7 +117,8 @@ def unique(ctx: Any) -> Any:
         moved = tf.transpose(x, perm_axes)
         rest = moved.shape.as_list()[1:]
         width = None if any(d is None for d in rest) else math.prod(rest)
-        rows = tf.reshape(moved, [-1, width if width is not None else -1])
+        shape_t = tf.shape(moved, out_type=tf.int64)
+        rows = tf.reshape(moved, [-1, width] if width is not None else tf.stack([shape_t[0], tf.reduce_prod(shape_t[1:])]))
         values, inverse = tf.raw_ops.UniqueV2(x=rows, axis=tf.constant([0], tf.int64), out_idx=tf.int64)
         if width is not None:
             values = tf.reshape(values, [-1, width])
@@ -122,7 +130,7 @@ def unique(ctx: Any) -> Any:
     if ctx.attr("sorted", 1):
         if values.dtype == tf.string:
             raise ctx.unsupported("sorted Unique on strings (TensorFlow cannot sort strings)")
-        order = tf.argsort(values, stable=True) if axis is None else _lexsort_rows(ctx, values)
+        order = tf.argsort(values, stable=True) if axis is None else _lexsort_rows(values)
         order = tf.cast(order, tf.int64)
         values, counts, first = (tf.gather(t, order) for t in (values, counts, first))
         inverse = tf.gather(tf.math.invert_permutation(order), inverse)

@@ -56,7 +56,7 @@ def _scatter_nd(ctx: Any, data: Any, coords: Any, updates: Any) -> Any:
     # No scatter-multiply in TF: multiply the product of each slot's updates (1 where none land) into data.
     k = coords.shape[-1]
     if k is None:
-        raise ctx.unsupported("reduction 'mul' needs a static index depth")
+        k = tf.shape(coords, out_type=tf.int64)[-1]
     data_shape = tf.shape(data, out_type=tf.int64)
     outer, inner = data_shape[:k], data_shape[k:]
     slots = tf.reduce_prod(outer)
@@ -86,13 +86,13 @@ def gather_elements(ctx: Any) -> Any:
     return tf.gather_nd(x, _element_coords(indices, axis, dims(x)[axis]))
 
 
-def _nd_coords(ctx: Any, data: Any, indices: Any, batch_dims: int) -> Any:
+def _nd_coords(data: Any, indices: Any, batch_dims: int) -> Any:
     import tensorflow as tf
 
     k = indices.shape[-1]
     if k is None:
-        raise ctx.unsupported("the last dimension of indices must be static")
-    limits = tf.cast(tf.stack(dims(data)[batch_dims:batch_dims + k]), tf.int64) if k else tf.zeros([0], tf.int64)
+        k = tf.shape(indices, out_type=tf.int64)[-1]
+    limits = tf.shape(data, out_type=tf.int64)[batch_dims:batch_dims + k]
     indices = tf.cast(indices, tf.int64)
     return tf.where(indices < 0, indices + limits, indices)
 
@@ -103,7 +103,7 @@ def gather_nd(ctx: Any) -> Any:
 
     data, indices = ctx.inputs[0], ctx.inputs[1]
     batch_dims = int(ctx.attr("batch_dims", 0))
-    return tf.gather_nd(data, _nd_coords(ctx, data, indices, batch_dims), batch_dims=batch_dims)
+    return tf.gather_nd(data, _nd_coords(data, indices, batch_dims), batch_dims=batch_dims)
 
 
 # -- scatters ---------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def scatter_elements(ctx: Any) -> Any:
 @onnx_op("ScatterND", since=11)
 def scatter_nd(ctx: Any) -> Any:
     data, indices, updates = ctx.inputs[:3]
-    return _scatter_nd(ctx, data, _nd_coords(ctx, data, indices, 0), updates)
+    return _scatter_nd(ctx, data, _nd_coords(data, indices, 0), updates)
 
 
 @onnx_op("TensorScatter", since=24)

@@ -102,14 +102,19 @@ def _arg(ctx: Any, largest: bool) -> Any:
     x = ctx.inputs[0]
     rank = x.shape.rank
     axis = norm_axis(ctx.attr("axis", 0), rank)
-    fn = tf.math.argmax if largest else tf.math.argmin
     if x.dtype == tf.bool:
         x = tf.cast(x, tf.int8)
-    if ctx.attr("select_last_index", 0):
-        n = tf.shape(x, out_type=tf.int64)[axis]
-        out = n - 1 - fn(tf.reverse(x, [axis]), axis=axis, output_type=tf.int64)
-    else:
-        out = fn(x, axis=axis, output_type=tf.int64)
+    last = bool(ctx.attr("select_last_index", 0))
+    if last:
+        x = tf.reverse(x, [axis])
+    fn = tf.math.argmax if largest else tf.math.argmin
+    out = fn(x, axis=axis, output_type=tf.int64)
+    if x.dtype.is_floating:
+        # numpy (ONNX's reference) picks the first NaN; TF's kernels skip NaNs.
+        nan = tf.math.is_nan(x)
+        out = tf.where(tf.reduce_any(nan, axis=axis), tf.math.argmax(nan, axis=axis, output_type=tf.int64), out)
+    if last:
+        out = tf.shape(x, out_type=tf.int64)[axis] - 1 - out
     return tf.expand_dims(out, axis) if ctx.attr("keepdims", 1) else out
 
 

@@ -145,7 +145,7 @@ def _pad(ctx: Any, x: Any, pads: Any, value: Any, mode: str, axes: Any) -> Any:
         for j, a in enumerate(axes):
             full[a] = [pads[j], pads[j + k]]
         if mode == "constant" and (full >= 0).all():
-            return tf.pad(x, full, constant_values=value if value is not None else 0)
+            return tf.pad(x, full, constant_values=tf.cast(value if value is not None else 0, x.dtype))
         if mode == "reflect" and all(0 <= p < (x.shape[i] or 0) for i, pair in enumerate(full) for p in pair):
             return tf.pad(x, full, mode="REFLECT")
         todo = [a for a in range(rank) if full[a].any()]

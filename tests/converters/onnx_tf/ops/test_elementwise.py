@@ -140,6 +140,13 @@ def test_dynamic_dims_convert():
     for dim in (0, 2):
         model.graph.input[0].type.tensor_type.shape.dim[dim].dim_param = f"d{dim}"
     np.testing.assert_allclose(run_tf(model, {"a": a, "b": b})[0], a - b[None, :, None], rtol=1e-6)
-    model = make_node_model("Mod", {"a": a, "b": b}, opset=13)
+    c = -rng.uniform(0.5, 2.0, (4,)).astype(np.float32)
+    model = make_node_model("Mod", {"a": a, "c": c}, opset=13)
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "n"
-    np.testing.assert_allclose(run_tf(model, {"a": a, "b": b})[0], np.mod(a, b), rtol=1e-6)
+    np.testing.assert_allclose(run_tf(model, {"a": a, "c": c})[0], np.mod(a, c), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["Exp", "Sin", "Erf", "Sqrt"])
+def test_half_precision_unary(op):
+    check_node(op, {"x": POS.astype(np.float16)}, rtol=2e-3, atol=2e-3)
+    check_node("Pow", {"x": POS.astype(np.float16), "y": UNIT.astype(np.float16)}, rtol=2e-3, atol=2e-3)

@@ -13,20 +13,60 @@ X = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
     {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1},
     {"kernel_shape": [3, 3], "dilations": [2, 2]},
     {"kernel_shape": [3, 3], "auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    {"kernel_shape": [1, 2], "strides": [3, 2]},  # strides larger than the window
+    {"kernel_shape": [2, 3], "strides": [2, 3], "dilations": [2, 2], "ceil_mode": 1},  # strides with dilations
 ])
 def test_max_pool(attrs):
     check_node("MaxPool", {"x": X}, attrs)
 
 
 @pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    {"kernel_shape": [2, 2], "strides": [2, 2], "storage_order": 1},
+    {"kernel_shape": [3, 2], "strides": [3, 1], "dilations": [1, 2], "ceil_mode": 1},
+])
+def test_max_pool_indices(attrs):
+    x = rng.standard_normal((2, 2, 7, 6)).astype(np.float32)
+    check_node("MaxPool", {"x": x}, attrs, n_outputs=2)
+
+
+def test_max_pool_int8():
+    x = rng.integers(-128, 127, (1, 2, 6, 6), dtype=np.int8)
+    check_node("MaxPool", {"x": x}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2]})
+
+
+def test_max_pool_3d_dilated_strided():
+    x = rng.standard_normal((1, 1, 7, 7, 7)).astype(np.float32)
+    check_node("MaxPool", {"x": x}, {"kernel_shape": [2, 2, 2], "strides": [3, 3, 3], "dilations": [2, 2, 2]})
+
+
+@pytest.mark.parametrize("attrs", [
     {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]},
     {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1},
     {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1},
+    {"kernel_shape": [2, 2], "strides": [3, 3], "pads": [1, 0, 1, 0], "ceil_mode": 1, "count_include_pad": 1},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "dilations": [2, 2], "pads": [1, 1, 1, 1]},
 ])
 def test_average_pool(attrs):
-    check_node("AveragePool", {"x": X}, attrs)
+    check_node("AveragePool", {"x": X}, attrs, opset=19)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "p": 3},
+    {"kernel_shape": [2, 2], "strides": [3, 3], "pads": [1, 1, 1, 1]},
+])
+def test_lp_pool(attrs):
+    check_node("LpPool", {"x": X}, attrs, opset=18, rtol=1e-4)
+
+
+def test_max_unpool():
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    pooled = check_node("MaxPool", {"x": x}, {"kernel_shape": [2, 2], "strides": [2, 2]}, n_outputs=2)
+    check_node("MaxUnpool", {"y": pooled[0], "i": pooled[1]}, {"kernel_shape": [2, 2], "strides": [2, 2]},
+               initializers={"shape": np.array([1, 2, 5, 5], np.int64)})
 
 
 def test_global_pools():
     check_node("GlobalAveragePool", {"x": X})
     check_node("GlobalMaxPool", {"x": X})
+    check_node("GlobalLpPool", {"x": X}, {"p": 3}, rtol=1e-4, runtime="onnxruntime")

@@ -11,7 +11,8 @@ X = rng.standard_normal((2, 3, 4)).astype(np.float32)
 I64 = np.int64
 
 
-def check_dynamic(op_type, inputs, attrs=None, *, n_outputs=1, opset=21, initializers=None, input_names=None):
+def check_dynamic(op_type, inputs, attrs=None, *, n_outputs=1, opset=21, initializers=None, input_names=None,
+                  runtime="reference"):
     """Like check_node, but every graph-input dimension is symbolic, so handlers run on unknown shapes."""
     model = make_node_model(op_type, inputs, attrs, n_outputs, opset, initializers=initializers,
                             input_names=input_names)
@@ -21,7 +22,7 @@ def check_dynamic(op_type, inputs, attrs=None, *, n_outputs=1, opset=21, initial
     for value in model.graph.output:
         value.type.tensor_type.ClearField("shape")
     got = run_tf(model, inputs)
-    want = run_reference(model, inputs)
+    want = run_reference(model, inputs, runtime)
     for i, (g, w) in enumerate(zip(got, want)):
         w = np.asarray(w)
         assert g.shape == w.shape, f"output {i}: shape {g.shape} != {w.shape}"

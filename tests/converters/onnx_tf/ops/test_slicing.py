@@ -88,6 +88,7 @@ def test_pad_v2_attributes():
 
 def test_pad_int():
     x = np.arange(12, dtype=np.int32).reshape(3, 4)
+    check_node("Pad", {"x": x}, {"pads": [1, 0, 0, 1], "value": 7.0}, opset=2)
     check_node("Pad", {"x": x}, {"mode": "reflect"}, initializers={"pads": np.array([2, 1, 0, 3], I64)})
 
 

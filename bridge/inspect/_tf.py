@@ -1,0 +1,93 @@
+"""TensorFlow SavedModel: the ``serving_default`` signature, the ops it runs, its variables."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bridge._frameworks import import_tensorflow
+from bridge.errors import UsageError
+from bridge.inspect import ModelSummary, TensorInfo
+
+__all__ = ["summarize_savedmodel", "function_op_histogram"]
+
+# A signature's graph is plumbing around one call: placeholders for inputs and captured variables, a
+# (Stateful)PartitionedCall into the real function, NoOp/Identity for control deps and outputs. Counting
+# those would hide the model, so calls are expanded into the functions they call and the plumbing is dropped.
+_CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+_OUTER_PLUMBING = {"Placeholder", "NoOp", "Identity"}
+_MAX_DEPTH = 32  # TF functions cannot recurse; the cap only guards against a malformed library
+
+
+def _tensor_info(name: str, spec: Any) -> TensorInfo:
+    shape = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
+    return TensorInfo(name, shape, spec.dtype.name)
+
+
+def _called_functions(attrs: Any) -> list[str]:
+    """Names of the functions a node refers to (call targets, While/If bodies and branches)."""
+    names = []
+    for value in attrs.values():
+        if value.HasField("func"):
+            names.append(value.func.name)
+        elif value.HasField("list"):
+            names.extend(f.name for f in value.list.func)
+    return names
+
+
+def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
+    """Op types the graph runs, with every function call expanded; also the element count of Const ops."""
+    library = {f.signature.name: f for f in graph_def.library.function}
+    ops: Counter[str] = Counter()
+    const_elements = 0
+
+    def walk(nodes: Any, depth: int, outer: bool) -> None:
+        nonlocal const_elements
+        if depth > _MAX_DEPTH:
+            return
+        for node in nodes:
+            callees = [library[n] for n in _called_functions(node.attr) if n in library]
+            if node.op not in _CALL_OPS and node.op != "NoOp" and not (outer and node.op in _OUTER_PLUMBING):
+                ops[node.op] += 1
+            if node.op == "Const" and "value" in node.attr:
+                const_elements += math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
+            for fn in callees:
+                walk(fn.node_def, depth + 1, outer=False)
+
+    walk(graph_def.node, 0, outer=True)
+    return ops, const_elements
+
+
+def summarize_savedmodel(path: Path) -> ModelSummary:
+    tf = import_tensorflow()
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:
+        raise UsageError(f"TensorFlow cannot load the SavedModel {path}: {str(exc).strip().splitlines()[0]}") from exc
+    signatures = sorted(loaded.signatures.keys())
+    if not signatures:
+        raise UsageError(f"{path} has no signatures; save it with signatures={{'serving_default': fn}}")
+    key = "serving_default" if "serving_default" in signatures else signatures[0]
+    fn = loaded.signatures[key]
+    summary = ModelSummary(str(path), "tf", note="SavedModel")
+    summary.details.append(("signature", key + (f" (also: {', '.join(s for s in signatures if s != key)})"
+                                                if len(signatures) > 1 else "")))
+    args, kwargs = fn.structured_input_signature
+    summary.inputs = [_tensor_info(getattr(s, "name", None) or f"arg{i}", s) for i, s in enumerate(args)]
+    summary.inputs += [_tensor_info(name, spec) for name, spec in sorted(kwargs.items())]
+    outputs = fn.structured_outputs
+    if isinstance(outputs, dict):
+        summary.outputs = [_tensor_info(name, t) for name, t in sorted(outputs.items())]
+    else:
+        flat = tf.nest.flatten(outputs)
+        summary.outputs = [_tensor_info(f"output_{i}", t) for i, t in enumerate(flat)]
+    variables = list(fn.variables)
+    summary.parameters = sum(v.shape.num_elements() or 0 for v in variables)
+    summary.counts.append(("variables", len(variables)))
+    summary.ops, const_elements = function_op_histogram(fn.graph.as_graph_def())
+    if const_elements:
+        summary.counts.append(("constant elements", const_elements))
+    summary.ops_title = "ops in the signature's functions"
+    return summary

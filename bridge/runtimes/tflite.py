@@ -1,0 +1,63 @@
+"""TFLite runner through ai-edge-litert (LiteRT), using the ``serving_default`` signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.errors import UsageError
+from bridge.model import InputSpec
+from bridge.names import sanitize_names
+from bridge.runtimes.base import Runner
+
+__all__ = ["TfLiteRunner"]
+
+
+class TfLiteRunner(Runner):
+    runtime = "tflite"
+
+    def __init__(self, target: Any, device: str = "cpu", threads: int | None = None) -> None:
+        if device != "cpu":
+            raise UsageError("--device cuda: the TFLite runner runs on the CPU only; use --device cpu for .tflite")
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise UsageError("running .tflite needs ai-edge-litert; pip install ai-edge-litert") from exc
+        try:
+            self._interpreter = Interpreter(model_path=str(target.path), num_threads=threads)
+            signatures = self._interpreter.get_signature_list()
+        except Exception as exc:
+            raise UsageError(f"LiteRT cannot load {target.path}: {str(exc).strip().splitlines()[0]}") from exc
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
+        if key is None:
+            raise UsageError(f"{target.path} has no signature; convert it from a SavedModel with a serving signature")
+        self._runner = self._interpreter.get_signature_runner(key)
+        details = self._runner.get_input_details()
+        meta = getattr(target, "meta", {}) or {}
+        # Signature names are the sanitised ONNX names; map them back where the converter recorded the map.
+        self._in_map = {k: v for k, v in meta.get("inputs", {}).items() if v in details} or {n: n for n in details}
+        out_map = {k: v for k, v in meta.get("outputs", {}).items()}
+        self._out_map = out_map or {n: n for n in self._runner.get_output_details()}
+        specs = []
+        for name, sig in self._in_map.items():
+            d = details[sig]
+            shape = tuple(int(s) if s >= 0 else None for s in d.get("shape_signature", d["shape"]))
+            specs.append(InputSpec(name, shape, _np_name(d["dtype"])))
+        super().__init__(specs, list(self._out_map), device)
+
+    def run(self, feeds: Any) -> dict[str, Any]:
+        # Accept the source's names too: sanitise them the way the SavedModel did.
+        if set(feeds) != set(self._in_map):
+            aliases = sanitize_names(list(feeds))
+            inverse = {v: k for k, v in self._in_map.items()}
+            feeds = {inverse.get(aliases[k], k): v for k, v in feeds.items()}
+        return super().run(feeds)
+
+    def _run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        result = self._runner(**{self._in_map[n]: v for n, v in feeds.items()})
+        return {name: result[sig] for name, sig in self._out_map.items()}
+
+
+def _np_name(dtype: Any) -> str:
+    import numpy as np
+
+    return str(np.dtype(dtype))

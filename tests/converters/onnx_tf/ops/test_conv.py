@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from tests.converters.onnx_tf.ops.node_check import check_node
+
+rng = np.random.default_rng(0)
+
+
+def _rand(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs", [
+    ((1, 2, 9), (3, 2, 3), {"strides": [2], "pads": [1, 2]}),
+    ((1, 4, 8, 7), (6, 2, 3, 3), {"group": 2, "dilations": [2, 1], "strides": [2, 2]}),
+    ((1, 4, 8, 8), (4, 1, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),  # depthwise
+    ((1, 4, 8, 8), (8, 1, 3, 3), {"group": 4, "strides": [1, 2]}),  # depthwise, multiplier 2, uneven strides
+    ((1, 3, 7, 7), (2, 3, 3, 3), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
+    ((1, 3, 7, 7), (2, 3, 2, 2), {"auto_pad": "SAME_UPPER", "dilations": [2, 2]}),
+    ((1, 4, 6, 6, 6), (4, 2, 3, 3, 3), {"group": 2, "dilations": [2, 1, 1], "pads": [1, 0, 1, 1, 0, 1]}),
+])
+def test_conv(x_shape, w_shape, attrs):
+    check_node("Conv", {"x": _rand(*x_shape)}, attrs, initializers={"w": _rand(*w_shape), "b": _rand(w_shape[0])},
+               atol=1e-5)
+
+
+# the reference evaluator mishandles group > 1 with several channels per group: ONNX Runtime checks those
+@pytest.mark.parametrize("x_shape,w_shape,attrs", [
+    ((1, 2, 5), (2, 3, 3), {"strides": [2], "output_padding": [1]}),
+    ((1, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 3], "pads": [1, 0, 2, 1], "dilations": [2, 1]}),
+    ((1, 4, 3, 3), (4, 2, 3, 3), {"group": 2, "strides": [2, 2], "output_padding": [1, 0]}),
+    ((1, 2, 3, 3), (2, 2, 3, 3), {"strides": [2, 2], "output_shape": [5, 7]}),
+    ((1, 2, 3, 4), (2, 1, 2, 2), {"strides": [2, 2], "auto_pad": "SAME_LOWER"}),
+    ((1, 2, 3, 3, 3), (2, 2, 2, 2, 2), {"strides": [2, 1, 2], "pads": [0, 1, 0, 1, 0, 0]}),
+])
+def test_conv_transpose(x_shape, w_shape, attrs):
+    check_node("ConvTranspose", {"x": _rand(*x_shape)}, attrs,
+               initializers={"w": _rand(*w_shape), "b": _rand(w_shape[1] * attrs.get("group", 1))}, atol=1e-5,
+               runtime="onnxruntime" if attrs.get("group", 1) > 1 or "output_shape" in attrs else "reference")
+
+
+def test_conv_integer():
+    x = rng.integers(0, 255, (1, 2, 5, 5), dtype=np.uint8)
+    w = rng.integers(0, 255, (3, 2, 3, 3), dtype=np.uint8)
+    check_node("ConvInteger", {"x": x}, {"pads": [1, 1, 1, 1]},
+               initializers={"w": w, "xz": np.array(3, np.uint8), "wz": np.array(100, np.uint8)})
+
+
+def test_qlinear_conv_per_channel():
+    x = rng.integers(0, 255, (1, 2, 5, 5), dtype=np.uint8)
+    w = rng.integers(-127, 127, (3, 2, 3, 3), dtype=np.int8)
+    inits = {"xs": np.array(0.05, np.float32), "xz": np.array(120, np.uint8), "w": w,
+             "ws": np.array([0.01, 0.02, 0.03], np.float32), "wz": np.zeros(3, np.int8),
+             "ys": np.array(0.2, np.float32), "yz": np.array(128, np.uint8), "b": np.array([5, -300, 70], np.int32)}
+    check_node("QLinearConv", {"x": x}, {"pads": [1, 0, 1, 0]}, initializers=inits,
+               input_names=["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], opset=13)
+
+
+def test_deform_conv():
+    x = _rand(1, 4, 5, 5)
+    w = _rand(4, 2, 2, 2)
+    offset = (rng.standard_normal((1, 2 * 2 * 2 * 2, 4, 4)) * 1.5).astype(np.float32)
+    mask = rng.random((1, 2 * 4, 4, 4)).astype(np.float32)
+    check_node("DeformConv", {"x": x, "w": w, "offset": offset, "b": _rand(4), "mask": mask},
+               {"group": 2, "offset_group": 2}, opset=19, atol=1e-5)
