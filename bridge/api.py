@@ -127,7 +127,9 @@ def convert(
     check_device(device)
     dyn = {k: dict(v) for k, v in (dynamic or {}).items()} or _auto_dynamic(sets)
     progress = Progress(quiet=quiet)
-    options = ConvertOptions(feeds=sets[0], opset=opset, dynamic=dyn)
+    # Trace with the largest input set: size-1 axes get specialised by torch.export.
+    trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
+    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     if verify:

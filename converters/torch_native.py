@@ -14,7 +14,7 @@ from bridge._frameworks import quiet_torch_onnx_logs
 from bridge.model import Artifact, ConvertOptions
 from bridge.outputs import flatten_outputs
 from bridge.registry import converter
-from converters.torch_onnx import flat_module
+from converters.torch_onnx import dynamic_shapes_for, flat_module
 
 __all__ = ["torch_to_pt2", "torch_to_aoti", "torch_to_torchscript", "NAMES_FILE"]
 
@@ -35,10 +35,7 @@ def _prepare(source: Any, options: ConvertOptions) -> tuple[Any, tuple[Any, ...]
 def _export(wrapper: Any, args: tuple[Any, ...], names: dict[str, Any], options: ConvertOptions) -> Any:
     import torch
 
-    dynamic = None
-    if options.dynamic:
-        dynamic = tuple({axis: torch.export.Dim.DYNAMIC for axis in options.dynamic.get(n, {})} or None
-                        for n in names["inputs"])
+    dynamic = dynamic_shapes_for(names["inputs"], options.dynamic, named=False)
     return torch.export.export(wrapper, args, dynamic_shapes=dynamic, strict=False)
 
 

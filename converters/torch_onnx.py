@@ -35,6 +35,22 @@ def flat_module(module: Any) -> Any:
     return FlatOutputs(module).eval()
 
 
+def dynamic_shapes_for(names: list[str], dynamic: dict[str, dict[int, str]], named: bool = True) -> dict[str, Any] | None:
+    """torch.export's ``dynamic_shapes`` for ``FlatOutputs.forward(*args)``; axes sharing a label share a Dim."""
+    import torch
+
+    if not dynamic:
+        return None
+    dims: dict[str, Any] = {}
+
+    def dim(label: str) -> Any:
+        if not named:
+            return torch.export.Dim.DYNAMIC
+        return dims.setdefault(label, torch.export.Dim(label))
+
+    return {"args": tuple({axis: dim(label) for axis, label in dynamic.get(n, {}).items()} or None for n in names)}
+
+
 def _quietly(fn: Any) -> Any:
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), warnings.catch_warnings():
@@ -56,14 +72,15 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     wrapper = flat_module(module)
     dynamic_axes: dict[str, dict[int, str]] = {k: dict(v) for k, v in options.dynamic.items()}
     common = dict(input_names=names, output_names=output_names, opset_version=options.opset)
+    dynamo = dict(dynamo=True, verbose=False, optimize=True, external_data=False)
 
     errors = []
     used = None
-    for exporter, kwargs in (
-        (DYNAMO, dict(dynamo=True, verbose=False, optimize=True, dynamic_axes=dynamic_axes or None,
-                      external_data=False)),
-        (TORCHSCRIPT, dict(dynamo=False, dynamic_axes=dynamic_axes or None, do_constant_folding=True)),
-    ):
+    attempts = [(DYNAMO, dict(dynamo, dynamic_shapes=dynamic_shapes_for(names, dynamic_axes)))]
+    if dynamic_axes:  # named dims refuse an example that specialises them (a batch of 1): let torch pick
+        attempts.append((DYNAMO, dict(dynamo, dynamic_shapes=dynamic_shapes_for(names, dynamic_axes, named=False))))
+    attempts.append((TORCHSCRIPT, dict(dynamo=False, dynamic_axes=dynamic_axes or None, do_constant_folding=True)))
+    for exporter, kwargs in attempts:
         try:
             _quietly(lambda kw=kwargs: torch.onnx.export(wrapper, args, str(out_path), **common, **kw))
             onnx.checker.check_model(str(out_path))

@@ -241,6 +241,10 @@ def _bench_section(report: Report) -> str:
     return "".join(parts)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _report_section(report: Report, anchor: str = "") -> str:
     source = report.get("source") or {}
     passed = bool(report.get("passed"))
@@ -248,8 +252,9 @@ def _report_section(report: Report, anchor: str = "") -> str:
     n_out = sum(len(s.get("outputs") or []) for s in stages)
     n_bad = sum(1 for s in stages for o in s.get("outputs") or [] if not o.get("passed"))
     n_err = sum(1 for s in stages if s.get("error"))
-    summary = (f"{len(report.get('artifacts') or [])} artifacts · {len(stages)} parity stages · "
-               f"{n_out} outputs, {n_bad} failing" + (f" · {n_err} stages errored" if n_err else ""))
+    summary = (f"{_count(len(report.get('artifacts') or []), 'artifact')} · {_count(len(stages), 'parity stage')}"
+               f" · {_count(n_out, 'output')}, {n_bad} failing"
+               + (f" · {_count(n_err, 'stage')} could not run" if n_err else ""))
     return "".join([
         f'<article id="{_e(anchor)}">' if anchor else "<article>",
         f'<header class="report">{_badge(passed, big=True)}<h1>{_e(source.get("path", "(unknown source)"))}</h1></header>',

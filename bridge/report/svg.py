@@ -65,6 +65,13 @@ def bar_chart(
     n_cat, n_ser = len(categories), max(len(names), 1)
     left, right, top = 58, 14, 30 if title else 12
     bottom = 44 + (16 if x_label else 0) + (18 if n_ser > 1 else 0)
+    # Long category names in narrow slots would overlap: slant them and make room below.
+    longest = max((len(str(c)) for c in categories), default=0) * 6.2
+    slant = edge_labels is None and longest > (width - left - right) / max(n_cat, 1) * 0.95
+    if slant:
+        bottom += int(min(longest * 0.6, 120))
+        height += int(min(longest * 0.6, 120))
+        left = max(left, int(min(longest * 0.82, 160)))  # the first label hangs left of its bar
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def clean(v: object) -> float:
@@ -107,10 +114,14 @@ def bar_chart(
             tip = f"{cat} {name}: {value_format(v)}" if n_ser > 1 else f"{cat}: {value_format(v)}"
             out.append(f'<rect x="{_num(bx)}" y="{_num(by)}" width="{_num(max(bar_w - 1, 1))}" '
                        f'height="{_num(top + plot_h - by)}" fill="{escape(color)}"><title>{escape(tip)}</title></rect>')
-            if v > 0:
+            if v > 0 and bar_w >= len(value_format(v)) * 5.2:  # crowded bars: the tooltip and table have it
                 out.append(f'<text x="{_num(bx + bar_w / 2)}" y="{_num(by - 3)}" text-anchor="middle" '
                            f'font-size="9" fill="#333">{escape(value_format(v))}</text>')
-        if edge_labels is None:
+        if edge_labels is None and slant:
+            cx = _num(left + (i + 0.5) * slot)
+            out.append(f'<text transform="translate({cx} {top + plot_h + 12}) rotate(-35)" text-anchor="end" '
+                       f'fill="#333">{escape(cat)}</text>')
+        elif edge_labels is None:
             out.append(f'<text x="{_num(left + (i + 0.5) * slot)}" y="{top + plot_h + 14}" text-anchor="middle" '
                        f'fill="#333">{escape(cat)}</text>')
     if edge_labels is not None:

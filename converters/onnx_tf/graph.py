@@ -97,7 +97,12 @@ class GraphWalker:
         if len(inputs) != len(graph.input):
             raise UsageError(f"subgraph {graph.name!r} takes {len(graph.input)} inputs, got {len(inputs)}")
         feeds = {v.name: t for v, t in zip(graph.input, inputs)}
-        return self._run_graph(graph, feeds, outer=self._scopes[-1] if self._scopes else None)
+        # Tensors made inside a tf.cond/tf.while_loop body cannot leave it, so bodies are never traced.
+        trace, self.trace = self.trace, None
+        try:
+            return self._run_graph(graph, feeds, outer=self._scopes[-1] if self._scopes else None)
+        finally:
+            self.trace = trace
 
     def _run_graph(self, graph: Any, feeds: dict[str, Any], outer: Mapping[str, Any] | None) -> list[Any]:
         import tensorflow as tf

@@ -109,9 +109,12 @@ def loop(ctx: Any) -> Any:
             return cond
         return tf.logical_and(i < trip, cond) if has_cond else i < trip
 
+    shapes: list[Any] = [None] * len(scan_types)  # element shapes seen while tracing the body
+
     def step(i: Any, cond: Any, *rest: Any) -> list[Any]:
         carried, tas = list(rest[:n_carried]), list(rest[n_carried:])
         outs = body([i, cond, *carried])
+        shapes[:] = [o.shape for o in outs[1 + n_carried:]]
         new_cond = tf.reshape(tf.cast(outs[0], tf.bool), [])
         new_carried = [tf.cast(o, c.dtype) for o, c in zip(outs[1:1 + n_carried], carried)]
         new_tas = [ta.write(tf.cast(i, tf.int32), o) for ta, o in zip(tas, outs[1 + n_carried:])]
@@ -120,19 +123,27 @@ def loop(ctx: Any) -> Any:
     start = [tf.constant(0, tf.int64), cond0, *carried_init, *arrays]
     result = _while(keep_going, step, start, fixed=2, maximum_iterations=max_iters)
     finals = list(result[2:2 + n_carried])
-    scans = [_stack(ta, out) for ta, out in zip(result[2 + n_carried:], proto.output[1 + n_carried:])]
+    scans = [_stack(ta, shape, out) for ta, shape, out in zip(result[2 + n_carried:], shapes,
+                                                               proto.output[1 + n_carried:])]
     return [*finals, *scans]
 
 
-def _stack(ta: Any, value_info: Any) -> Any:
-    """Stack a scan output; an empty one gets the body's declared element shape when it is known."""
+def _stack(ta: Any, shape: Any, value_info: Any) -> Any:
+    """Stack a scan output whose elements have static ``shape`` (traced in the body) or the body's
+    declared shape; an empty one still gets its element shape when either is fully known."""
     import tensorflow as tf
 
-    dims = value_info.type.tensor_type.shape.dim if value_info.type.tensor_type.HasField("shape") else None
-    if dims is not None and all(d.HasField("dim_value") for d in dims):
-        shape = [int(d.dim_value) for d in dims]
-        return tf.cond(ta.size() > 0, ta.stack, lambda: tf.zeros([0, *shape], ta.dtype))
-    return ta.stack()
+    if shape is None or not shape.is_fully_defined():
+        declared = value_info.type.tensor_type.shape.dim if value_info.type.tensor_type.HasField("shape") else None
+        if declared is not None and all(d.HasField("dim_value") for d in declared):
+            shape = tf.TensorShape([int(d.dim_value) for d in declared])
+    if shape is not None and shape.is_fully_defined():
+        y = tf.cond(ta.size() > 0, ta.stack, lambda: tf.zeros([0, *shape.as_list()], ta.dtype))
+    else:
+        y = ta.stack()
+    if shape is not None and shape.rank is not None:
+        y.set_shape([None, *shape.as_list()])
+    return y
 
 
 # -- Scan ------------------------------------------------------------------------------------------------
@@ -155,17 +166,21 @@ def _scan(ctx: Any, states: list[Any], inputs: list[Any], in_axes: list[int], in
     steps = tf.shape(seqs[0])[0] if seqs else tf.constant(0)
     arrays = [tf.TensorArray(dt, size=steps, infer_shape=False) for dt in out_types]
 
+    shapes: list[Any] = [None] * len(out_types)  # element shapes seen while tracing the body
+
     def step(t: Any, *rest: Any) -> list[Any]:
         carried, tas = list(rest[:n_states]), list(rest[n_states:])
         outs = body([*carried, *[tf.gather(s, t) for s in seqs]])
+        shapes[:] = [o.shape for o in outs[n_states:]]
         new_states = [tf.cast(o, c.dtype) for o, c in zip(outs[:n_states], carried)]
         return [t + 1, *new_states, *[ta.write(t, o) for ta, o in zip(tas, outs[n_states:])]]
 
     result = _while(lambda t, *rest: t < steps, step, [tf.constant(0), *states, *arrays], fixed=1)
     finals = list(result[1:1 + n_states])
     scans = []
-    for ta, vi, axis, rev in zip(result[1 + n_states:], proto.output[n_states:], out_axes, out_reverse):
-        y = _stack(ta, vi)
+    for ta, shape, vi, axis, rev in zip(result[1 + n_states:], shapes, proto.output[n_states:], out_axes,
+                                        out_reverse):
+        y = _stack(ta, shape, vi)
         if rev:
             y = tf.reverse(y, [0])
         rank = y.shape.rank

@@ -73,3 +73,11 @@ def test_renders_in_headless_chromium(report, tmp_path):
                     f"--screenshot={png}", "--window-size=1280,2400", page.resolve().as_uri()],
                    capture_output=True, timeout=120, check=False)
     assert png.is_file() and png.stat().st_size > 10_000
+
+
+def test_crowded_latency_labels_are_slanted():
+    cats = [f"tflite/tflite/cpu batch {b}" for b in range(12)]
+    svg = bar_chart(cats, {"p50": [1.0] * 12, "p90": [2.0] * 12}, width=700)
+    assert svg.count("rotate(-35)") == 12
+    roomy = bar_chart(["a", "b"], {"p50": [1.0, 2.0]}, width=700)
+    assert "rotate(-35)" not in roomy

@@ -15,9 +15,9 @@ def _model(text: str) -> onnx.ModelProto:
     return model
 
 
-def _check(model: onnx.ModelProto, inputs: dict) -> None:
+def _check(model: onnx.ModelProto, inputs: dict, runtime: str = "onnxruntime") -> None:
     got = run_tf(model, inputs)
-    want = run_reference(model, inputs)
+    want = run_reference(model, inputs, runtime)
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.shape == w.shape and g.dtype == w.dtype
@@ -55,7 +55,9 @@ g (int64 m, bool c0, float[2] s0, float[1] acc0) => (float[2] s, float[A] acc, f
         body = b (int64 i, bool c, float[2] si, float[B] ai) => (bool co, float[2] so, float[C] ao, float[2] sc) {
             fi = Cast <to = 1> (i)
             so = Add (si, fi)
-            ao = Concat <axis = 0> (ai, fi)
+            axes = Constant <value = int64[1] {0}> ()
+            fu = Unsqueeze (fi, axes)
+            ao = Concat <axis = 0> (ai, fu)
             limit = Constant <value = float {7.0}> ()
             total = ReduceSum <keepdims = 0> (so)
             co = Less (total, limit)
