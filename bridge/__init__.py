@@ -14,7 +14,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bridge._version import __version__  # noqa: E402
-from bridge.api import ConversionResult, convert, verify  # noqa: E402
+from bridge.api import ConversionResult, bench, convert, verify  # noqa: E402
 from bridge.errors import BridgeError, ParityError, UnsupportedError, UsageError  # noqa: E402
 from bridge.model import Artifact, InputSpec  # noqa: E402
 from bridge.verify.compare import OutputParity, StageParity, Tolerances  # noqa: E402
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "convert",
     "verify",
+    "bench",
     "ConversionResult",
     "Artifact",
     "InputSpec",

@@ -31,6 +31,7 @@ class ConversionResult:
     parity: list[StageParity] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
     harness_overhead_ms: float | None = None
+    localization: list[Any] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -61,6 +62,8 @@ class ConversionResult:
             data["first_failure"] = self.first_failure
         if self.harness_overhead_ms is not None:
             data["harness_overhead_ms"] = self.harness_overhead_ms
+        if self.localization:
+            data["localization"] = [loc.to_json() for loc in self.localization]
         return data
 
 
@@ -109,8 +112,9 @@ def convert(
     seed: int = 0,
     force: bool = False,
     quiet: bool = True,
-    bench_batches: Sequence[int] = (),
+    bench_batches: Sequence[int | None] = (),
     threads: Sequence[int | None] = (None,),
+    localize: bool | None = None,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -118,7 +122,8 @@ def convert(
     tensors. ``shapes`` (``"x:1x3x64x64;x:4x3x96x96"`` or a list of spec lists) verifies at several input
     shapes; axes that differ between them are exported as dynamic. Artifacts land in ``out_dir`` together
     or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
-    is compared; ``bench_batches`` also times every runtime at those batch sizes.
+    is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
+    ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails).
     """
     targets = parse_targets(to)
     model = load_source(source)
@@ -135,6 +140,8 @@ def convert(
     if verify:
         with progress.step("verifying parity"):
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
+        with progress.step("localising"):
+            _localize_into(result, sets, tolerances, localize)
     if bench_batches:
         with progress.step("benchmarking"):
             _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
@@ -162,6 +169,7 @@ def verify(
     device: str = "cpu",
     tolerances: Tolerances | None = None,
     seed: int = 0,
+    localize: bool | None = None,
 ) -> ConversionResult:
     """Check existing artifacts against a reference SOURCE without converting anything."""
     from bridge.artifacts import open_artifact
@@ -172,7 +180,28 @@ def verify(
     opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
+    _localize_into(result, sets, tolerances, localize)
     return result
+
+
+def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
+                   localize: bool | None) -> None:
+    """With an ONNX model and a TensorFlow artifact at hand, find the first diverging node."""
+    from bridge.verify.localize import localize_tf
+
+    if localize is False:
+        return
+    onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
+    if onnx_path is None and result.source.format == "onnx":
+        onnx_path = result.source.path
+    has_tf = any(a.format == "tf" for a in result.artifacts)
+    failed = {p.inputs for p in result.parity if p.format == "tf" and not p.passed}
+    if onnx_path is None or not has_tf or (localize is None and not failed):
+        return
+    for feeds in sets:
+        label = describe_feeds(feeds) if len(sets) > 1 else ""
+        if localize or label in failed:
+            result.localization.append(localize_tf(onnx_path, feeds, tolerances))
 
 
 def bench(
@@ -181,7 +210,7 @@ def bench(
     *,
     input_shapes: Sequence[str | InputSpec] = (),
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
-    batches: Sequence[int] = (1,),
+    batches: Sequence[int | None] = (None,),
     threads: Sequence[int | None] = (None,),
     device: str = "cpu",
     seed: int = 0,
@@ -209,6 +238,11 @@ def bench(
     return result
 
 
+def _batch_of(feeds: Mapping[str, Any]) -> int:
+    shape = getattr(next(iter(feeds.values()), None), "shape", ())
+    return int(shape[0]) if shape else 1
+
+
 def _model_for(artifact: Artifact) -> Model:
     """A stand-in source for feed generation: the artifact's own declared inputs."""
     from bridge.runtimes import load_runner
@@ -219,7 +253,7 @@ def _model_for(artifact: Artifact) -> Model:
 
 
 def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping[str, Any], device: str,
-                batches: Sequence[int], threads: Sequence[int | None], runs: int | None = None,
+                batches: Sequence[int | None], threads: Sequence[int | None], runs: int | None = None,
                 min_seconds: float = 1.0) -> None:
     from bridge.runtimes import load_runner
     from bridge.verify.bench import batched_feeds, bench_runner, harness_overhead_ms
@@ -230,6 +264,7 @@ def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping
             if result.harness_overhead_ms is None:
                 result.harness_overhead_ms = harness_overhead_ms(runner, feeds)
             for batch in batches:
-                entry = bench_runner(runner, target.format, batched_feeds(feeds, batch), batch, count,
+                sized = batched_feeds(feeds, batch) if batch else dict(feeds)
+                entry = bench_runner(runner, target.format, sized, batch or _batch_of(feeds), count,
                                      runs=runs, min_seconds=min_seconds)
                 result.bench.append(entry.to_json())

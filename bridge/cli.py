@@ -90,6 +90,7 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
         click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
+        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges (automatic when a TF artifact fails)."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
@@ -99,7 +100,7 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
-    return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time (repeatable; default 1).")(fn)
+    return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time, repeating the first sample (repeatable; default: the inputs as given).")(fn)
 
 
 def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -117,6 +118,8 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
         if failure:
             click.echo(f"parity first breaks at {failure['format']} ({failure['runtime']}) against {failure['reference']}"
                        + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
+    for loc in getattr(result, "localization", []):
+        click.echo(f"localised: {loc.describe()}")
     if result.bench:
         print_bench(result.bench, result.harness_overhead_ms)
     data = result.to_json()
@@ -160,8 +163,8 @@ def cli() -> None:
 @_guarded
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
-            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None, quiet: bool,
-            dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
+            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
+            localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
             threads: tuple[int, ...], force: bool) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
@@ -171,8 +174,8 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
-        seed=seed, force=force, quiet=quiet, bench_batches=(batches or (1,)) if do_bench else (),
-        threads=threads or (None,),
+        seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
+        threads=threads or (None,), localize=localize,
     )
     if not quiet:
         for artifact in result.artifacts:
@@ -188,13 +191,13 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-           quiet: bool) -> None:
+           localize: bool | None, quiet: bool) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
-                        tolerances=_build_tolerances(atol, rtol), seed=seed)
+                        tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize)
     _finish(result, report_path, junit_path, html_path)
 
 
@@ -222,7 +225,7 @@ def bench(targets: tuple[str, ...], inputs: str | None, input_shapes: tuple[str,
     from bridge.api import bench as api_bench
 
     result = api_bench(list(targets), inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
-                       batches=batches or (1,), threads=threads or (None,), device=device, seed=seed, runs=runs,
+                       batches=batches or (None,), threads=threads or (None,), device=device, seed=seed, runs=runs,
                        min_seconds=min_time)
     _finish(result, report_path, junit_path, html_path)
 
@@ -252,6 +255,43 @@ def report(report_json: str, html_path: str | None, junit_path: str | None) -> N
         from bridge.report.junit import write_junit
 
         write_junit(data, junit_path)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--shard", metavar="i/n", help="Check only every n-th model starting at the i-th (1-based), for CI matrices.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report here.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_guarded
+def check(config: str, shard: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
+          quiet: bool) -> None:
+    """Convert and verify every model in a bridge.toml; exit 1 on a parity failure or a latency regression."""
+    from bridge.check import run_check
+    from bridge.report import write_json
+
+    result = run_check(config, shard, quiet=quiet)
+    for rep in result.reports:
+        status = "pass" if rep["passed"] else "FAIL"
+        detail = rep.get("error") or "; ".join(
+            f"{b['format']} p50 {b['p50_ms']:.3f} ms > baseline {b['baseline_p50_ms']:.3f} ms"
+            for b in rep.get("bench", []) if b.get("passed") is False
+        ) or ("" if rep["passed"] else "parity: " + ", ".join(
+            f"{p['format']} vs {p['reference']}" for p in rep["parity"] if not p["passed"]))
+        click.echo(f"{status}  {rep['name']}  {detail}".rstrip())
+    click.echo(f"{sum(r['passed'] for r in result.reports)} passed, {sum(not r['passed'] for r in result.reports)} failed (shard {result.shard})")
+    if report_path:
+        write_json(result.to_json(), report_path)
+    if junit_path:
+        from bridge.report.junit import write_junit
+
+        write_junit(result.reports, junit_path)
+    if html_path:
+        from bridge.report.html import write_html
+
+        write_html(result.reports, html_path)
+    sys.exit(result.exit_code)
 
 
 @cli.command()

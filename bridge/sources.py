@@ -6,9 +6,11 @@ bridge at code you trust. ONNX and ``.pt2`` files are data and are loaded withou
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,9 @@ def load_source(source: Any) -> Model:
 def _import_file(path: Path) -> Any:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    mod_name = f"bridge_user_{abs(hash(str(path.resolve())))}"
+    # Deterministic (exporters record it in node metadata): a digest of the path, never hash().
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    mod_name = f"bridge_user_{digest}_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot import {path}; is it a Python file?")

@@ -8,6 +8,7 @@ Every string from the report is escaped: model paths, output names and error mes
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -53,6 +54,7 @@ pre.error{background:var(--bad-bg);color:#82071e;padding:10px;border-radius:6px;
 svg.chart{max-width:100%;height:auto;display:block}
 .note{color:var(--muted);font-size:12px}
 nav.toc a{margin-right:12px}
+.first-failure{border-left:4px solid var(--bad)}
 """
 
 
@@ -82,7 +84,7 @@ def _shape(shape: Any) -> str:
 
 
 def _decade(edge: Any) -> str:
-    if isinstance(edge, (int, float)) and edge > 0 and math.isfinite(edge):
+    if isinstance(edge, numbers.Real) and edge > 0 and math.isfinite(edge):
         exp = math.log10(edge)
         if abs(exp - round(exp)) < 1e-9:
             return f"1e{round(exp)}"
@@ -106,19 +108,19 @@ def _log_position(edges: Sequence[float], value: float) -> float | None:
 def histogram_svg(output: Mapping[str, Any], title: str = "") -> str:
     """The error histogram of one output: counts per decade of |candidate - reference|, atol marked."""
     hist = output.get("histogram") or {}
-    edges = [float(e) for e in hist.get("edges", []) if isinstance(e, (int, float))]
+    edges = [float(e) for e in hist.get("edges", []) if isinstance(e, numbers.Real)]
     counts = list(hist.get("counts", []))
     if len(edges) != len(counts) + 1 or not counts:
         return ""
     atol = output.get("atol")
     colors = []
     for lo, hi in zip(edges, edges[1:]):
-        if not isinstance(atol, (int, float)):
+        if not isinstance(atol, numbers.Real):
             colors.append("#4c78a8")
         else:
             # Green: every error in the bin is within atol; red: every one is beyond it; orange: straddles.
             colors.append(_GREEN if hi <= atol else _RED if lo >= atol else _ORANGE)
-    pos = _log_position(edges, float(atol)) if isinstance(atol, (int, float)) else None
+    pos = _log_position(edges, float(atol)) if isinstance(atol, numbers.Real) else None
     return bar_chart(
         [f"{_decade(lo)}–{_decade(hi)}" for lo, hi in zip(edges, edges[1:])],
         {"count": counts},
@@ -183,7 +185,7 @@ _PARITY_COLS = ("output", "result", "max_abs", "max_rel", "mean_abs", "cosine", 
 def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     passed = bool(out.get("passed"))
     ratio = out.get("mismatch_ratio")
-    mismatch = f"{ratio:.2%}" if isinstance(ratio, (int, float)) and math.isfinite(ratio) else fmt_num(ratio)
+    mismatch = f"{ratio:.2%}" if isinstance(ratio, numbers.Real) and math.isfinite(ratio) else fmt_num(ratio)
     worst = out.get("worst_index")
     cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL")]
     cells += [("num", _e(fmt_num(out.get(k)))) for k in ("max_abs", "max_rel", "mean_abs", "cosine")]
@@ -235,10 +237,22 @@ def _bench_section(report: Report) -> str:
     overhead = report.get("harness_overhead_ms")
     if overhead is not None:
         parts.append(f'<p class="note">harness overhead per call: {_e(fmt_num(overhead))} ms '
-                     "(measured on a no-op, included in the numbers above)</p>")
+                     "(input checks and name mapping; not included in the timings above)</p>")
     parts.append('<div class="plots">' + "".join(f'<div class="plot">{s}</div>' for s in latency_svgs(bench))
                  + "</div></div>")
     return "".join(parts)
+
+
+def _first_failure(report: Report) -> str:
+    """Where a chain of conversions first stops matching: the hop to look at first."""
+    first = report.get("first_failure")
+    if not isinstance(first, Mapping):
+        return ""
+    text = (f"parity first breaks at <b>{_e(first.get('format', '?'))}</b> ({_e(first.get('runtime', '?'))}) "
+            f"against {_e(first.get('reference', '?'))}")
+    if first.get("inputs"):
+        text += f" with inputs {_e(first['inputs'])}"
+    return f'<p class="card first-failure">{text}</p>'
 
 
 def _count(n: int, noun: str) -> str:
@@ -260,7 +274,7 @@ def _report_section(report: Report, anchor: str = "") -> str:
         f'<header class="report">{_badge(passed, big=True)}<h1>{_e(source.get("path", "(unknown source)"))}</h1></header>',
         f'<p class="meta">source format <b>{_e(source.get("format", "?"))}</b> · bridge '
         f'{_e(report.get("bridge_version", "?"))} · {_e(summary)}</p>',
-        _inputs_section(report), _artifacts_section(report), _parity_section(report), _bench_section(report),
+        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report), _bench_section(report),
         "</article>",
     ])
 

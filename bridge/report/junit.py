@@ -12,6 +12,7 @@ yesterday renders the same as a live one. Non-finite numbers may arrive as strin
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -42,10 +43,12 @@ def fmt_num(value: Any) -> str:
     """Compact number for messages; strings (the report's "nan"/"inf") and None pass through."""
     if value is None:
         return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.* rather than int/float: a live report (not read back from JSON) may hold numpy scalars.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    value = float(value)
     if not math.isfinite(value):
         return str(value)
     if value == 0:
@@ -55,7 +58,7 @@ def fmt_num(value: Any) -> str:
 
 def _mismatch(out: Mapping[str, Any]) -> str:
     ratio = out.get("mismatch_ratio")
-    if not isinstance(ratio, (int, float)):
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not math.isfinite(ratio):
         return f"mismatch {fmt_num(ratio)}"
     text = f"mismatch {ratio:.2%}"
     shape = out.get("shape")

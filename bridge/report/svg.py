@@ -75,7 +75,12 @@ def bar_chart(
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def clean(v: object) -> float:
-        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else 0.0
+        # Missing, negative, NaN/inf (or the report's "nan" strings) draw as empty slots rather than failing.
+        try:
+            f = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0.0
+        return f if math.isfinite(f) and f > 0 else 0.0
 
     values = {name: [clean(v) for v in series[name]] for name in names}
     vmax = max((v for vals in values.values() for v in vals), default=0.0)

@@ -42,14 +42,17 @@ def generate(root: Path, pattern: str | None) -> list[Path]:
         folder = root / case.name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "model.onnx").write_bytes(case.model.SerializeToString())
-        meta = {"rtol": case.rtol, "atol": case.atol, "sets": 0, "nontensor": False}
+        meta: dict[str, Any] = {"rtol": case.rtol, "atol": case.atol, "sets": 0, "nontensor": False, "bfloat16": []}
         for k, (inputs, outputs) in enumerate(case.data_sets):
             arrays = {}
             try:
-                for j, value in enumerate(inputs):
-                    arrays[f"in_{j}"] = np.asarray(value)
-                for j, value in enumerate(outputs):
-                    arrays[f"out_{j}"] = np.asarray(value)
+                for prefix, values in (("in", inputs), ("out", outputs)):
+                    for j, value in enumerate(values):
+                        array = _as_array(value)
+                        if array.dtype.name == "bfloat16":  # .npz can't hold ml_dtypes: store the bits
+                            meta["bfloat16"].append(f"{prefix}_{j}")
+                            array = array.view(np.uint16)
+                        arrays[f"{prefix}_{j}"] = array
                 np.savez(folder / f"data_{k}.npz", **arrays)
             except Exception:
                 meta["nontensor"] = True
@@ -57,6 +60,30 @@ def generate(root: Path, pattern: str | None) -> list[Path]:
         (folder / "case.json").write_text(json.dumps(meta))
         cases.append(folder)
     return cases
+
+
+def _as_array(value: Any) -> Any:
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(value, onnx.TensorProto):
+        return numpy_helper.to_array(value)
+    if isinstance(value, (list, dict)) or value is None:
+        raise TypeError("not a tensor")
+    array = np.asarray(value)
+    if array.dtype == object:  # strings: fixed-width so the .npz needs no pickle
+        array = array.astype(bytes if array.size and isinstance(array.flat[0], bytes) else str)
+    return array
+
+
+def _load(data: Any, key: str, meta: dict[str, Any]) -> Any:
+    array = data[key]
+    if key in meta.get("bfloat16", ()):
+        import ml_dtypes
+
+        array = array.view(ml_dtypes.bfloat16)
+    return array
 
 
 # -- one case (in a worker) -------------------------------------------------------------------------
@@ -140,10 +167,10 @@ def run_case(folder: Path) -> dict[str, Any]:
         return {**result, "status": "failed", "reason": f"convert: {type(exc).__name__}: {_line(exc)}"}
     out_names = [program.output_map[o.name] for o in model.graph.output]
     for k in range(meta["sets"]):
-        with np.load(folder / f"data_{k}.npz", allow_pickle=True) as data:
+        with np.load(folder / f"data_{k}.npz", allow_pickle=False) as data:
             n_in = sum(1 for key in data.files if key.startswith("in_"))
-            inputs = [data[f"in_{j}"] for j in range(n_in)]
-            expected = [data[f"out_{j}"] for j in range(len(out_names))]
+            inputs = [_load(data, f"in_{j}", meta) for j in range(n_in)]
+            expected = [_load(data, f"out_{j}", meta) for j in range(len(out_names))]
         try:
             feeds = [tf.constant(v) for v in inputs]
             outputs = program.function(*feeds)

@@ -165,3 +165,17 @@ def test_cli(onnx_file):
     assert "MatMul" in result.stdout
     bad = run_bridge("inspect", str(onnx_file.parent / "missing.onnx"))
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+
+
+def test_pt2_prefers_the_names_bridge_stored(pt2_file, tmp_path):
+    import json
+
+    import torch
+
+    program = torch.export.load(str(pt2_file))
+    path = tmp_path / "named.pt2"
+    torch.export.save(program, str(path), extra_files={"bridge.json": json.dumps(
+        {"inputs": ["image", "mask"], "outputs": ["logits", "mask_plus_one"]})})
+    summary = summarize_file(path)
+    assert [t.name for t in summary.inputs] == ["image", "mask"]
+    assert [t.name for t in summary.outputs] == ["logits", "mask_plus_one"]

@@ -210,3 +210,43 @@ def rotary_embedding(ctx: Any) -> Any:
     if rank == 4:
         return tf.transpose(out, [0, 2, 1, 3])
     return tf.reshape(out, shape)
+
+
+@onnx_op("FlexAttention", since=1, domain="ai.onnx.preview")
+def flex_attention(ctx: Any) -> Any:
+    """Scaled dot-product attention over rank-4 inputs with optional score_mod / prob_mod subgraphs."""
+    import tensorflow as tf
+
+    from converters.onnx_tf.dtypes import tf_dtype
+
+    q, k, v = ctx.inputs[:3]
+    if q.shape.rank != 4:
+        raise ctx.unsupported("FlexAttention takes rank-4 Q, K and V")
+    scale = ctx.attr("scale")
+    if scale is None:
+        head = q.shape[3]
+        if head is None:
+            raise ctx.unsupported("head size must be static when scale is not given")
+        scale = 1.0 / math.sqrt(head)
+    # sqrt(scale) is computed in float32, then rounded to the input type.
+    root = tf.cast(tf.sqrt(tf.constant(scale, tf.float32)), q.dtype)
+    q_heads, kv_heads = q.shape[1], k.shape[1]
+    if q_heads is None or kv_heads is None:
+        reps = tf.shape(q)[1] // tf.shape(k)[1]
+        k, v = tf.repeat(k, reps, axis=1), tf.repeat(v, reps, axis=1)
+    elif q_heads != kv_heads:
+        if q_heads % kv_heads:
+            raise ctx.unsupported("the query head count must be a multiple of the key/value head count")
+        k, v = tf.repeat(k, q_heads // kv_heads, axis=1), tf.repeat(v, q_heads // kv_heads, axis=1)
+    precision = ctx.attr("softmax_precision")
+    if precision:
+        work = tf_dtype(precision)
+    else:
+        work = tf.float32 if q.dtype in (tf.float16, tf.bfloat16) else q.dtype
+    scores = tf.cast(tf.matmul(q * root, k * root, transpose_b=True), work)
+    if ctx.attr("score_mod") is not None:
+        scores = tf.cast(ctx.subgraph("score_mod")([scores])[0], work)
+    probs = tf.nn.softmax(scores, axis=-1)
+    if ctx.attr("prob_mod") is not None:
+        probs = tf.cast(ctx.subgraph("prob_mod")([probs])[0], work)
+    return tf.cast(tf.matmul(probs, tf.cast(v, work)), v.dtype)

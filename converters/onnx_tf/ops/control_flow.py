@@ -15,15 +15,31 @@ __all__: list[str] = []
 
 
 def _tensor_types(ctx: Any, values: Sequence[Any], what: str) -> list[Any]:
-    """TF dtypes of a body's graph outputs; non-tensor (sequence, optional) values are unsupported."""
+    """TF dtypes of a body's graph outputs (None where untyped, as in expanded function bodies);
+    non-tensor (sequence, optional) values are unsupported."""
     from converters.onnx_tf.dtypes import tf_dtype
 
     dtypes = []
     for v in values:
         if not v.type.HasField("tensor_type"):
+            if v.type.WhichOneof("value") is None:
+                dtypes.append(None)
+                continue
             raise ctx.unsupported(f"{what} '{v.name}' is not a tensor (sequences and optionals are unsupported)")
-        dtypes.append(tf_dtype(v.type.tensor_type.elem_type))
+        elem = v.type.tensor_type.elem_type
+        dtypes.append(tf_dtype(elem) if elem else None)
     return dtypes
+
+
+def _complete_types(dtypes: list[Any], trace_body: Callable[[], list[Any]], first: int) -> list[Any]:
+    """Fill unknown dtypes by tracing the body once in a throwaway function; its outputs from
+    index ``first`` on correspond to ``dtypes``."""
+    import tensorflow as tf
+
+    if all(d is not None for d in dtypes):
+        return dtypes
+    outs = tf.function(lambda: list(trace_body()), autograph=False).get_concrete_function().structured_outputs
+    return [d if d is not None else o.dtype for d, o in zip(dtypes, list(outs)[first:])]
 
 
 def _relaxed(t: Any) -> Any:
@@ -102,6 +118,8 @@ def loop(ctx: Any) -> Any:
             max_iters = int(static_trip)
     has_cond = ctx.has_input(1)
     cond0 = tf.reshape(tf.cast(ctx.inputs[1], tf.bool), []) if has_cond else tf.constant(True)
+    scan_types = _complete_types(scan_types, lambda: body([tf.constant(0, tf.int64), cond0, *carried_init]),
+                                 1 + n_carried)
     arrays = [tf.TensorArray(dt, size=0, dynamic_size=True, infer_shape=False) for dt in scan_types]
 
     def keep_going(i: Any, cond: Any, *rest: Any) -> Any:
@@ -164,6 +182,7 @@ def _scan(ctx: Any, states: list[Any], inputs: list[Any], in_axes: list[int], in
             x = tf.transpose(x, [axis, *[a for a in range(rank) if a != axis]])
         seqs.append(tf.reverse(x, [0]) if rev else x)
     steps = tf.shape(seqs[0])[0] if seqs else tf.constant(0)
+    out_types = _complete_types(out_types, lambda: body([*states, *[s[0] for s in seqs]]), n_states)
     arrays = [tf.TensorArray(dt, size=steps, infer_shape=False) for dt in out_types]
 
     shapes: list[Any] = [None] * len(out_types)  # element shapes seen while tracing the body
@@ -225,7 +244,9 @@ def scan_8(ctx: Any) -> Any:
     directions = list(ctx.attr("directions", [0] * m))
     n_out = ctx.num_outputs - n_states
     proto = ctx.subgraph_proto("body")
-    out_types = [s.dtype for s in states] + _tensor_types(ctx, proto.output[n_states:], "body scan output")
+    out_types = [s.dtype for s in states] + _complete_types(
+        _tensor_types(ctx, proto.output[n_states:], "body scan output"),
+        lambda: ctx.subgraph("body")([*[s[0] for s in states], *[x[0, 0] for x in inputs]]), n_states)
 
     def one(elems: Any) -> Any:
         elems = list(elems)

@@ -1,7 +1,8 @@
 """Convolutions: Conv, ConvTranspose, ConvInteger, QLinearConv.
 
-ONNX is channels-first; TF's CPU kernels want channels-last, so we transpose around them. Padding is applied
-with tf.pad and the TF kernels run with VALID padding, which makes every ONNX pads/auto_pad case exact.
+ONNX is channels-first; TF's CPU kernels want channels-last, so we transpose around them. ONNX's pads are
+given to the TF kernels as explicit padding (or applied with tf.pad where a kernel has none), which makes
+every pads/auto_pad case exact.
 """
 
 from __future__ import annotations
@@ -30,35 +31,75 @@ def _dilate_kernel(w: Any, axes: list[int], dilations: list[int]) -> Any:
     return w
 
 
-def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int], group: int) -> Any:
-    """VALID N-D convolution of channels-last ``xl`` (N, *spatial, C) with ``wl`` (*k, C/group, M)."""
+def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int], group: int,
+                       pads: Any = None) -> Any:
+    """N-D convolution of channels-last ``xl`` (N, *spatial, C) with ``wl`` (*k, C/group, M).
+
+    ``pads`` is a list of (begin, end) per spatial axis (None: no padding) or "SAME" (TF's SAME, which is
+    ONNX's SAME_UPPER).
+    """
     import tensorflow as tf
 
     n = len(strides)
+    pads = pads if pads is not None else [(0, 0)] * n
     if n == 1:  # run 1-D as 2-D with a unit height
-        y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group)
+        pads2 = pads if pads == "SAME" else [(0, 0), *pads]
+        y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group, pads2)
         return y[:, 0]
+    if pads == "SAME":
+        padding: Any = "SAME"
+    elif any(p != (0, 0) for p in pads):
+        padding = [[0, 0], *[list(p) for p in pads], [0, 0]]
+    else:
+        padding = "VALID"
     k_shape = static_shape(wl)
     in_per_group, out_ch = k_shape[-2], k_shape[-1]
     if n == 2:
         if group > 1 and in_per_group == 1 and strides[0] == strides[1] and (dilations == [1, 1] or strides == [1, 1]):
             # depthwise: (kh, kw, 1, M) -> (kh, kw, C, M/C); output channel c*mult + k reads input channel c
             dw = tf.reshape(wl, [k_shape[0], k_shape[1], group, out_ch // group])
-            return tf.nn.depthwise_conv2d(xl, dw, strides=[1, *strides, 1], padding="VALID", dilations=dilations)
-        # Conv2D takes grouped filters (input depth a multiple of the filter's) and strides with dilations.
-        return tf.nn.conv2d(xl, wl, strides=[1, *strides, 1], padding="VALID", dilations=[1, *dilations, 1])
+            if isinstance(padding, list):  # explicit padding aborts inside DepthwiseConv2dNative: pad first
+                xl, padding = tf.pad(xl, padding), "VALID"
+            return tf.nn.depthwise_conv2d(xl, dw, strides=[1, *strides, 1], padding=padding, dilations=dilations)
+        # Conv2D takes grouped filters (input depth a multiple of the filter's), strides with dilations and
+        # explicit padding (cheaper than a separate tf.pad)
+        return tf.nn.conv2d(xl, wl, strides=[1, *strides, 1], padding=padding, dilations=[1, *dilations, 1])
     if n != 3:
         raise ValueError(f"{n}-D convolution")
-    if any(d > 1 for d in dilations):
+    if isinstance(padding, list):  # Conv3D has no explicit padding
+        xl, padding = tf.pad(xl, padding), "VALID"
+    if any(d > 1 for d in dilations):  # CPU Conv3D has no dilations
         wl = _dilate_kernel(wl, [0, 1, 2], dilations)
     if group == 1:
-        return tf.nn.conv3d(xl, wl, strides=[1, *strides, 1], padding="VALID")
+        return tf.nn.conv3d(xl, wl, strides=[1, *strides, 1], padding=padding)
     xs = tf.split(xl, group, axis=-1)
     ws = tf.split(wl, group, axis=-1)
-    return tf.concat([tf.nn.conv3d(a, b, strides=[1, *strides, 1], padding="VALID") for a, b in zip(xs, ws)], -1)
+    return tf.concat([tf.nn.conv3d(a, b, strides=[1, *strides, 1], padding=padding) for a, b in zip(xs, ws)], -1)
 
 
-def _conv_geometry(ctx: Any, x: Any, w: Any) -> tuple[list[int], list[int], list[tuple[int, int]], int]:
+def _conv_pads(ctx: Any, x: Any, kernel: list[int], strides: list[int], dilations: list[int]) -> Any:
+    """Static (begin, end) pads; with auto_pad SAME and unknown spatial sizes, "SAME" (upper) or a tensor."""
+    import tensorflow as tf
+
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    spatial = static_shape(x)[2:]
+    if auto_pad not in ("SAME_UPPER", "SAME_LOWER") or all(d is not None for d in spatial):
+        return spatial_pads(ctx, spatial, kernel, strides, dilations)
+    if auto_pad == "SAME_UPPER":
+        return "SAME"
+    sizes = tf.shape(x)[2:]
+    pads = []
+    for i, (k, s, d) in enumerate(zip(kernel, strides, dilations)):
+        out = (sizes[i] + s - 1) // s
+        total = tf.maximum(0, (out - 1) * s + (k - 1) * d + 1 - sizes[i])
+        pads.append(tf.stack([total - total // 2, total // 2]))  # SAME_LOWER: the larger half first
+    return tf.stack([[0, 0], *pads, [0, 0]])
+
+
+def _conv(ctx: Any, x: Any, w: Any) -> Any:
+    """Channels-first ONNX convolution (no bias) of ``x`` by ``w``, in x's dtype, as channels-last."""
+    import tensorflow as tf
+
     w_shape = static_shape(w)
     n = len(w_shape) - 2
     if n < 1 or n > 3 or any(d is None for d in w_shape):
@@ -66,28 +107,19 @@ def _conv_geometry(ctx: Any, x: Any, w: Any) -> tuple[list[int], list[int], list
     kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
-    pads = spatial_pads(ctx, static_shape(x)[2:], kernel, strides, dilations)
-    return strides, dilations, pads, int(ctx.attr("group", 1))
-
-
-def _conv(ctx: Any, x: Any, w: Any) -> Any:
-    """Channels-first ONNX convolution (no bias) of ``x`` by ``w``, in x's dtype."""
-    import tensorflow as tf
-
-    strides, dilations, pads, group = _conv_geometry(ctx, x, w)
-    n = len(strides)
+    pads = _conv_pads(ctx, x, kernel, strides, dilations)
     xl = to_channels_last(x)
-    if any(p != (0, 0) for p in pads):
-        xl = tf.pad(xl, [[0, 0], *pads, [0, 0]])
+    if tf.is_tensor(pads):
+        xl, pads = tf.pad(xl, pads), None
     wl = tf.transpose(w, [*range(2, n + 2), 1, 0])  # (M, C/g, k...) -> (k..., C/g, M)
-    return xl, conv_channels_last(xl, wl, strides, dilations, group)
+    return conv_channels_last(xl, wl, strides, dilations, int(ctx.attr("group", 1)), pads)
 
 
 @onnx_op("Conv", since=1)
 def conv(ctx: Any) -> Any:
     import tensorflow as tf
 
-    _, y = _conv(ctx, ctx.inputs[0], ctx.inputs[1])
+    y = _conv(ctx, ctx.inputs[0], ctx.inputs[1])
     bias = ctx.input(2)
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
@@ -114,7 +146,7 @@ def conv_integer(ctx: Any) -> Any:
     x = _int_conv_input(ctx.inputs[0], ctx.input(2), None)
     w = _int_conv_input(ctx.inputs[1], ctx.input(3), 0)
     # ONNX pads an integer input with its zero point, i.e. zero after the subtraction.
-    _, y = _conv(ctx, x, w)
+    y = _conv(ctx, x, w)
     return tf.cast(to_channels_first(y), tf.int32)
 
 
@@ -125,7 +157,7 @@ def qlinear_conv(ctx: Any) -> Any:
     x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp = (ctx.input(i) for i in range(8))
     xf = _int_conv_input(x, x_zp, None)
     wf = _int_conv_input(w, w_zp, 0)
-    _, acc = _conv(ctx, xf, wf)
+    acc = _conv(ctx, xf, wf)
     if ctx.has_input(8):
         acc = acc + tf.cast(ctx.inputs[8], tf.float64)
     # scales are per tensor or per output channel (the last axis here)

@@ -118,7 +118,8 @@ def unique(ctx: Any) -> Any:
         rest = moved.shape.as_list()[1:]
         width = None if any(d is None for d in rest) else math.prod(rest)
         shape_t = tf.shape(moved, out_type=tf.int64)
-        rows = tf.reshape(moved, [-1, width] if width is not None else tf.stack([shape_t[0], tf.reduce_prod(shape_t[1:])]))
+        rows_shape = [-1, width] if width is not None else tf.stack([shape_t[0], tf.reduce_prod(shape_t[1:])])
+        rows = tf.reshape(moved, rows_shape)
         values, inverse = tf.raw_ops.UniqueV2(x=rows, axis=tf.constant([0], tf.int64), out_idx=tf.int64)
         if width is not None:
             values = tf.reshape(values, [-1, width])

@@ -64,8 +64,10 @@ def _grid_sample(ctx: Any, mode: str) -> Any:
         coords = [tf.round(c) for c in coords]  # half to even, as PyTorch
     lo_hi = [(0.0, d - 1.0) if align else (-0.5, d - 0.5) for d in dims]
     for i, d in enumerate(dims):
-        if padding == "border":
-            coords[i] = tf.clip_by_value(coords[i], 0.0, d - 1.0)
+        if padding == "border":  # only points beyond the borders move; pixel() clamps the taps
+            lo, hi = lo_hi[i]
+            outside = (coords[i] < lo) | (coords[i] > hi)
+            coords[i] = tf.where(outside, tf.clip_by_value(coords[i], 0.0, d - 1.0), coords[i])
         elif padding == "reflection":
             coords[i] = tf.cast(tf.cast(_reflect(coords[i], *lo_hi[i]), tf.float32), f)
 
@@ -75,7 +77,7 @@ def _grid_sample(ctx: Any, mode: str) -> Any:
         if padding == "reflection":
             idx = tf.cast(tf.cast(_reflect(tf.cast(idx, f), *lo_hi[i]), tf.int64), tf.int64)
         valid = (idx >= 0) & (idx < d)
-        return tf.clip_by_value(idx, 0, d - 1), valid
+        return tf.clip_by_value(idx, 0, d - 1), valid  # border: the clamp; zeros: masked by valid
 
     # per axis: list of (index, weight) taps
     taps: list[list[tuple[Any, Any]]] = []

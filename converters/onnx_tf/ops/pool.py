@@ -25,7 +25,12 @@ class _Geometry:
         self.strides = [int(s) for s in ctx.attr("strides", [1] * n)]
         self.dilations = [int(d) for d in ctx.attr("dilations", [1] * n)]
         self.in_spatial = static_shape(x)[2:]
-        self.pads = spatial_pads(ctx, self.in_spatial, self.kernel, self.strides, self.dilations)
+        # SAME_UPPER over unknown sizes: TF's own "SAME" padding is the same rule
+        self.tf_same = ctx.attr("auto_pad", "NOTSET") == "SAME_UPPER" and None in self.in_spatial
+        if self.tf_same:
+            self.pads = [(0, 0)] * n
+        else:
+            self.pads = spatial_pads(ctx, self.in_spatial, self.kernel, self.strides, self.dilations)
         ceil = bool(ctx.attr("ceil_mode", 0))
         self.out: list[int | None] = []
         self.extra: list[int] = []  # end padding beyond pads so that VALID windows give the ceil_mode count
@@ -149,6 +154,11 @@ def max_pool(ctx: Any) -> Any:
     x = ctx.inputs[0]
     g = _Geometry(ctx, x)
     with_indices = ctx.output_used(1)
+    if g.tf_same and g.tf_pool_ok and x.dtype.is_floating and not with_indices:
+        y = tf.nn.pool(to_channels_last(x), g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="SAME")
+        return to_channels_first(y)
+    if g.tf_same:
+        raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
     if with_indices or not g.tf_pool_ok or not x.dtype.is_floating:
         if not g.static or (with_indices and any(v is None for v in static_shape(x)[1:])):
             raise ctx.unsupported("this MaxPool geometry (or its Indices output) needs static spatial sizes")
@@ -168,6 +178,11 @@ def average_pool(ctx: Any) -> Any:
     x = ctx.inputs[0]
     g = _Geometry(ctx, x)
     include_pad = bool(ctx.attr("count_include_pad", 0))
+    if g.tf_same and g.tf_pool_ok and not include_pad:  # TF's SAME average also leaves the padding out
+        y = tf.nn.pool(to_channels_last(x), g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="SAME")
+        return to_channels_first(y)
+    if g.tf_same:
+        raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
     padded = any(v for pair in g.full_pads() for v in pair)
     if not g.tf_pool_ok:
         if not g.static:
@@ -197,6 +212,8 @@ def lp_pool(ctx: Any) -> Any:
     x = ctx.inputs[0]
     g = _Geometry(ctx, x)
     p = float(ctx.attr("p", 2))
+    if g.tf_same:
+        raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes")
     powered = tf.pow(tf.abs(x), tf.cast(p, x.dtype))
     if g.tf_pool_ok:
         xl = tf.pad(to_channels_last(powered), [[0, 0], *g.full_pads()[2:], [0, 0]])

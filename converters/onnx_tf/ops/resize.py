@@ -23,21 +23,31 @@ class _Axis:
         self.in_size, self.out_size, self.scale, self.roi = in_size, out_size, scale, roi
 
 
+def _f64(v: Any) -> Any:
+    """``v`` as a float64 tensor; Python and numpy numbers go straight to float64, not through float32."""
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(v, (int, float, np.number)):
+        return tf.constant(float(v), tf.float64)
+    return tf.cast(v, tf.float64)
+
+
 def _source_coords(ax: _Axis, mode: str) -> tuple[Any, Any]:
     """Output index -> source coordinate (float64), and the mask of positions outside the crop (or None)."""
     import tensorflow as tf
 
     f64 = tf.float64
     y = tf.range(tf.cast(ax.out_size, tf.int32), dtype=f64)
-    in_w = tf.cast(ax.in_size, f64)
-    scale = tf.cast(ax.scale, f64)
+    in_w = _f64(ax.in_size)
+    scale = _f64(ax.scale)
     out_w = scale * in_w  # the (fractional) output width ONNX's formulas use
     if mode == "align_corners":
         return tf.where(tf.equal(out_w, 1.0), tf.zeros_like(y), y * (in_w - 1) / (out_w - 1)), None
     if mode == "asymmetric":
         return y / scale, None
     if mode == "tf_crop_and_resize":
-        start, end = (tf.cast(v, f64) for v in ax.roi)
+        start, end = (_f64(v) for v in ax.roi)
         x = tf.where(tf.equal(out_w, 1.0), tf.fill(tf.shape(y), (end - start) * (in_w - 1) / 2),
                      y * (end - start) * (in_w - 1) / (out_w - 1))
         x = x + start * (in_w - 1)
@@ -47,7 +57,7 @@ def _source_coords(ax: _Axis, mode: str) -> tuple[Any, Any]:
     if mode == "half_pixel":
         return (y + 0.5) / scale - 0.5, None
     if mode == "half_pixel_symmetric":
-        adjustment = tf.cast(ax.out_size, f64) / out_w
+        adjustment = _f64(ax.out_size) / out_w
         offset = in_w / 2 * (1 - adjustment)
         return offset + (y + 0.5) / scale - 0.5, None
     raise ValueError(mode)

@@ -48,6 +48,8 @@ def shape(ctx: Any) -> Any:
 
     x = ctx.inputs[0]
     rank = x.shape.rank
+    if rank is None:  # ONNX clamps start/end exactly like a Python slice of the shape vector
+        return tf.shape(x, out_type=tf.int64)[ctx.attr("start"):ctx.attr("end")]
     start, end = ctx.attr("start", 0), ctx.attr("end", rank)
     start, end = (min(max(norm_axis(v, rank), 0), rank) for v in (start, end))
     static = x.shape.as_list()[start:end]
@@ -79,7 +81,8 @@ def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
     if not allowzero:
         in_shape = tf.shape(x, out_type=tf.int64)
         n = tf.size(shape_t, out_type=tf.int64)
-        padded = tf.pad(in_shape, [[0, tf.maximum(tf.constant(0, tf.int64), n - tf.size(in_shape, out_type=tf.int64))]])[:n]
+        extra = tf.maximum(tf.constant(0, tf.int64), n - tf.size(in_shape, out_type=tf.int64))
+        padded = tf.pad(in_shape, [[0, extra]])[:n]
         shape_t = tf.where(tf.equal(shape_t, 0), padded, shape_t)
     return tf.reshape(x, shape_t)
 

@@ -22,6 +22,9 @@ def test_page_is_self_contained_and_escaped(report, tmp_path):
     assert "@import" not in page and "url(" not in page
     for text in ("/tmp/out/model.onnx", "torch.onnx (dynamo)", "4×10", "FAIL", "PASS", "harness overhead"):
         assert text in page
+    assert "first breaks" not in page
+    report["first_failure"] = {"format": "tf", "runtime": "tensorflow", "reference": "onnx<1>", "inputs": "x: 4x10"}
+    assert "parity first breaks at <b>tf</b> (tensorflow) against onnx&lt;1&gt; with inputs x: 4x10" in render_html(report)
 
 
 def test_one_histogram_per_float_output_and_latency_charts(report):
@@ -81,3 +84,12 @@ def test_crowded_latency_labels_are_slanted():
     assert svg.count("rotate(-35)") == 12
     roomy = bar_chart(["a", "b"], {"p50": [1.0, 2.0]}, width=700)
     assert "rotate(-35)" not in roomy
+
+
+def test_live_report_with_numpy_scalars_and_nan(report):
+    import numpy as np
+
+    report["bench"][0].update(p50_ms=np.float32(2.0), p90_ms=float("nan"), p99_ms="inf")
+    report["parity"][1]["outputs"][1].update(atol=np.float64(1e-4), mismatch_ratio=float("nan"))
+    page = render_html(report)
+    assert "atol 0.0001" in page and page.count("<svg") == 7

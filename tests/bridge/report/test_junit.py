@@ -61,3 +61,12 @@ def test_judged_bench_entries_become_latency_cases(report):
     suite = root.find("testsuite[@name='latency']")
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
     assert "baseline_p50_ms 0.5" in suite.find("testcase/failure").get("message")
+
+
+def test_live_report_with_numpy_scalars_and_nan(report):
+    import numpy as np
+
+    out = report["parity"][1]["outputs"][1]
+    out.update(max_abs=np.float32(0.5), mismatch_ratio=float("nan"), atol=np.float64(1e-4), shape=[np.int64(4), 10])
+    message = ET.fromstring(junit_xml(report)).find("testsuite/testcase[@name='probs<&>']/failure").get("message")
+    assert "max_abs 0.5" in message and "mismatch nan" in message and "atol 0.0001" in message

@@ -37,3 +37,15 @@ def test_per_output_tolerances():
     tol = Tolerances(atol=1e-6, per_output_atol={"logits": 1.0})
     res = compare_outputs({"logits": np.zeros(2), "p": np.zeros(2)}, {"logits": np.full(2, 0.5), "p": np.full(2, 0.5)}, tol)
     assert [o.passed for o in res] == [True, False]
+
+
+def test_index_ties_broken_differently_are_not_failures():
+    values = np.array([[5.0, 5.0, 1.0]], np.float32)
+    ref = {"values": values, "indices": np.array([[0, 1, 2]])}
+    tie = {"values": values.copy(), "indices": np.array([[1, 0, 2]])}
+    res = compare_outputs(ref, tie)
+    assert all(o.passed for o in res) and "ties" in res[1].problem
+    wrong = {"values": np.array([[5.0, 4.0, 1.0]], np.float32), "indices": np.array([[1, 0, 2]])}
+    assert not all(o.passed for o in compare_outputs(ref, wrong))
+    alone = compare_outputs({"indices": ref["indices"]}, {"indices": tie["indices"]})
+    assert not alone[0].passed

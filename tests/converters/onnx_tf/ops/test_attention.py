@@ -119,3 +119,37 @@ def test_rotary_embedding(interleaved, rot_dim):
     check_node("RotaryEmbedding", {"x": X4, "cos": cos, "sin": sin, "pos": POS}, attrs, opset=23)
     check_node("RotaryEmbedding", {"x": X3, "cos": _r(2, 4, half), "sin": _r(2, 4, half)},
                {**attrs, "num_heads": 3}, opset=23)
+
+
+LQ, LK, LV = _r(2, 5, 4 * 3), _r(2, 5, 2 * 3), _r(2, 5, 2 * 4)  # 4 query heads, 2 KV heads, d_k 3, d_v 4
+
+
+@pytest.mark.parametrize("rule, decay, beta", [
+    ("linear", None, None),
+    ("gated", (2, 5, 2), None),            # one decay per KV head
+    ("delta", None, (2, 5, 1)),            # one beta for all heads
+    ("gated_delta", (2, 5, 6), (2, 5, 2)),  # decay per key dimension, beta per KV head
+])
+@pytest.mark.parametrize("with_past", [False, True])
+def test_linear_attention(rule, decay, beta, with_past):
+    inputs = {"q": LQ, "k": LK * 0.5, "v": LV}
+    names = ["q", "k", "v", "", "", ""]
+    if with_past:
+        inputs["s"], names[3] = _r(2, 2, 3, 4), "s"
+    if decay:
+        inputs["g"], names[4] = -np.abs(_r(*decay)), "g"
+    if beta:
+        inputs["b"], names[5] = 1 / (1 + np.exp(-_r(*beta))), "b"
+    while names[-1] == "":
+        names.pop()
+    attrs = {"q_num_heads": 4, "kv_num_heads": 2, "update_rule": rule}
+    check_node("LinearAttention", inputs, attrs, opset=27, n_outputs=2, input_names=names, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["none", "silu"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_causal_conv_with_state(activation, k):
+    x, w = _r(2, 4, 6), _r(4, 1, k)
+    check_node("CausalConvWithState", {"x": x, "w": w}, {"activation": activation}, opset=27, n_outputs=2)
+    inputs = {"x": x, "w": w, "b": _r(4), "s": _r(2, 4, k - 1)}
+    check_node("CausalConvWithState", inputs, {"activation": activation}, opset=27, n_outputs=2, atol=1e-5)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
 
 rng = np.random.default_rng(0)
 
@@ -63,3 +63,18 @@ def test_deform_conv():
     mask = rng.random((1, 2 * 4, 4, 4)).astype(np.float32)
     check_node("DeformConv", {"x": x, "w": w, "offset": offset, "b": _rand(4), "mask": mask},
                {"group": 2, "offset_group": 2}, opset=19, atol=1e-5)
+
+
+def _with_dynamic_spatial(model):
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    return model
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_conv_same_over_unknown_sizes(auto_pad):
+    x = _rand(1, 2, 7, 6)
+    w = _rand(3, 2, 3, 2)
+    model = _with_dynamic_spatial(make_node_model("Conv", {"x": x}, {"auto_pad": auto_pad, "strides": [2, 2]},
+                                                  initializers={"w": w}))
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)

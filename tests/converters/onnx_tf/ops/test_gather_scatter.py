@@ -47,10 +47,9 @@ def test_gather_nd(batch_dims, indices):
 def test_scatter_elements(reduction, axis):
     data = rng.standard_normal((3, 4)).astype(np.float32)
     # Duplicates exercise the reduction; "none" gets distinct targets (duplicates are undefined there).
-    if reduction == "none":
-        indices = np.array([[1, 0, 2, -1], [0, 2, 1, 0]], I64) if axis == 0 else np.array([[3, -4], [0, 1], [2, 1]], I64)
-    else:
-        indices = np.array([[1, 1, 2, -1], [1, 2, -2, 0]], I64) if axis == 0 else np.array([[3, -1], [0, 0], [2, 1]], I64)
+    distinct = {0: [[1, 0, 2, -1], [0, 2, 1, 0]], -1: [[3, -4], [0, 1], [2, 1]]}
+    repeated = {0: [[1, 1, 2, -1], [1, 2, -2, 0]], -1: [[3, -1], [0, 0], [2, 1]]}
+    indices = np.array((distinct if reduction == "none" else repeated)[axis], I64)
     updates = rng.standard_normal(indices.shape).astype(np.float32)
     attrs = {"axis": axis} if reduction == "none" else {"axis": axis, "reduction": reduction}
     check_node("ScatterElements", {"d": data, "i": indices, "u": updates}, attrs)

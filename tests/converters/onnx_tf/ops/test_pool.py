@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
@@ -70,3 +70,12 @@ def test_global_pools():
     check_node("GlobalAveragePool", {"x": X})
     check_node("GlobalMaxPool", {"x": X})
     check_node("GlobalLpPool", {"x": X}, {"p": 3}, rtol=1e-4, runtime="onnxruntime")
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_same_upper_over_unknown_sizes(op):
+    x = rng.standard_normal((1, 2, 7, 6)).astype(np.float32)
+    model = make_node_model(op, {"x": x}, {"kernel_shape": [3, 2], "strides": [2, 2], "auto_pad": "SAME_UPPER"})
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-6)

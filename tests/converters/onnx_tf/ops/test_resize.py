@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
@@ -100,3 +100,12 @@ def test_roi_align(attrs):
     rois = np.array([[0.5, 1.0, 5.0, 4.5], [1.0, 0.0, 12.0, 9.0], [-2.0, 2.0, 3.0, 7.0]], np.float32)
     check_node("RoiAlign", {"x": x, "rois": rois}, attrs, opset=16, atol=1e-5,
                initializers={"batch": np.array([0, 1, 1], np.int64)})
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_over_unknown_sizes(mode):
+    tensors = {"roi": np.array([], np.float32), "scales": np.array([1, 1, 2, 1.5], np.float32)}
+    model = make_node_model("Resize", {"x": X}, {"mode": mode}, opset=13, initializers=tensors)
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    np.testing.assert_allclose(run_tf(model, {"x": X})[0], run_reference(model, {"x": X})[0], rtol=1e-5, atol=1e-6)

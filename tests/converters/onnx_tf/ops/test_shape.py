@@ -1,5 +1,4 @@
 import numpy as np
-import onnx
 import pytest
 
 from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
