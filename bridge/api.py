@@ -67,6 +67,18 @@ class ConversionResult:
         return data
 
 
+def _load(source: Any, weights: str | Path | None, trust_pickle: bool) -> Model:
+    model = load_source(source)
+    if weights is not None:
+        if model.format != "torch":
+            raise UsageError(f"--weights loads into a PyTorch module; {model.path} is {model.format}")
+        from bridge.weights import load_weights
+
+        load_weights(model.handle, weights, trust_pickle)
+        model.handle.eval()
+    return model
+
+
 def _specs(input_shapes: Sequence[str | InputSpec]) -> list[InputSpec]:
     from bridge.inputs import parse_input_shape
 
@@ -115,6 +127,8 @@ def convert(
     bench_batches: Sequence[int | None] = (),
     threads: Sequence[int | None] = (None,),
     localize: bool | None = None,
+    weights: str | Path | None = None,
+    trust_pickle: bool = False,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -123,10 +137,11 @@ def convert(
     shapes; axes that differ between them are exported as dynamic. Artifacts land in ``out_dir`` together
     or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
-    ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails).
+    ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
+    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first.
     """
     targets = parse_targets(to)
-    model = load_source(source)
+    model = _load(source, weights, trust_pickle)
     steps = plan(model.format, targets)
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
     check_device(device)
@@ -170,11 +185,13 @@ def verify(
     tolerances: Tolerances | None = None,
     seed: int = 0,
     localize: bool | None = None,
+    weights: str | Path | None = None,
+    trust_pickle: bool = False,
 ) -> ConversionResult:
     """Check existing artifacts against a reference SOURCE without converting anything."""
     from bridge.artifacts import open_artifact
 
-    model = load_source(reference)
+    model = _load(reference, weights, trust_pickle)
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
     check_device(device)
     opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]

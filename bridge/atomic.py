@@ -1,9 +1,11 @@
-"""Atomic output: build an artifact in a temporary sibling, rename it into place only when complete."""
+"""Atomic output: artifacts are built in a staging folder beside the output and renamed into place only
+when complete, so an interrupted run never leaves a half-written artifact where a later step looks."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +13,9 @@ from pathlib import Path
 
 from bridge.errors import UsageError
 
-__all__ = ["atomic_path", "remove_path", "check_writable"]
+__all__ = ["check_writable", "remove_path", "staging_dir", "replace_into"]
+
+_STAGING = re.compile(r"^\.bridge-(\d+)-.*\.partial$")
 
 
 def remove_path(path: Path) -> None:
@@ -26,22 +30,39 @@ def check_writable(path: Path, force: bool) -> None:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
 
 
-@contextlib.contextmanager
-def atomic_path(target: Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target``, on failure it vanishes."""
-    target = Path(target)
-    check_writable(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    tmp = staging / target.name
+def _alive(pid: int) -> bool:
     try:
-        yield tmp
-        if not tmp.exists():
-            raise RuntimeError(f"converter wrote nothing to {tmp}")
-        if target.exists() or target.is_symlink():
-            # Swap: move the old one aside first so a crash between the two renames loses nothing.
-            old = staging / (target.name + ".old")
-            os.replace(target, old)
-        os.replace(tmp, target)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep(parent: Path) -> None:
+    """Remove staging folders left by runs that were killed outright (SIGKILL, power loss)."""
+    for entry in parent.iterdir():
+        match = _STAGING.match(entry.name)
+        if match and entry.is_dir() and not _alive(int(match[1])):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staging_dir(parent: Path) -> Iterator[Path]:
+    """A private folder in ``parent`` (same filesystem, so renames are atomic), removed on any exit."""
+    parent.mkdir(parents=True, exist_ok=True)
+    _sweep(parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".bridge-{os.getpid()}-", suffix=".partial", dir=parent))
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_into(new: Path, final: Path, staging: Path) -> None:
+    """Move ``new`` to ``final``; an existing ``final`` is first moved aside into ``staging`` (and dropped
+    with it), so at every instant ``final`` is either the complete old artifact or the complete new one."""
+    if final.exists() or final.is_symlink():
+        os.replace(final, staging / f"{final.name}.old")
+    os.replace(new, final)

@@ -90,6 +90,8 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
         click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
+        click.option("--weights", type=click.Path(dir_okay=False), help="Trained weights for the module: .safetensors (preferred) or a .pt/.pth state dict."),
+        click.option("--trust-pickle", is_flag=True, help="Allow --weights pickles beyond plain tensors (runs the pickle's code: only for files you trust)."),
         click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges (automatic when a TF artifact fails)."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
@@ -164,7 +166,7 @@ def cli() -> None:
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-            localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
+            weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
             threads: tuple[int, ...], force: bool) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
@@ -175,7 +177,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
-        threads=threads or (None,), localize=localize,
+        threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
     )
     if not quiet:
         for artifact in result.artifacts:
@@ -191,13 +193,14 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-           localize: bool | None, quiet: bool) -> None:
+           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
-                        tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize)
+                        tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize,
+                        weights=weights, trust_pickle=trust_pickle)
     _finish(result, report_path, junit_path, html_path)
 
 
@@ -332,5 +335,13 @@ def inspect(file: str) -> None:
     click.echo(inspect_file(file))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM unwinds like Ctrl-C, so staging folders are removed and no partial artifact remains.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli.main(args=list(argv) if argv is not None else None, prog_name="bridge")

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError
+from bridge.external_data import check_external_data, external_tensors
 from bridge.model import InputSpec
+from bridge.onnx_validate import check_model_semantics, first_line
 
-__all__ = ["load_onnx_checked", "onnx_input_specs", "onnx_dtype_name"]
+__all__ = ["load_onnx_checked", "check_model_semantics", "onnx_input_specs", "onnx_dtype_name"]
 
 
 def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
@@ -23,24 +25,21 @@ def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
         raise UsageError(f"{path} is not a valid ONNX file ({_first_line(exc)}); re-export it") from exc
     if not model.graph.node and not model.graph.output:
         raise UsageError(f"{path} holds no ONNX graph; is it an ONNX file?")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        raise UsageError(f"{path} failed the ONNX checker: {_first_line(exc)}") from exc
-    if load_external_data:
-        from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+    # External data is checked before anything (the ONNX checker included) opens those files.
+    check_external_data(model, path.parent)
+    check_model_semantics(model, str(path))
+    if load_external_data and any(True for _ in external_tensors(model.graph)):
+        from onnx.external_data_helper import load_external_data_for_model
 
-        if any(uses_external_data(t) for t in model.graph.initializer):
-            try:
-                load_external_data_for_model(model, str(path.parent))
-            except Exception as exc:
-                raise UsageError(f"{path}: cannot read its external data: {_first_line(exc)}") from exc
+        try:
+            load_external_data_for_model(model, str(path.parent))
+        except Exception as exc:
+            raise UsageError(f"{path}: cannot read its external data: {_first_line(exc)}") from exc
     return model
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return first_line(exc)
 
 
 def onnx_dtype_name(elem_type: int) -> str:

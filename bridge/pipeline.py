@@ -3,15 +3,12 @@ into the output folder together, so a failed run leaves nothing behind."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bridge.atomic import check_writable, remove_path
-from bridge.errors import BridgeError, UsageError
+from bridge.atomic import check_writable, replace_into, staging_dir
+from bridge.errors import BridgeError, UnsupportedError, UsageError
 from bridge.formats import FORMATS, get_format
 from bridge.model import Artifact, ConvertOptions, Model
 from bridge.progress import Progress
@@ -50,12 +47,11 @@ def run_conversions(
     finals = {s.target: out_dir / FORMATS[s.target].artifact_name(model.stem) for s in steps}
     for path in finals.values():
         check_writable(path, force)
-    parent = out_dir.parent if not out_dir.exists() else out_dir
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".bridge-", suffix=".partial", dir=parent))
+    # Staging sits beside the output folder (same filesystem for atomic renames, never inside the output).
+    parent = out_dir.resolve().parent
     made: dict[str, Artifact | Model] = {model.format: model}
     artifacts: list[Artifact] = []
-    try:
+    with staging_dir(parent) as staging:
         for step in steps:
             tmp_path = staging / FORMATS[step.target].artifact_name(model.stem)
             with progress.step(f"{step.source} → {step.target} ({step.name})"):
@@ -65,8 +61,6 @@ def run_conversions(
                 except BridgeError:
                     raise
                 except Exception as exc:
-                    from bridge.errors import UnsupportedError
-
                     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
                 artifact.convert_seconds = time.perf_counter() - start
@@ -76,10 +70,6 @@ def run_conversions(
         out_dir.mkdir(parents=True, exist_ok=True)
         for artifact in artifacts:
             final = finals[artifact.format]
-            if final.exists() or final.is_symlink():
-                remove_path(final)
-            os.replace(artifact.path, final)
+            replace_into(artifact.path, final, staging)
             artifact.path = final
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return artifacts

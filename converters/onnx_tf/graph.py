@@ -6,11 +6,11 @@ from collections import ChainMap, Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bridge.errors import UnsupportedError, UsageError
+from bridge.errors import BridgeError, UnsupportedError, UsageError
 from converters.onnx_tf.context import NodeContext
 from converters.onnx_tf.registry import OPS, OpRegistry
 
-__all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets"]
+__all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets", "handler_failure"]
 
 # Ops whose outputs must never be folded into constants even when their inputs are static.
 _NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
@@ -147,11 +147,16 @@ class GraphWalker:
                 inputs.append(env[name])
             else:
                 raise UsageError(f"node {node.name or node.op_type} reads '{name}', which nothing produces; the ONNX model is invalid")
-        ctx = NodeContext(node, inputs, self, opset)
-        results = self._fold(ctx, handler) if self._foldable(node) else None
-        if results is None:
-            with tf.name_scope(_scope_name(node)):
-                results = handler(ctx)
+        try:
+            ctx = NodeContext(node, inputs, self, opset)
+            results = self._fold(ctx, handler) if self._foldable(node) else None
+            if results is None:
+                with tf.name_scope(_scope_name(node)):
+                    results = handler(ctx)
+        except BridgeError:
+            raise
+        except Exception as exc:
+            raise handler_failure(node, exc) from exc
         if not isinstance(results, (list, tuple)):
             results = [results]
         for i, out_name in enumerate(node.output):
@@ -195,6 +200,24 @@ class GraphWalker:
                 self.static[name] = value
             out.append(tf.constant(value))
         return out
+
+
+def handler_failure(node: Any, exc: BaseException) -> UnsupportedError:
+    """A handler that raised something other than a BridgeError, as the error a user sees.
+
+    Models reach the walker only after the ONNX checker and strict type/shape inference
+    (``bridge.onnx_io``), so what is left is an op/attribute combination the backend cannot convert:
+    exit 3, naming the node and op, never a traceback.
+    """
+    detail = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    label = f"{node.domain}::{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
+    return UnsupportedError(
+        f"node '{node.name or '(unnamed)'}' ({label}): the TF handler cannot convert it "
+        f"({type(exc).__name__}: {detail}); please report this with the model",
+        {label: 1},
+    )
 
 
 def _scope_name(node: Any) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.errors import BridgeError, UnsupportedError
 from bridge.names import sanitize_names
 from converters.onnx_tf.dtypes import tf_dtype
 from converters.onnx_tf.graph import GraphWalker, check_supported
@@ -82,7 +83,14 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         return {name: tf.identity(t) for name, t in outputs.items()}
 
     fn = tf.function(serve, input_signature=signature, autograph=False)
-    concrete = fn.get_concrete_function()
+    try:
+        concrete = fn.get_concrete_function()
+    except BridgeError:
+        raise
+    except Exception as exc:  # outside any one node (outputs, signature): still never a traceback
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
+                               "please report this with the model") from exc
     all_outputs = list(concrete.structured_outputs)
     output_map = sanitize_names(output_names + [n for n in all_outputs if n not in output_names])
 

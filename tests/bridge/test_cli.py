@@ -87,11 +87,12 @@ def test_seed_mlp_to_tf_writes_onnx_and_savedmodel_and_report(tmp_path):
     data = json.loads(report.read_text())
     assert data["passed"] is True
     assert [a["format"] for a in data["artifacts"]] == ["onnx", "tf"]
-    assert {p["format"] for p in data["parity"]} == {"onnx", "tf"}
+    assert {(p["format"], p["reference"]) for p in data["parity"]} == {("onnx", "torch"), ("tf", "torch"), ("tf", "onnx")}
     for stage in data["parity"]:
-        assert stage["reference"] == "torch" and stage["passed"]
+        assert stage["passed"]
         for out in stage["outputs"]:
             assert out["max_abs"] <= 1e-5
+    assert data["first_failure"] is None
     assert data["inputs"] == [{"name": "x", "shape": [4, 1, 28, 28], "dtype": "float32"}]
     # the table names both artifacts
     assert "onnx" in result.stdout and "tensorflow" in result.stdout

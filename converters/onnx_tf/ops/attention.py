@@ -1,4 +1,7 @@
-"""Transformer ops: Attention (opsets 23-25), RotaryEmbedding (opset 23)."""
+"""Transformer ops: Attention (opsets 23-25), RotaryEmbedding (opset 23), FlexAttention (ai.onnx.preview 1).
+
+The recurrent-state mixers (LinearAttention, CausalConvWithState) live in ``linear_attention.py``.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,7 @@ def _split_heads(x: Any, heads: int) -> Any:
     return tf.transpose(x, [0, 2, 1, 3])
 
 
-def _offset_bias(ctx: Any, allowed_fn: Any, q_len: Any, kv_len: Any, offset: Any, per_batch: bool,
-                 dtype: Any) -> Any:
+def _offset_bias(allowed_fn: Any, q_len: Any, kv_len: Any, offset: Any, per_batch: bool, dtype: Any) -> Any:
     """0 where ``allowed_fn(query_position - key_index)`` holds, -inf elsewhere: [q, kv] or [B, 1, q, kv]."""
     import tensorflow as tf
 
@@ -50,14 +52,13 @@ def _attention_bias(ctx: Any, mask: Any, q: Any, q_len: Any, kv_len: Any, past_l
     if mask is not None:
         # A mask shorter than the key sequence is padded with "not attended".
         mask_len = _dim(mask, -1)
-        pad = tf.maximum(kv_len - mask_len, 0)
-        paddings = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int32),
-                              tf.reshape(tf.stack([0, tf.cast(pad, tf.int32)]), [1, 2])], axis=0)
-        if mask.dtype == tf.bool:
-            mask = tf.pad(mask, paddings, constant_values=False)
-            mask = tf.where(mask, tf.zeros([], dtype), neg_inf)
-        else:
-            mask = tf.pad(tf.cast(mask, dtype), paddings, constant_values=-math.inf)
+        pad = kv_len - mask_len if isinstance(kv_len, int) and isinstance(mask_len, int) else None
+        if pad != 0:
+            pad = tf.maximum(kv_len - mask_len, 0)
+            paddings = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int32),
+                                  tf.reshape(tf.stack([0, tf.cast(pad, tf.int32)]), [1, 2])], axis=0)
+            mask = tf.pad(mask, paddings, constant_values=False if mask.dtype == tf.bool else -math.inf)
+        mask = tf.where(mask, tf.zeros([], dtype), neg_inf) if mask.dtype == tf.bool else tf.cast(mask, dtype)
     bias = zeros if mask is None else zeros + mask
     # Offset of the query block inside the key sequence: past length, or per batch nonpad - q_len.
     per_batch = past_len is None and nonpad is not None
@@ -66,7 +67,7 @@ def _attention_bias(ctx: Any, mask: Any, q: Any, q_len: Any, kv_len: Any, past_l
     else:
         offset = past_len if past_len is not None else 0
     if ctx.attr("is_causal", 0):
-        bias = bias + _offset_bias(ctx, lambda d: d >= 0, q_len, kv_len, offset, per_batch, dtype)
+        bias = bias + _offset_bias(lambda d: d >= 0, q_len, kv_len, offset, per_batch, dtype)
     left, right = ctx.attr("left_window_size", -1), ctx.attr("right_window_size", -1)
     if left >= 0 or right >= 0:
         def window(d: Any) -> Any:
@@ -76,7 +77,7 @@ def _attention_bias(ctx: Any, mask: Any, q: Any, q_len: Any, kv_len: Any, past_l
             if right >= 0:
                 ok = tf.logical_and(ok, -d <= right)
             return ok
-        bias = bias + _offset_bias(ctx, window, q_len, kv_len, offset, per_batch, dtype)
+        bias = bias + _offset_bias(window, q_len, kv_len, offset, per_batch, dtype)
     if nonpad is not None:
         valid = tf.range(kv_len, dtype=tf.int64)[None, :] < tf.cast(tf.reshape(nonpad, [-1, 1]), tf.int64)
         bias = bias + tf.where(valid, tf.zeros([], dtype), neg_inf)[:, None, None, :]

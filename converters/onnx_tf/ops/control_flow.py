@@ -42,28 +42,25 @@ def _complete_types(dtypes: list[Any], trace_body: Callable[[], list[Any]], firs
     return [d if d is not None else o.dtype for d, o in zip(dtypes, list(outs)[first:])]
 
 
-def _relaxed(t: Any) -> Any:
-    """The same rank with every dimension unknown (or unknown rank)."""
-    import tensorflow as tf
-
-    if isinstance(t, tf.TensorArray):
-        return tf.TensorShape(None)
-    rank = t.shape.rank
-    return tf.TensorShape(None if rank is None else [None] * rank)
-
-
 def _while(cond: Callable[..., Any], body: Callable[..., Any], loop_vars: list[Any], fixed: int,
            maximum_iterations: Any = None) -> list[Any]:
     """tf.while_loop keeping static shapes where the body preserves them.
 
     The first ``fixed`` loop variables keep their shape; if a body changes another variable's shape,
-    the loop is rebuilt with those variables' shapes relaxed.
+    the loop is rebuilt with those variables' dimensions relaxed (their rank kept).
     """
     import tensorflow as tf
 
     def invariants(relax: bool) -> list[Any]:
-        return [_relaxed(v) if relax and i >= fixed else (tf.TensorShape(None) if isinstance(v, tf.TensorArray)
-                                                          else v.shape) for i, v in enumerate(loop_vars)]
+        shapes = []
+        for i, v in enumerate(loop_vars):
+            if isinstance(v, tf.TensorArray):
+                shapes.append(tf.TensorShape(None))
+            elif relax and i >= fixed and v.shape.rank is not None:
+                shapes.append(tf.TensorShape([None] * v.shape.rank))
+            else:
+                shapes.append(v.shape)
+        return shapes
 
     try:
         return tf.while_loop(cond, body, loop_vars, shape_invariants=invariants(False),

@@ -1,4 +1,4 @@
-"""Matrix products and linear algebra: Gemm, MatMul, MatMulInteger, QLinearMatMul, Einsum (Det lives in elementwise.py)."""
+"""Matrix products: Gemm, MatMul, MatMulInteger, QLinearMatMul, Einsum (Det lives in elementwise.py)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def qlinear_matmul(ctx: Any) -> Any:
     return _saturate_round(y, y_zp.dtype if y_zp is not None else a.dtype)
 
 
-def _einsum_equation(equation: str, ranks: list[int]) -> str:
+def _einsum_equation(equation: str) -> str:
     """ONNX's equation with spaces removed and the implicit output made explicit."""
     eq = equation.replace(" ", "")
     if "->" in eq:
@@ -124,7 +124,7 @@ def einsum(ctx: Any) -> Any:
     import tensorflow as tf
 
     inputs = [t for t in ctx.inputs if t is not None]
-    eq = _einsum_equation(ctx.attr("equation"), [t.shape.rank for t in inputs])
+    eq = _einsum_equation(ctx.attr("equation"))
     dtype = inputs[0].dtype
     if dtype.name in ("float32", "float64", "float16", "bfloat16", "int32", "int64", "complex64", "complex128"):
         return tf.einsum(eq, *inputs)

@@ -70,7 +70,8 @@ class _Geometry:
 
         for offset in itertools.product(*[range(k) for k in self.kernel]):
             begin = [0, 0] + [o * d for o, d in zip(offset, self.dilations)]
-            end = [0, 0] + [o * d + (n - 1) * s + 1 for o, d, n, s in zip(offset, self.dilations, self.out, self.strides)]
+            end = [0, 0] + [o * d + (n - 1) * s + 1
+                            for o, d, n, s in zip(offset, self.dilations, self.out, self.strides)]
             yield offset, tf.strided_slice(padded, begin, end, [1, 1, *self.strides], begin_mask=3, end_mask=3)
 
     def valid_count(self, include_pad: bool) -> Any:
@@ -95,42 +96,43 @@ def _pad_value(dtype: Any) -> Any:
 
 
 def _max_by_taps(g: _Geometry, x: Any, with_indices: bool, storage_order: int) -> Any:
+    """Max over the kernel taps; with ``with_indices`` also ONNX's Indices: the flat position of the first
+    maximum in the unpadded (N, C, *spatial) input, spatial axes row-major or (storage_order 1) column-major."""
     import tensorflow as tf
 
     padded = tf.pad(x, g.full_pads(), constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
-    best = best_idx = best_valid = None
-    shape = tf.shape(x, out_type=tf.int64)
-    sizes = [int(v) for v in g.in_spatial]
-    # flat index of each output position's tap in the unpadded input; row-major, or column-major spatial
-    if with_indices:
-        base = (tf.range(shape[0])[:, None] * shape[1] + tf.range(shape[1])[None, :]) * int(max(1, _prod(sizes)))
-        base = tf.reshape(base, [shape[0], shape[1]] + [1] * len(sizes))
-        order = list(range(len(sizes)))
-        strides_flat = [_prod(sizes[i + 1:]) for i in order] if not storage_order else [_prod(sizes[:i]) for i in order]
-    for offset, tap in g.taps(padded):
-        if not with_indices:
+    if not with_indices:
+        best = None
+        for _, tap in g.taps(padded):
             best = tap if best is None else tf.maximum(best, tap)
-            continue
-        coords = [tf.range(n, dtype=tf.int64) * s + o * d - b
-                  for n, s, o, d, (b, _) in zip(g.out, g.strides, offset, g.dilations, g.pads)]
-        flat = 0
-        valid = True
-        for i, c in enumerate(coords):
-            shape_i = [1, 1] + [-1 if j == i else 1 for j in range(len(coords))]
-            flat = flat + tf.reshape(c * strides_flat[i], shape_i)
-            ok = tf.reshape((c >= 0) & (c < sizes[i]), shape_i)
-            valid = ok if valid is True else valid & ok
-        idx = base + flat
+        return best
+    sizes = [int(v) for v in g.in_spatial]
+    rank = len(sizes)
+    shape = tf.shape(x, out_type=tf.int64)
+    base = (tf.range(shape[0])[:, None] * shape[1] + tf.range(shape[1])[None, :]) * _prod(sizes)
+    base = tf.reshape(base, [shape[0], shape[1]] + [1] * rank)
+    steps = [_prod(sizes[i + 1:]) if not storage_order else _prod(sizes[:i]) for i in range(rank)]
+    best = best_idx = best_valid = None
+    for offset, tap in g.taps(padded):
+        flat: Any = 0
+        valid: Any = True
+        for i, (n, s, o, d, (b, _)) in enumerate(zip(g.out, g.strides, offset, g.dilations, g.pads)):
+            coord = tf.range(n, dtype=tf.int64) * s + o * d - b  # input position of this tap, per output
+            axis_shape = [1, 1] + [-1 if j == i else 1 for j in range(rank)]
+            flat = flat + tf.reshape(coord * steps[i], axis_shape)
+            inside = tf.reshape((coord >= 0) & (coord < sizes[i]), axis_shape)
+            valid = inside if valid is True else valid & inside
+        idx = tf.broadcast_to(base + flat, tf.shape(tap))
         valid = tf.broadcast_to(valid, tf.shape(tap))
         if best is None:
-            best, best_idx, best_valid = tap, tf.broadcast_to(idx, tf.shape(tap)), valid
+            best, best_idx, best_valid = tap, idx, valid
             continue
-        # a later tap wins only if strictly greater (first maximum kept), or if the kept one was padding
-        take = (valid & (tap > best)) | (valid & ~best_valid)
+        # a later tap wins only if strictly greater (the first maximum is kept), or if the kept one was padding
+        take = valid & ((tap > best) | ~best_valid)
         best = tf.where(take, tap, best)
         best_idx = tf.where(take, idx, best_idx)
         best_valid = best_valid | valid
-    return (best, best_idx) if with_indices else best
+    return best, best_idx
 
 
 def _prod(values: list[int]) -> int:
@@ -190,19 +192,22 @@ def average_pool(ctx: Any) -> Any:
         return _sum_by_taps(g, x) / tf.constant(g.valid_count(include_pad), x.dtype)
     xl = to_channels_last(x)
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
-    summed = tf.nn.pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", strides=g.strides,
-                        dilations=g.dilations, padding="VALID")
+    mean = tf.nn.pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", strides=g.strides,
+                      dilations=g.dilations, padding="VALID")
     if not padded:
-        return to_channels_first(summed)
-    # tf's average divides by the window size; rescale to ONNX's count of the taps that read real data
+        return to_channels_first(mean)
+    # tf averages over the whole window; rescale to ONNX's count of the taps that read real data (or pads)
+    if g.static:
+        rescale = _prod(g.kernel) / g.valid_count(include_pad)
+        return to_channels_first(mean) * tf.constant(rescale, x.dtype)
     ones = tf.ones_like(xl[..., :1])
     if include_pad:
         ones = tf.pad(ones, [[0, 0], *[[b, e] for b, e in g.pads], [0, 0]], constant_values=1.0)
         mask = tf.pad(ones, [[0, 0], *[[0, e] for e in g.extra], [0, 0]])
     else:
         mask = tf.pad(ones, full)
-    count = tf.nn.pool(mask, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
-    return to_channels_first(summed / count)
+    fraction = tf.nn.pool(mask, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
+    return to_channels_first(mean / fraction)
 
 
 @onnx_op("LpPool", since=1)

@@ -53,7 +53,8 @@ def _source_coords(ax: _Axis, mode: str) -> tuple[Any, Any]:
         x = x + start * (in_w - 1)
         return x, (x < 0) | (x > in_w - 1)
     if mode == "pytorch_half_pixel":
-        return tf.where(tf.equal(out_w, 1.0), tf.fill(tf.shape(y), tf.constant(-0.5, f64)), (y + 0.5) / scale - 0.5), None
+        corner = tf.fill(tf.shape(y), tf.constant(-0.5, f64))
+        return tf.where(tf.equal(out_w, 1.0), corner, (y + 0.5) / scale - 0.5), None
     if mode == "half_pixel":
         return (y + 0.5) / scale - 0.5, None
     if mode == "half_pixel_symmetric":
@@ -279,9 +280,10 @@ def resize(ctx: Any) -> Any:
 
 @onnx_op("Upsample", since=7)
 def upsample_7(ctx: Any) -> Any:
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
     import numpy as np
 
+    # Upsample: asymmetric coordinates, nearest rounds down; scales an attribute here, an input from 9
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
     return _resize(ctx, ctx.inputs[0], np.asarray(ctx.attr("scales"), np.float32), None, None, opts)
 
 

@@ -89,12 +89,12 @@ def _run_direction(x_proj: Any, states: list[Any], seq_lens: Any, reverse: bool,
             x_proj = tf.reverse(x_proj, axis=[0])
         else:
             x_proj = tf.reverse_sequence(x_proj, seq_lens, seq_axis=0, batch_axis=1)
+    init = (tf.zeros_like(states[0]), *states)  # (h_t output, states...)
     if seq_lens is None:
         def step(carry: Any, x_t: Any) -> Any:
             h, new_states = cell(x_t, list(carry[1:]))
             return (h, *new_states)
 
-        init = (tf.zeros_like(states[0]), *states)
         scanned = tf.scan(step, x_proj, initializer=init)
     else:
         valid = tf.range(steps, dtype=seq_lens.dtype)[:, None] < seq_lens[None, :]  # [T, B]
@@ -107,7 +107,6 @@ def _run_direction(x_proj: Any, states: list[Any], seq_lens: Any, reverse: bool,
             kept = [tf.where(ok, s, p) for s, p in zip(new_states, prev)]
             return (tf.where(ok, h, tf.zeros_like(h)), *kept)
 
-        init = (tf.zeros_like(states[0]), *states)
         scanned = tf.scan(masked_step, (x_proj, valid), initializer=init)
     y = scanned[0]
     # States are frozen past each length, so the last scanned state is the final one (initial when T == 0).

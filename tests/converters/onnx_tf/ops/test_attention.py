@@ -153,3 +153,40 @@ def test_causal_conv_with_state(activation, k):
     check_node("CausalConvWithState", {"x": x, "w": w}, {"activation": activation}, opset=27, n_outputs=2)
     inputs = {"x": x, "w": w, "b": _r(4), "s": _r(2, 4, k - 1)}
     check_node("CausalConvWithState", inputs, {"activation": activation}, opset=27, n_outputs=2, atol=1e-5)
+
+
+def _flex_model(inputs, attrs):
+    import onnx
+    from onnx import helper
+
+    node = helper.make_node("FlexAttention", list(inputs), ["y"], domain="ai.onnx.preview", **attrs)
+    graph = helper.make_graph(
+        [node], "flex", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                         for n, a in inputs.items()],
+        [helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(inputs["q"].dtype), None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23),
+                                                   helper.make_opsetid("ai.onnx.preview", 1)])
+
+
+def _mod_graph(op, constant):
+    from onnx import TensorProto, helper
+
+    return helper.make_graph([helper.make_node(op, ["s", "c"], ["o"])], "mod",
+                             [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)],
+                             [helper.make_tensor_value_info("o", TensorProto.FLOAT, None)],
+                             [helper.make_tensor("c", TensorProto.FLOAT, [], [constant])])
+
+
+@pytest.mark.parametrize("attrs", [{}, {"scale": 0.2}, {"score_mod": "Add", "prob_mod": "Mul"}])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_flex_attention(attrs, dtype):
+    attrs = dict(attrs)
+    if "score_mod" in attrs:
+        attrs["score_mod"] = _mod_graph("Add", 0.5)
+        attrs["prob_mod"] = _mod_graph("Mul", 2.0)
+    inputs = {"q": Q4.astype(dtype), "k": K4.astype(dtype), "v": V4.astype(dtype)}
+    model = _flex_model(inputs, attrs)
+    got, want = run_tf(model, inputs)[0], run_reference(model, inputs)[0]
+    assert got.dtype == want.dtype
+    tol = 1e-5 if dtype == np.float32 else 2e-3
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

@@ -66,8 +66,9 @@ def test_deform_conv():
 
 
 def _with_dynamic_spatial(model):
-    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
-        dim.dim_param = "s"
+    for i, dim in enumerate(model.graph.input[0].type.tensor_type.shape.dim):
+        if i >= 2:
+            dim.dim_param = f"d{i}"
     return model
 
 
@@ -77,4 +78,17 @@ def test_conv_same_over_unknown_sizes(auto_pad):
     w = _rand(3, 2, 3, 2)
     model = _with_dynamic_spatial(make_node_model("Conv", {"x": x}, {"auto_pad": auto_pad, "strides": [2, 2]},
                                                   initializers={"w": w}))
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs", [
+    ((2, 2, 5), (2, 3, 3), {"strides": [2], "output_padding": [1], "pads": [1, 0]}),
+    ((2, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 0, 0]}),
+])
+def test_conv_transpose_unknown_batch_and_sizes(x_shape, w_shape, attrs):
+    x = _rand(*x_shape)
+    model = make_node_model("ConvTranspose", {"x": x}, attrs, initializers={"w": _rand(*w_shape)})
+    for i, dim in enumerate(model.graph.input[0].type.tensor_type.shape.dim):
+        if i != 1:  # everything but the channels
+            dim.dim_param = f"d{i}"
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)

@@ -34,7 +34,8 @@ def test_matmul_int32():
 def test_matmul_integer():
     a = rng.integers(0, 255, (2, 3, 4), dtype=np.uint8)
     b = rng.integers(-128, 127, (4, 2), dtype=np.int8)
-    check_node("MatMulInteger", {"a": a, "b": b}, initializers={"az": np.array(7, np.uint8), "bz": np.array(-3, np.int8)})
+    check_node("MatMulInteger", {"a": a, "b": b},
+               initializers={"az": np.array(7, np.uint8), "bz": np.array(-3, np.int8)})
 
 
 def test_matmul_integer_per_row_zero_points():
@@ -57,7 +58,8 @@ def test_qlinear_matmul(dtype):
     inits = {"as": np.array(0.02, np.float32), "az": np.array(3, dtype), "b": b, "bs": np.array(0.03, np.float32),
              "bz": np.array(-2 if info.min < 0 else 7, dtype), "ys": np.array(0.05, np.float32),
              "yz": np.array(5, dtype)}
-    check_node("QLinearMatMul", {"a": a}, initializers=inits, input_names=["a", "as", "az", "b", "bs", "bz", "ys", "yz"])
+    check_node("QLinearMatMul", {"a": a}, initializers=inits,
+               input_names=["a", "as", "az", "b", "bs", "bz", "ys", "yz"])
 
 
 @pytest.mark.parametrize("equation,shapes", [

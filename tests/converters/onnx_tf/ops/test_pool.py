@@ -79,3 +79,13 @@ def test_same_upper_over_unknown_sizes(op):
     for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
         dim.dim_param = "s"
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_average_pool_pads_over_unknown_sizes(include_pad):
+    x = rng.standard_normal((1, 2, 7, 6)).astype(np.float32)
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 1, 2], "count_include_pad": include_pad}
+    model = make_node_model("AveragePool", {"x": x}, attrs)
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-6)

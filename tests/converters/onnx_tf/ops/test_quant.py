@@ -20,7 +20,8 @@ def test_quantize_default_uint8_without_zero_point():
 def test_quantize_per_axis():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 10
     check_node("QuantizeLinear", {"x": x}, {"axis": 1},
-               initializers={"s": np.array([0.1, 0.2, 0.3], np.float32), "z": np.array([0, 10, -10], np.int8)}, opset=13)
+               initializers={"s": np.array([0.1, 0.2, 0.3], np.float32), "z": np.array([0, 10, -10], np.int8)},
+               opset=13)
 
 
 def test_quantize_blocked_with_short_last_block():

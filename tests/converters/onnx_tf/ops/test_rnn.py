@@ -99,3 +99,18 @@ def test_dynamic_time_and_batch(op):
     want = run_reference(model, inputs, "onnxruntime")
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op", ["RNN", "GRU", "LSTM"])
+def test_layout_1_with_sequence_lens(op):
+    # ONNX Runtime has no batch-major kernels: run layout=1 here against ORT at layout=0 on transposed data.
+    inputs, names = _inputs(op, 2, seq_lens=True, states=True, layout=1)
+    attrs = {"hidden_size": H, "direction": "bidirectional"}
+    model = make_node_model(op, inputs, {**attrs, "layout": 1}, n_outputs=N_OUT[op], opset=14, input_names=names)
+    got = run_tf(model, inputs)
+    time_major = {n: (np.swapaxes(a, 0, 1) if n in ("x", "h0", "c0") else a) for n, a in inputs.items()}
+    ref_model = make_node_model(op, time_major, attrs, n_outputs=N_OUT[op], opset=14, input_names=names)
+    want = run_reference(ref_model, time_major, "onnxruntime")
+    np.testing.assert_allclose(got[0], np.transpose(want[0], [2, 0, 1, 3]), rtol=1e-5, atol=1e-5)
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, np.swapaxes(w, 0, 1), rtol=1e-5, atol=1e-5)

@@ -1,0 +1,305 @@
+"""Fuzz the ONNX front door and the ONNX->TF backend: only BridgeErrors may come out, never a crash or hang.
+
+    python -m bridge.fuzz --cases 10000 --seed 0 --timeout-s 30 [--jobs 2] [--verify-rate 0.02] [--save-dir DIR]
+    python -m bridge.fuzz --replay DIR/case.onnx [--verify]     # rerun one saved case in-process, with traceback
+
+Each case is a pure function of ``(seed, index)``: a random small graph (sometimes invalid on purpose),
+a semantic breakage of a valid one (opset, order, names, types, outputs), or a valid one's serialized
+bytes damaged (truncated, bit-flipped, overwritten, spliced). It goes through ``load_onnx_checked``, then
+the TF backend's ``build_program``, and for a ``--verify-rate`` fraction the whole ``bridge.convert``
+(SavedModel, ONNX Runtime and TensorFlow on random inputs, compared). Cases run in worker processes so
+a segfault or a hang is recorded with its reproducer, not fatal. The last line is ``N cases, M crashes``.
+
+This is a developer tool for the ONNX->TF edge, so unlike the rest of ``bridge`` it imports the backend
+(``converters.onnx_tf``) directly, and only inside the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+__all__ = ["make_case", "run_case", "run_fuzz", "main"]
+
+_RECYCLE_AFTER = 250  # cases per worker before a fresh one (TF keeps some memory per traced function)
+_START_TIMEOUT_S = 180.0
+
+
+# -- cases -------------------------------------------------------------------------------------------
+def make_case(seed: int, index: int, verify_rate: float = 0.0) -> tuple[str, bytes, bool]:
+    """``(kind, serialized bytes, verify?)`` for case ``index`` of run ``seed``."""
+    import numpy as np
+
+    from bridge._fuzz_gen import mutate_bytes, mutate_model, random_model
+
+    rng = np.random.default_rng([seed, index])
+    verify = bool(rng.random() < verify_rate)
+    r = rng.random()
+    if r < 0.4:
+        return "graph", random_model(rng).SerializeToString(), verify
+    if r < 0.6:
+        return "semantic", mutate_model(rng, random_model(rng, invalid=False)).SerializeToString(), verify
+    data = random_model(rng, invalid=False).SerializeToString()
+    other = random_model(rng, invalid=False).SerializeToString() if rng.random() < 0.3 else b""
+    return "bytes", mutate_bytes(rng, data, other), verify
+
+
+def run_case(path: Path, verify: bool, scratch: Path) -> dict[str, Any]:
+    """Load, convert and maybe verify one file. ``crash`` is set when anything but a BridgeError escaped."""
+    from bridge.errors import BridgeError
+    from bridge.onnx_io import load_onnx_checked
+    from converters.onnx_tf import build_program
+
+    stage = "load"
+    try:
+        model = load_onnx_checked(path)
+        stage = "convert"
+        build_program(model)
+        if not verify:
+            return {"outcome": "converted"}
+        stage = "verify"
+        import bridge
+
+        out = scratch / "verify-out"
+        try:
+            result = bridge.convert(str(path), to="tf", out_dir=out, force=True, localize=False)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        return {"outcome": "verified" if result.passed else "mismatch"}
+    except BridgeError as exc:
+        info = {"outcome": f"exit {exc.exit_code} at {stage}", "error": str(exc)[:300]}
+        cause = exc.__cause__
+        if stage != "load" and cause is not None and not isinstance(cause, BridgeError):
+            # A valid model a handler choked on: not a crash (the user gets exit 3), but news for its owner.
+            ops = ",".join(sorted(getattr(exc, "unsupported", {}))) or "?"
+            info["wrapped"] = f"{info['outcome']}: {type(cause).__name__} in {ops}"
+        return info
+    except Exception as exc:
+        return {"outcome": "crash", "crash": "exception", "stage": stage,
+                "error": f"{type(exc).__name__}: {_line(exc)}",
+                "traceback": "".join(traceback.format_exception(exc)[-6:])}
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+# -- the worker --------------------------------------------------------------------------------------
+def _worker(seed: int, verify_rate: float, scratch: Path) -> None:
+    """Read case indices on stdin, answer one JSON line each on the original stdout."""
+    import faulthandler
+
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # TF and handlers must not corrupt the protocol
+    faulthandler.enable(open(scratch / "faulthandler.log", "w"))  # noqa: SIM115 - lives as long as the process
+    from bridge._frameworks import import_tensorflow
+
+    import_tensorflow()
+    import converters.onnx_tf  # noqa: F401  (registers the handlers before the first timed case)
+
+    out.write('{"ready": true}\n')
+    out.flush()
+    for line in sys.stdin:
+        index = int(line)
+        kind, data, verify = make_case(seed, index, verify_rate)
+        path = scratch / f"case-{index}.onnx"
+        path.write_bytes(data)
+        result = {"index": index, "kind": kind, "verify": verify, **run_case(path, verify, scratch)}
+        path.unlink()
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
+class _Worker:
+    def __init__(self, seed: int, verify_rate: float, root: Path, number: int) -> None:
+        self.scratch = root / f"worker-{number}"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+               "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge.fuzz", "--worker", "--seed", str(seed), "--verify-rate", str(verify_rate),
+             "--scratch", str(self.scratch)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.index: int | None = None
+        self.started = time.monotonic()
+        self.ready = False
+        self.done = 0
+
+    def send(self, index: int) -> None:
+        self.index, self.started = index, time.monotonic()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{index}\n")
+        self.proc.stdin.flush()
+
+    def fault_log(self) -> str:
+        try:
+            return (self.scratch / "faulthandler.log").read_text()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, verify_rate: float = 0.02,
+             save_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Run ``cases`` cases on ``jobs`` workers; returns outcome counts and the crashes found."""
+    outcomes: Counter[str] = Counter()
+    wrapped: Counter[str] = Counter()
+    examples: dict[str, tuple[int, str]] = {}
+    crashes: list[dict[str, Any]] = []
+    pending = list(range(cases - 1, -1, -1))
+    done = 0
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bridge-fuzz-") as tmp:
+        sel = selectors.DefaultSelector()
+        counter = iter(range(10**9))
+
+        def spawn() -> None:
+            w = _Worker(seed, verify_rate, Path(tmp), next(counter))
+            sel.register(w.proc.stdout, selectors.EVENT_READ, w)  # type: ignore[arg-type]
+
+        def retire(w: _Worker) -> None:
+            sel.unregister(w.proc.stdout)
+            w.stop()
+            shutil.rmtree(w.scratch, ignore_errors=True)
+
+        def crashed(w: _Worker, kind: str, error: str) -> None:
+            assert w.index is not None
+            case_kind, _, verify = make_case(seed, w.index, verify_rate)
+            crashes.append(_save({"index": w.index, "kind": case_kind, "verify": verify, "crash": kind, "error": error,
+                                  "fault": w.fault_log()}, seed, verify_rate, save_dir))
+            outcomes["crash"] += 1
+
+        for _ in range(max(1, min(jobs, cases))):
+            spawn()
+        while done < cases:
+            for key, _ in sel.select(timeout=1.0):
+                w: _Worker = key.data
+                line = w.proc.stdout.readline()  # type: ignore[union-attr]
+                if not line:  # the worker died: mid-case it is a crash (a segfault, an abort, an OOM kill)
+                    code = w.proc.wait()
+                    if w.index is not None:
+                        crashed(w, "process died", f"worker exit status {code}")
+                        done += 1
+                    elif not w.ready:
+                        raise RuntimeError(f"fuzz worker failed to start (exit {code})")
+                    retire(w)
+                    if pending:
+                        spawn()
+                    continue
+                result = json.loads(line)
+                if result.get("ready"):
+                    w.ready = True
+                else:
+                    done += 1
+                    w.done += 1
+                    if result["outcome"] == "crash":
+                        crashes.append(_save(result, seed, verify_rate, save_dir))
+                    outcomes[result["outcome"]] += 1
+                    if "wrapped" in result:
+                        wrapped[result["wrapped"]] += 1
+                        examples.setdefault(result["wrapped"], (result["index"], result["error"]))
+                    if progress and done % 100 == 0:
+                        print(f"\r{done}/{cases} {len(crashes)} crashes", end="", file=sys.stderr, flush=True)
+                w.index = None
+                if w.done >= _RECYCLE_AFTER and pending:
+                    retire(w)
+                    spawn()
+                elif pending:
+                    w.send(pending.pop())
+            now = time.monotonic()
+            for key in list(sel.get_map().values()):
+                w = key.data
+                limit = timeout_s if w.index is not None else (_START_TIMEOUT_S if not w.ready else None)
+                if limit is not None and now - w.started > limit:
+                    if w.index is None:
+                        raise RuntimeError(f"fuzz worker did not start within {limit:g}s")
+                    crashed(w, "hang", f"no answer after {timeout_s:g}s")
+                    done += 1
+                    retire(w)
+                    if pending:
+                        spawn()
+        for key in list(sel.get_map().values()):
+            retire(key.data)
+    if progress:
+        print(file=sys.stderr)
+    return {"cases": done, "seconds": time.monotonic() - start, "outcomes": dict(outcomes),
+            "wrapped": {k: (n, *examples[k]) for k, n in wrapped.most_common()}, "crashes": crashes}
+
+
+def _save(crash: dict[str, Any], seed: int, verify_rate: float, save_dir: Path | None) -> dict[str, Any]:
+    """Write the reproducer and what happened; returns ``crash`` with ``reproducer`` set."""
+    if save_dir is None:
+        return crash
+    save_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{crash['crash'].replace(' ', '-')}-seed{seed}-case{crash['index']}"
+    _, data, _ = make_case(seed, crash["index"], verify_rate)
+    path = save_dir / f"{stem}.onnx"
+    path.write_bytes(data)
+    (save_dir / f"{stem}.json").write_text(json.dumps(crash, indent=1) + "\n")
+    return {**crash, "reproducer": str(path)}
+
+
+def _replay(path: Path, verify: bool) -> int:
+    from bridge._frameworks import import_tensorflow
+
+    import_tensorflow()
+    with tempfile.TemporaryDirectory(prefix="bridge-fuzz-") as tmp:
+        result = run_case(path, verify, Path(tmp))
+    print(result.pop("traceback", ""), end="")
+    print(json.dumps(result))
+    return 1 if result["outcome"] == "crash" else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge.fuzz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout-s", type=float, default=30.0, help="per case; a case that takes longer is a hang")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--verify-rate", type=float, default=0.02,
+                        help="fraction of cases that also run bridge.convert with verification")
+    parser.add_argument("--save-dir", type=Path, default=Path("fuzz-crashes"), help="reproducers of crashes go here")
+    parser.add_argument("--replay", type=Path, help="run one saved .onnx in-process and print what happened")
+    parser.add_argument("--verify", action="store_true", help="with --replay: verify too")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.seed, args.verify_rate, args.scratch)
+        return 0
+    if args.replay:
+        return _replay(args.replay, args.verify)
+    summary = run_fuzz(args.cases, args.seed, args.timeout_s, args.jobs, args.verify_rate, args.save_dir,
+                       progress=sys.stderr.isatty())
+    for crash in summary["crashes"]:
+        print(f"CRASH {crash['crash']} case {crash['index']} ({crash['kind']}{', verify' if crash['verify'] else ''})"
+              f"{' at ' + crash['stage'] if 'stage' in crash else ''}: {crash['error']}")
+        if crash.get("reproducer"):
+            print(f"  reproducer: {crash['reproducer']}  (python -m bridge.fuzz --replay {crash['reproducer']}"
+                  f"{' --verify' if crash['verify'] else ''})")
+    for what, (n, index, error) in summary["wrapped"].items():
+        print(f"note: {n}x {what} (a handler raised; reported as a BridgeError), e.g. case {index}: {error}")
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(summary["outcomes"].items()))
+    print(f"seed {args.seed}, {summary['seconds']:.0f}s; {outcomes}")
+    print(f"{summary['cases']} cases, {len(summary['crashes'])} crashes")
+    return 1 if summary["crashes"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Is a parsed ONNX model a valid graph? Every "no" is a one-line UsageError (exit 2), never a crash.
+
+The ONNX checker alone accepts unknown opset versions, duplicate graph outputs and type mismatches
+(``Add`` of float and int64); strict type and shape inference catches the latter. Invalid models must
+stop here: converters and ONNX Runtime (the verification step) can crash the process on them.
+
+ONNX's own C++ checker and inference can abort the process too (onnx 1.23: a ``Conv`` with
+``auto_pad=VALID`` and a kernel larger than its input infers a negative dim, and a ``Slice`` after it
+fails a ``std::clamp`` assertion), so on Linux they run in a forked child; a child that dies or hangs
+means the model is rejected, and the parent lives on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bridge.errors import UsageError
+
+__all__ = ["check_model_semantics", "first_line"]
+
+INFERENCE_TIMEOUT_S = 300.0
+
+
+def check_model_semantics(model: Any, label: str = "the model", timeout_s: float = INFERENCE_TIMEOUT_S) -> None:
+    """Raise UsageError naming the first problem that makes ``model`` an invalid ONNX model."""
+    import onnx
+
+    graph = model.graph
+    if not graph.output:
+        raise UsageError(f"{label}: the graph declares no outputs; the ONNX model is invalid, re-export it")
+    _check_opsets(model, label)
+    for value in [*graph.input, *graph.output]:
+        kind = value.type.WhichOneof("value")
+        if kind is None or (kind == "tensor_type" and value.type.tensor_type.elem_type == onnx.TensorProto.UNDEFINED):
+            raise UsageError(f"{label}: graph input/output '{value.name}' has no element type; the ONNX model is invalid")
+    seen: set[str] = set()
+    for out in graph.output:
+        if out.name in seen:
+            raise UsageError(f"{label}: graph output '{out.name}' is listed twice; the ONNX model is invalid")
+        seen.add(out.name)
+    problem = _isolated(_onnx_checks, model, timeout_s)
+    if problem:
+        raise UsageError(f"{label} {problem}")
+
+
+def _onnx_checks(model: Any) -> str | None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        return f"failed the ONNX checker: {first_line(exc)}"
+    try:
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except Exception as exc:
+        return f"failed ONNX type and shape inference: {first_line(exc)}"
+    return None
+
+
+def _check_opsets(model: Any, label: str) -> None:
+    """Every opset import names a version this onnx knows; the default domain must be imported."""
+    import onnx.defs
+
+    known = onnx.defs.C.schema_version_map()  # domain -> (first, last) version
+    versions: dict[str, int] = {}
+    for entry in model.opset_import:
+        domain = "" if entry.domain == "ai.onnx" else entry.domain
+        shown = domain or "ai.onnx"
+        if domain in versions:
+            raise UsageError(f"{label}: opset domain '{shown}' is imported twice; the ONNX model is invalid")
+        versions[domain] = int(entry.version)
+        if domain in known:
+            first, last = known[domain]
+            if not first <= entry.version <= last:
+                raise UsageError(f"{label} imports opset {entry.version} of '{shown}'; this onnx knows versions "
+                                 f"{first} to {last}; re-export with a supported --opset")
+        elif entry.version < 1:
+            raise UsageError(f"{label}: opset domain '{shown}' has version {entry.version}; the ONNX model is invalid")
+    if "" not in versions and model.ir_version >= 3:
+        raise UsageError(f"{label} imports no ai.onnx opset; the ONNX model is invalid, re-export it")
+
+
+def _isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) -> str | None:
+    """``check(model)`` in a forked child where the platform allows it; its death or hang is a finding."""
+    if not sys.platform.startswith("linux"):
+        return check(model)
+    import select
+    import signal
+    import warnings
+
+    read_fd, write_fd = os.pipe()
+    try:
+        with warnings.catch_warnings():  # 3.12+ warns about fork in a threaded process; the child only checks
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return check(model)
+    if pid == 0:  # the child: check, send the answer, leave without running any parent cleanup
+        code = 0
+        try:
+            os.close(read_fd)
+            data = memoryview((check(model) or "").encode("utf-8", "replace"))
+            while data:
+                data = data[os.write(write_fd, data):]
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    timed_out = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return f"was not through ONNX checking and shape inference after {timeout_s:g}s; is it a valid model?"
+    if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit status {os.WEXITSTATUS(status)}"
+        return f"crashed ONNX checking and shape inference ({how}); the ONNX model is malformed, re-export it"
+    return b"".join(chunks).decode("utf-8", "replace") or None
+
+
+def first_line(exc: BaseException) -> str:
+    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
