@@ -203,21 +203,23 @@ def verify(
 
 def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
                    localize: bool | None) -> None:
-    """With an ONNX model and a TensorFlow artifact at hand, find the first diverging node."""
-    from bridge.verify.localize import localize_tf
+    """Find the first diverging node: ONNX against torch (by module) and TensorFlow against ONNX (by node)."""
+    from bridge.verify.localize import localize_onnx, localize_tf
 
     if localize is False:
         return
     onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
     if onnx_path is None and result.source.format == "onnx":
         onnx_path = result.source.path
-    has_tf = any(a.format == "tf" for a in result.artifacts)
-    failed = {p.inputs for p in result.parity if p.format == "tf" and not p.passed}
-    if onnx_path is None or not has_tf or (localize is None and not failed):
+    if onnx_path is None:
         return
+    formats = {a.format for a in result.artifacts}
     for feeds in sets:
         label = describe_feeds(feeds) if len(sets) > 1 else ""
-        if localize or label in failed:
+        failed = {p.format for p in result.parity if p.inputs == label and not p.passed}
+        if result.source.format == "torch" and "onnx" in formats and (localize or "onnx" in failed):
+            result.localization.append(localize_onnx(result.source.handle, onnx_path, feeds, tolerances))
+        if "tf" in formats and (localize or "tf" in failed):
             result.localization.append(localize_tf(onnx_path, feeds, tolerances))
 
 

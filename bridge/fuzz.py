@@ -2,6 +2,7 @@
 
     python -m bridge.fuzz --cases 10000 --seed 0 --timeout-s 30 [--jobs 2] [--verify-rate 0.02] [--save-dir DIR]
     python -m bridge.fuzz --replay DIR/case.onnx [--verify]     # rerun one saved case in-process, with traceback
+    python -m bridge.fuzz --seed S --only-case I [--verify-rate R]  # or regenerate case I of seed S
 
 Each case is a pure function of ``(seed, index)``: a random small graph (sometimes invalid on purpose),
 a semantic breakage of a valid one (opset, order, names, types, outputs), or a valid one's serialized
@@ -114,10 +115,12 @@ def _worker(seed: int, verify_rate: float, scratch: Path) -> None:
     for line in sys.stdin:
         index = int(line)
         kind, data, verify = make_case(seed, index, verify_rate)
-        path = scratch / f"case-{index}.onnx"
+        # Named so that the driver can save it, kind and all, if this process dies on it.
+        path = scratch / f"case-{index}-{kind}{'-verify' if verify else ''}.onnx"
         path.write_bytes(data)
         result = {"index": index, "kind": kind, "verify": verify, **run_case(path, verify, scratch)}
-        path.unlink()
+        if result["outcome"] != "crash":  # a crash's file stays for the driver to save
+            path.unlink()
         out.write(json.dumps(result) + "\n")
         out.flush()
 
@@ -179,10 +182,12 @@ def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, 
             shutil.rmtree(w.scratch, ignore_errors=True)
 
         def crashed(w: _Worker, kind: str, error: str) -> None:
-            assert w.index is not None
-            case_kind, _, verify = make_case(seed, w.index, verify_rate)
-            crashes.append(_save({"index": w.index, "kind": case_kind, "verify": verify, "crash": kind, "error": error,
-                                  "fault": w.fault_log()}, seed, verify_rate, save_dir))
+            # The case file the worker wrote; none means it died generating the case (ONNX's own inference).
+            found = sorted(w.scratch.glob(f"case-{w.index}-*.onnx"))
+            stem = found[0].stem.split("-") if found else [None, None, "generation"]
+            crash = {"index": w.index, "kind": stem[2], "verify": "verify" in stem, "crash": kind, "error": error,
+                     "fault": w.fault_log()}
+            crashes.append(_save(crash, seed, save_dir, found[0].read_bytes() if found else None))
             outcomes["crash"] += 1
 
         for _ in range(max(1, min(jobs, cases))):
@@ -209,7 +214,7 @@ def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, 
                     done += 1
                     w.done += 1
                     if result["outcome"] == "crash":
-                        crashes.append(_save(result, seed, verify_rate, save_dir))
+                        crashes.append(_save(result, seed, save_dir, None, w.scratch))
                     outcomes[result["outcome"]] += 1
                     if "wrapped" in result:
                         wrapped[result["wrapped"]] += 1
@@ -242,24 +247,38 @@ def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, 
             "wrapped": {k: (n, *examples[k]) for k, n in wrapped.most_common()}, "crashes": crashes}
 
 
-def _save(crash: dict[str, Any], seed: int, verify_rate: float, save_dir: Path | None) -> dict[str, Any]:
+def _save(crash: dict[str, Any], seed: int, save_dir: Path | None, data: bytes | None,
+          scratch: Path | None = None) -> dict[str, Any]:
     """Write the reproducer and what happened; returns ``crash`` with ``reproducer`` set."""
+    if data is None and scratch is not None:  # the worker lives on and left the case file for us
+        found = sorted(scratch.glob(f"case-{crash['index']}-*.onnx"))
+        data = found[0].read_bytes() if found else None
+        for path in found:
+            path.unlink()
+    crash["rerun"] = f"python -m bridge.fuzz --seed {seed} --only-case {crash['index']}"
     if save_dir is None:
         return crash
     save_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{crash['crash'].replace(' ', '-')}-seed{seed}-case{crash['index']}"
-    _, data, _ = make_case(seed, crash["index"], verify_rate)
-    path = save_dir / f"{stem}.onnx"
-    path.write_bytes(data)
+    if data is not None:
+        path = save_dir / f"{stem}.onnx"
+        path.write_bytes(data)
+        crash["reproducer"] = str(path)
     (save_dir / f"{stem}.json").write_text(json.dumps(crash, indent=1) + "\n")
-    return {**crash, "reproducer": str(path)}
+    return crash
 
 
-def _replay(path: Path, verify: bool) -> int:
+def _replay(path: Path | None, verify: bool, seed: int = 0, index: int | None = None, verify_rate: float = 0.0) -> int:
+    """Run one case in this process (a saved file, or case ``index`` of ``seed``) and print what happened."""
     from bridge._frameworks import import_tensorflow
 
     import_tensorflow()
     with tempfile.TemporaryDirectory(prefix="bridge-fuzz-") as tmp:
+        if path is None:
+            assert index is not None
+            kind, data, verify = make_case(seed, index, verify_rate)
+            path = Path(tmp) / f"case-{index}-{kind}.onnx"
+            path.write_bytes(data)
         result = run_case(path, verify, Path(tmp))
     print(result.pop("traceback", ""), end="")
     print(json.dumps(result))
@@ -277,14 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-dir", type=Path, default=Path("fuzz-crashes"), help="reproducers of crashes go here")
     parser.add_argument("--replay", type=Path, help="run one saved .onnx in-process and print what happened")
     parser.add_argument("--verify", action="store_true", help="with --replay: verify too")
+    parser.add_argument("--only-case", type=int, help="run case N of --seed in-process and print what happened")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.seed, args.verify_rate, args.scratch)
         return 0
-    if args.replay:
-        return _replay(args.replay, args.verify)
+    if args.replay or args.only_case is not None:
+        return _replay(args.replay, args.verify, args.seed, args.only_case, args.verify_rate)
     summary = run_fuzz(args.cases, args.seed, args.timeout_s, args.jobs, args.verify_rate, args.save_dir,
                        progress=sys.stderr.isatty())
     for crash in summary["crashes"]:
@@ -293,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         if crash.get("reproducer"):
             print(f"  reproducer: {crash['reproducer']}  (python -m bridge.fuzz --replay {crash['reproducer']}"
                   f"{' --verify' if crash['verify'] else ''})")
+        print(f"  rerun: {crash['rerun']} --verify-rate {args.verify_rate}")
+        if crash.get("fault"):
+            print("  " + crash["fault"].strip().replace("\n", "\n  "))
     for what, (n, index, error) in summary["wrapped"].items():
         print(f"note: {n}x {what} (a handler raised; reported as a BridgeError), e.g. case {index}: {error}")
     outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(summary["outcomes"].items()))

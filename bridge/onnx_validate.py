@@ -105,6 +105,9 @@ def _isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) 
         code = 0
         try:
             os.close(read_fd)
+            quiet = os.open(os.devnull, os.O_WRONLY)  # an abort's message must not reach the user's terminal
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
             data = memoryview((check(model) or "").encode("utf-8", "replace"))
             while data:
                 data = data[os.write(write_fd, data):]

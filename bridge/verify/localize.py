@@ -14,7 +14,7 @@ from bridge.errors import UsageError
 from bridge.model import Artifact, ConvertOptions
 from bridge.verify.compare import Tolerances, compare_output
 
-__all__ = ["Localization", "localize_tf", "module_path"]
+__all__ = ["Localization", "localize_tf", "localize_onnx", "module_path"]
 
 
 @dataclass
@@ -114,4 +114,66 @@ def localize_tf(onnx_path: str | Path, feeds: Mapping[str, Any], tolerances: Tol
             break
     if result.checked == 0:
         raise UsageError(f"{onnx_path}: no intermediate tensor could be compared")
+    return result
+
+
+def _module_outputs(module: Any, feeds: Mapping[str, Any]) -> dict[str, Any]:
+    """Each submodule's output (when it is a single tensor) on ``feeds``, captured with forward hooks."""
+    import numpy as np
+    import torch
+
+    captured: dict[str, Any] = {}
+    hooks = []
+    for name, sub in module.named_modules():
+        if not name:
+            continue
+
+        def hook(_m: Any, _args: Any, out: Any, name: str = name) -> None:
+            if isinstance(out, torch.Tensor):
+                captured[name] = out.detach().cpu().numpy()
+
+        hooks.append(sub.register_forward_hook(hook))
+    try:
+        with torch.inference_mode():
+            module(*[torch.from_numpy(np.array(v, copy=True)) for v in feeds.values()])
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured
+
+
+def localize_onnx(module: Any, onnx_path: str | Path, feeds: Mapping[str, Any],
+                  tolerances: Tolerances | None = None) -> Localization:
+    """Compare each PyTorch submodule's output with the ONNX tensor the exporter made for it (the last node
+    under that module's scope, by the exporter's metadata), in graph order; name the first that differs."""
+    import numpy as np
+    import onnx
+
+    tolerances = tolerances or Tolerances()
+    model = onnx.load(str(onnx_path))
+    nodes = list(model.graph.node)
+    last_in_scope: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        path = module_path(node)
+        while path:
+            last_in_scope[path] = index
+            path = path.rpartition(".")[0]
+    torch_out = _module_outputs(module, feeds)
+    # graph order; where a module and its last child end on the same node, the innermost comes first
+    ranked = sorted((i, -name.count("."), name) for name, i in last_in_scope.items() if name in torch_out)
+    pairs = [(i, name) for i, _, name in ranked]
+    reference = _ort_all(model, feeds, [nodes[i].output[0] for i, _ in pairs])
+    result = Localization(candidate="onnxruntime", reference="torch", checked=0)
+    for index, name in pairs:
+        node = nodes[index]
+        got = reference.get(node.output[0])
+        if got is None or np.shape(got) != torch_out[name].shape:
+            continue
+        atol, rtol = tolerances.for_output(node.output[0])
+        parity = compare_output(name, torch_out[name], got, atol, rtol)
+        result.checked += 1
+        if not parity.passed:
+            result.node, result.op_type, result.output = node.name or node.output[0], node.op_type, node.output[0]
+            result.max_abs, result.max_rel, result.module = parity.max_abs, parity.max_rel, name
+            break
     return result

@@ -62,18 +62,20 @@ def quantize_linear(ctx: Any) -> Any:
     x, scale = ctx.inputs[0], ctx.inputs[1]
     zero_point = ctx.input(2)
     dtype = _target_dtype(ctx, zero_point)
+    # x / scale is taken in numpy's promoted type of the two (or in `precision`); half types divide in
+    # float32 and round back, which is what numpy's float16 division does
     precision = ctx.attr("precision", 0)
     if precision:
         work = tf_dtype(precision)
-    elif x.dtype.is_integer:
-        work = tf.float64  # numpy promotes int32 / float32 to float64
+    elif x.dtype.is_integer or tf.float64 in (x.dtype, scale.dtype):
+        work = tf.float64
+    elif x.dtype == scale.dtype and x.dtype in (tf.float16, tf.bfloat16):
+        work = x.dtype
     else:
-        work = tf.float64 if tf.float64 in (x.dtype, scale.dtype) else tf.float32
-        if x.dtype == scale.dtype == tf.float16:
-            work = tf.float16
-        elif x.dtype == scale.dtype == tf.bfloat16:
-            work = tf.bfloat16
-    y = tf.round(tf.cast(x, work) / tf.cast(_broadcast_param(ctx, scale, x), work))  # half to even
+        work = tf.float32
+    wide = tf.float32 if work in (tf.float16, tf.bfloat16) else work
+    x_w, scale_w = (tf.cast(tf.cast(t, work), wide) for t in (x, _broadcast_param(ctx, scale, x)))
+    y = tf.round(tf.cast(x_w / scale_w, work))  # half to even
     y = tf.cast(y, tf.float64)
     if zero_point is not None:
         y = y + tf.cast(_broadcast_param(ctx, zero_point, x), tf.float64)

@@ -59,3 +59,24 @@ def test_module_path_from_exporter_metadata_and_node_names():
     assert module_path(node) == "net.1"
     legacy = helper.make_node("Gemm", ["a"], ["b"], name="/inner/encoder/layer.0/Gemm")
     assert module_path(legacy) == "layer.0"
+
+
+@pytest.mark.slow
+def test_onnx_against_torch_names_the_module_whose_weights_were_changed(tmp_path):
+    import bridge
+    from bridge.verify.localize import localize_onnx
+    from fixtures.models.seed_mlp import SeedMLP
+
+    module = SeedMLP()
+    result = bridge.convert(module, to="onnx", out_dir=tmp_path, verify=False)
+    path = result.artifacts[0].path
+    model = onnx.load(path)
+    # the second Linear's weight is the 10x128 initializer
+    init = next(t for t in model.graph.initializer if list(t.dims) == [10, 128])
+    w = numpy_helper.to_array(init).copy()
+    w[:, :5] += 0.5
+    init.CopyFrom(numpy_helper.from_array(w, init.name))
+    onnx.save(model, path)
+    found = localize_onnx(module, path, result.inputs)
+    assert found.module == "net.3" and found.op_type == "Gemm"
+    assert found.checked >= 3  # net.0 (flatten), net.1, net.2 passed first

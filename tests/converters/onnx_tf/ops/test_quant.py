@@ -58,3 +58,15 @@ def test_dynamic_quantize():
     check_node("DynamicQuantizeLinear", {"x": rng.standard_normal((3, 4)).astype(np.float32) * 5}, n_outputs=3,
                opset=11)
     check_node("DynamicQuantizeLinear", {"x": rng.random((3, 4)).astype(np.float32) + 1}, n_outputs=3, opset=11)
+
+
+@pytest.mark.parametrize("x_dtype,scale_dtype,attrs,opset", [
+    (np.float16, np.float16, {}, 21),
+    (np.float16, np.float32, {}, 21),
+    (np.float32, np.float32, {"precision": 10}, 25),  # divide in float16
+    (np.int32, np.float32, {}, 25),
+])
+def test_quantize_division_precision(x_dtype, scale_dtype, attrs, opset):
+    x = (rng.standard_normal(64) * 40).astype(x_dtype)
+    check_node("QuantizeLinear", {"x": x}, attrs, opset=opset,
+               initializers={"s": np.array(0.37, scale_dtype), "z": np.array(3, np.int8)})
