@@ -129,6 +129,18 @@ def swish(ctx: Any) -> Any:
     return half_via_float32(lambda x: x * tf.math.sigmoid(_c(alpha, x) * x))(ctx.inputs[0])
 
 
+@onnx_op("SwiGLU", since=28)
+def swiglu(ctx: Any) -> Any:
+    """Y = Swish_alpha(A) * B, with A and B of one shape (no broadcasting)."""
+    tf = _tf()
+    gate, value = ctx.inputs[0], ctx.inputs[1]
+    alpha = ctx.attr("alpha", 1.0)
+    # both factors in float32 for half types, one rounding at the end (see half_via_float32)
+    wide = tf.float32 if gate.dtype in (tf.float16, tf.bfloat16) else gate.dtype
+    a, b = tf.cast(gate, wide), tf.cast(value, wide)
+    return tf.cast(a * tf.math.sigmoid(tf.cast(alpha, wide) * a) * b, gate.dtype)
+
+
 @onnx_op("ThresholdedRelu", since=10)
 def thresholded_relu(ctx: Any) -> Any:
     tf = _tf()

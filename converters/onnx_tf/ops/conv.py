@@ -247,6 +247,12 @@ def conv_transpose(ctx: Any) -> Any:
 
     if group == 1:
         y = transposed(xl, wl)
+    elif n == 2 and out_per_group == 1 and group == w_shape[0] and strides[0] == strides[1]:
+        # depthwise transposed: the input gradient of a depthwise conv with filter (kh, kw, C, 1)
+        sizes = tf.stack([batch, *full, group]) if any(not isinstance(v, int) for v in [batch, *full]) \
+            else [batch, *full, group]
+        y = tf.nn.depthwise_conv2d_backprop_input(sizes, tf.reshape(wl, [*wl.shape[:2], group, 1]), xl,
+                                                  strides=[1, *strides, 1], padding="VALID")
     else:
         y = tf.concat([transposed(a, f) for a, f in zip(tf.split(xl, group, axis=-1), tf.split(wl, group, axis=-1))],
                       axis=-1)

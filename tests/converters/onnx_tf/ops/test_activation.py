@@ -81,3 +81,11 @@ def test_softmax_dynamic_batch():
 def test_half_precision_rounds_once(op, opset):
     # float16 runs in float32 and rounds at the end: within the reference's own fp16 rounding error.
     check_node(op, {"x": X.astype(np.float16)}, opset=opset, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.702])
+def test_swiglu(alpha):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    b = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    check_node("SwiGLU", {"a": a, "b": b}, {"alpha": alpha}, opset=28)

@@ -29,6 +29,7 @@ def test_conv(x_shape, w_shape, attrs):
     ((1, 2, 5), (2, 3, 3), {"strides": [2], "output_padding": [1]}),
     ((1, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 3], "pads": [1, 0, 2, 1], "dilations": [2, 1]}),
     ((1, 4, 3, 3), (4, 2, 3, 3), {"group": 2, "strides": [2, 2], "output_padding": [1, 0]}),
+    ((2, 3, 4, 3), (3, 1, 3, 2), {"group": 3, "strides": [2, 2], "pads": [1, 0, 0, 1], "dilations": [1, 2]}),
     ((1, 2, 3, 3), (2, 2, 3, 3), {"strides": [2, 2], "output_shape": [5, 7]}),
     ((1, 2, 3, 4), (2, 1, 2, 2), {"strides": [2, 2], "auto_pad": "SAME_LOWER"}),
     ((1, 2, 3, 3, 3), (2, 2, 2, 2, 2), {"strides": [2, 1, 2], "pads": [0, 1, 0, 1, 0, 0]}),
