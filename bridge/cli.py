@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bridge._version import __version__
-from bridge.errors import EXIT_OK, BridgeError, UsageError
+from bridge.errors import EXIT_INTERNAL, BridgeError, UsageError
 
 __all__ = ["main", "cli"]
 
@@ -41,7 +41,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             click.echo(f"error: internal error {type(exc).__name__}: {first} (rerun with BRIDGE_DEBUG=1 for a traceback and report it)", err=True)
-            sys.exit(4)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 

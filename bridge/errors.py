@@ -11,12 +11,14 @@ __all__ = [
     "EXIT_PARITY",
     "EXIT_USAGE",
     "EXIT_UNSUPPORTED",
+    "EXIT_INTERNAL",
 ]
 
 EXIT_OK = 0
 EXIT_PARITY = 1
 EXIT_USAGE = 2
 EXIT_UNSUPPORTED = 3
+EXIT_INTERNAL = 4  # a bug in bridge, never a user mistake
 
 
 class BridgeError(Exception):

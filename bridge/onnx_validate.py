@@ -33,10 +33,13 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
     if not graph.output:
         raise UsageError(f"{label}: the graph declares no outputs; the ONNX model is invalid, re-export it")
     _check_opsets(model, label)
+    _check_names(graph, label)
+    known_types = set(onnx.TensorProto.DataType.values()) - {onnx.TensorProto.UNDEFINED}
     for value in [*graph.input, *graph.output]:
         kind = value.type.WhichOneof("value")
-        if kind is None or (kind == "tensor_type" and value.type.tensor_type.elem_type == onnx.TensorProto.UNDEFINED):
-            raise UsageError(f"{label}: graph input/output '{value.name}' has no element type; the ONNX model is invalid")
+        if kind is None or (kind == "tensor_type" and value.type.tensor_type.elem_type not in known_types):
+            raise UsageError(f"{label}: graph input/output '{value.name}' has no known element type; "
+                             "the ONNX model is invalid")
     seen: set[str] = set()
     for out in graph.output:
         if out.name in seen:
@@ -59,6 +62,28 @@ def _onnx_checks(model: Any) -> str | None:
     except Exception as exc:
         return f"failed ONNX type and shape inference: {first_line(exc)}"
     return None
+
+
+def _check_names(graph: Any, label: str) -> None:
+    """Names are UTF-8 text in ONNX; protobuf hands back ``bytes`` for anything else (a damaged file)."""
+    import onnx
+
+    def bad(*names: Any) -> bool:
+        return any(not isinstance(n, str) for n in names)
+
+    for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
+        if bad(value.name):
+            raise UsageError(f"{label}: a value is named {value.name!r}, which is not UTF-8; the ONNX model is damaged")
+    for node in graph.node:
+        if bad(node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)):
+            raise UsageError(f"{label}: node {node.name!r} ({node.op_type!r}) has a name that is not UTF-8; "
+                             "the ONNX model is damaged")
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _check_names(attr.g, label)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    _check_names(sub, label)
 
 
 def _check_opsets(model: Any, label: str) -> None:

@@ -18,7 +18,16 @@ from typing import Any
 from bridge.errors import UsageError
 from bridge.model import Model
 
-__all__ = ["load_source", "model_from_module"]
+__all__ = ["load_source", "model_from_module", "eval_mode"]
+
+
+def eval_mode(module: Any) -> Any:
+    """``module.eval()``, except for torch.export programs, which are always in the mode they were exported in."""
+    try:
+        module.eval()
+    except NotImplementedError:
+        pass
+    return module
 
 
 def load_source(source: Any) -> Model:
@@ -109,20 +118,21 @@ def _resolve_name(obj: Any, path: str, stem: str) -> Model:
     return model_from_module(module, path=path, stem=stem, example_inputs=example)
 
 
-def model_from_module(module: Any, path: str, stem: str, example_inputs: Any = None) -> Model:
+def model_from_module(module: Any, path: str, stem: str, example_inputs: Any = None,
+                      input_names: list[str] | None = None) -> Model:
     """Wrap a live module. Example inputs come from the factory or the module's ``example_inputs()``."""
     import torch
 
     if not isinstance(module, torch.nn.Module):
         raise UsageError(f"{type(module).__name__} is not an nn.Module")
-    module.eval()
+    eval_mode(module)
     if example_inputs is None and callable(getattr(module, "example_inputs", None)):
         example_inputs = module.example_inputs()
     if example_inputs is not None:
         if isinstance(example_inputs, (torch.Tensor,)) or hasattr(example_inputs, "shape"):
             example_inputs = (example_inputs,)
         example_inputs = tuple(example_inputs)
-    names = forward_input_names(module, len(example_inputs) if example_inputs is not None else None)
+    names = input_names or forward_input_names(module, len(example_inputs) if example_inputs is not None else None)
     example = None
     if example_inputs is not None:
         example = {n: _to_numpy(t) for n, t in zip(names, example_inputs)}
@@ -169,6 +179,48 @@ def _load_onnx(path: Path) -> Model:
 
 
 def _load_pt2(path: Path) -> Model:
+    """A torch.export ExportedProgram as a torch source: its module, example inputs and, when bridge wrote
+    it, the original input and output names. Loading a .pt2 runs no pickled code."""
+    import json
+
+    import torch
+
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    raise UsageError(f"{path}: .pt2 sources are not supported yet; convert from the Python module instead")
+    extra = {"bridge.json": ""}
+    try:
+        program = torch.export.load(str(path), extra_files=extra)
+    except Exception as exc:
+        raise UsageError(f"{path} is not a loadable torch.export program ({type(exc).__name__}); re-export it") from exc
+    names = json.loads(extra["bridge.json"]) if extra["bridge.json"] else {}
+    user_inputs = [s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
+    input_names = names.get("inputs") or user_inputs
+    module = _NamedOutputs(program.module(), names.get("outputs", []))
+    example = program.example_inputs[0] if program.example_inputs else None
+    return model_from_module(module, path=str(path), stem=path.stem, example_inputs=example, input_names=input_names)
+
+
+def _named_outputs_class() -> Any:
+    import torch
+
+    class NamedOutputs(torch.nn.Module):
+        """Gives a flat-tuple program its recorded output names back."""
+
+        def __init__(self, inner: Any, names: list[str]) -> None:
+            super().__init__()
+            self.inner, self.names = inner, names
+
+        def train(self, mode: bool = True) -> Any:  # the exported program has no train/eval switch
+            return self
+
+        def forward(self, *args: Any) -> Any:
+            out = self.inner(*args)
+            if self.names and isinstance(out, (tuple, list)) and len(out) == len(self.names):
+                return dict(zip(self.names, out))
+            return out
+
+    return NamedOutputs
+
+
+def _NamedOutputs(inner: Any, names: list[str]) -> Any:  # noqa: N802 - a class factory, kept lazy for torch
+    return _named_outputs_class()(inner, names)

@@ -8,6 +8,7 @@ from bridge.errors import UsageError
 from bridge.model import InputSpec, Model
 from bridge.outputs import flatten_outputs
 from bridge.runtimes.base import Runner
+from bridge.sources import eval_mode
 
 __all__ = ["TorchRunner", "torch_device", "set_torch_threads"]
 
@@ -34,7 +35,7 @@ class TorchRunner(Runner):
         set_torch_threads(threads)
         self.module = model.handle
         self._device = torch_device(device)
-        self.module.to(self._device).eval()
+        eval_mode(self.module.to(self._device))
         specs = model.input_specs or [InputSpec(n, (), "") for n in model.input_names]
         # Eager torch accepts any shape; validate names only.
         super().__init__([InputSpec(s.name, None, "") for s in specs], list(model.output_names), device)  # type: ignore[arg-type]

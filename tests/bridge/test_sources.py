@@ -78,3 +78,17 @@ def test_onnx_source_reads_input_specs(tmp_path):
     assert model.format == "onnx" and model.output_names == ["y"]
     assert model.input_specs[0].shape == ("batch", 3) and model.input_specs[0].dtype == "float32"
     assert np.dtype(model.input_specs[0].dtype) == np.float32
+
+
+@pytest.mark.slow
+def test_pt2_source_keeps_names_and_example_inputs(tmp_path):
+    import bridge
+
+    made = bridge.convert(f"{FIXTURES / 'two_io.py'}:make_two_io", to="pt2", out_dir=tmp_path / "a")
+    pt2 = made.artifacts[0].path
+    model = load_source(str(pt2))
+    assert model.format == "torch" and model.input_names == ["image", "text"]
+    assert model.example_inputs["text"].shape == (3, 12)
+    again = bridge.convert(str(pt2), to="onnx", out_dir=tmp_path / "b")
+    assert again.passed
+    assert [o.name for o in again.parity[0].outputs] == ["similarity", "joint"]

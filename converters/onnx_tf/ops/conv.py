@@ -160,8 +160,8 @@ def qlinear_conv(ctx: Any) -> Any:
     acc = _conv(ctx, xf, wf)
     if ctx.has_input(8):
         acc = acc + tf.cast(ctx.inputs[8], tf.float64)
-    # scales are per tensor or per output channel (the last axis here)
-    # the multiplier in the scales' precision, the rescale in float64, as numpy promotes int32 * float32
+    # w_scale is per tensor or per output channel (the last axis here); the multiplier is taken in the
+    # scales' precision and the rescale in float64, as numpy promotes int32 * float32
     y = tf.round(acc * tf.cast(x_scale * w_scale / y_scale, tf.float64))
     out_dtype = y_zp.dtype if y_zp is not None else x.dtype
     if y_zp is not None:
@@ -238,20 +238,20 @@ def conv_transpose(ctx: Any) -> Any:
     full = [(in_spatial[i] - 1) * strides[i] + kernel_eff[i] for i in range(n)]
     out_per_group = w_shape[1]
 
+    def out_shape(channels: int) -> Any:
+        dims = [batch, *full, channels]
+        return tf.stack(dims) if any(not isinstance(v, int) for v in dims) else dims
+
     def transposed(a: Any, f: Any) -> Any:
-        shape = tf.stack([batch, *full, out_per_group]) if any(not isinstance(v, int) for v in [batch, *full]) \
-            else [batch, *full, out_per_group]
         if n == 1:
-            return tf.nn.conv1d_transpose(a, f, shape, strides=strides, padding="VALID")
-        return tf.nn.conv_transpose(a, f, shape, strides=strides, padding="VALID")
+            return tf.nn.conv1d_transpose(a, f, out_shape(out_per_group), strides=strides, padding="VALID")
+        return tf.nn.conv_transpose(a, f, out_shape(out_per_group), strides=strides, padding="VALID")
 
     if group == 1:
         y = transposed(xl, wl)
     elif n == 2 and out_per_group == 1 and group == w_shape[0] and strides[0] == strides[1]:
         # depthwise transposed: the input gradient of a depthwise conv with filter (kh, kw, C, 1)
-        sizes = tf.stack([batch, *full, group]) if any(not isinstance(v, int) for v in [batch, *full]) \
-            else [batch, *full, group]
-        y = tf.nn.depthwise_conv2d_backprop_input(sizes, tf.reshape(wl, [*wl.shape[:2], group, 1]), xl,
+        y = tf.nn.depthwise_conv2d_backprop_input(out_shape(group), tf.reshape(wl, [*wl.shape[:2], group, 1]), xl,
                                                   strides=[1, *strides, 1], padding="VALID")
     else:
         y = tf.concat([transposed(a, f) for a, f in zip(tf.split(xl, group, axis=-1), tf.split(wl, group, axis=-1))],

@@ -34,6 +34,13 @@ def _reflect(x: Any, lo: float, hi: float) -> Any:
     return tf.where(x < lo, from_below, tf.where(x > hi, from_above, x))
 
 
+def _product(values: list[int]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
 def _cubic_weights(t: Any) -> list[Any]:
     a = _CUBIC_A
     s = 1 - t
@@ -75,7 +82,7 @@ def _grid_sample(ctx: Any, mode: str) -> Any:
         """Clamped index along axis i and whether it reads inside (zeros padding)."""
         d = dims[i]
         if padding == "reflection":
-            idx = tf.cast(tf.cast(_reflect(tf.cast(idx, f), *lo_hi[i]), tf.int64), tf.int64)
+            idx = tf.cast(_reflect(tf.cast(idx, f), *lo_hi[i]), tf.int64)  # truncates, as int() does
         valid = (idx >= 0) & (idx < d)
         return tf.clip_by_value(idx, 0, d - 1), valid  # border: the clamp; zeros: masked by valid
 
@@ -95,23 +102,21 @@ def _grid_sample(ctx: Any, mode: str) -> Any:
 
     shape = tf.shape(x)
     work = tf.float64 if x.dtype == tf.float64 else tf.float32
-    flat = tf.reshape(tf.transpose(tf.reshape(x, tf.concat([shape[:2], [-1]], 0)), [0, 2, 1]), [shape[0], -1, shape[1]])
-    flat = tf.cast(flat, work)
+    # (N, C, *dims) -> (N, prod(dims), C): one batched gather per tap combination picks every channel
+    flat = tf.transpose(tf.reshape(tf.cast(x, work), tf.concat([shape[:2], [-1]], 0)), [0, 2, 1])
     out_spatial = tf.shape(grid)[1:-1]
+    row_strides = [_product(dims[i + 1:]) for i in range(n)]
     total = None
     for combo in itertools.product(*taps):
-        index = 0
-        weight = 1
-        valid = True
+        index: Any = 0
+        weight: Any = 1
+        valid: Any = True
         for i, (idx, w) in enumerate(combo):
-            idx, ok = pixel(i, idx)
-            stride = 1
-            for d in dims[i + 1:]:
-                stride *= d
-            index = index + idx * stride
+            idx, inside = pixel(i, idx)
+            index = index + idx * row_strides[i]
             weight = weight * w
             if padding == "zeros":
-                valid = ok if valid is True else valid & ok
+                valid = inside if valid is True else valid & inside
         if valid is not True:
             weight = tf.where(valid, weight, tf.zeros_like(weight))
         picked = tf.gather(flat, tf.reshape(index, [shape[0], -1]), batch_dims=1)  # (N, M, C)

@@ -85,6 +85,7 @@ def test_conv_same_over_unknown_sizes(auto_pad):
 @pytest.mark.parametrize("x_shape,w_shape,attrs", [
     ((2, 2, 5), (2, 3, 3), {"strides": [2], "output_padding": [1], "pads": [1, 0]}),
     ((2, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 0, 0]}),
+    ((2, 3, 4, 5), (3, 1, 3, 3), {"strides": [2, 2], "group": 3}),
 ])
 def test_conv_transpose_unknown_batch_and_sizes(x_shape, w_shape, attrs):
     x = _rand(*x_shape)
