@@ -133,6 +133,9 @@ def _isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) 
             quiet = os.open(os.devnull, os.O_WRONLY)  # an abort's message must not reach the user's terminal
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
+            import faulthandler
+
+            faulthandler.disable()  # it writes to its own copy of stderr; the parent reports for the child
             data = memoryview((check(model) or "").encode("utf-8", "replace"))
             while data:
                 data = data[os.write(write_fd, data):]

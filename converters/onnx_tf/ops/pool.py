@@ -20,6 +20,8 @@ class _Geometry:
     """Kernel, strides, dilations, explicit pads and the ceil_mode extension of one pooling node."""
 
     def __init__(self, ctx: Any, x: Any) -> None:
+        import tensorflow as tf
+
         self.kernel = [int(k) for k in ctx.attr("kernel_shape")]
         n = len(self.kernel)
         self.strides = [int(s) for s in ctx.attr("strides", [1] * n)]
@@ -32,22 +34,26 @@ class _Geometry:
         else:
             self.pads = spatial_pads(ctx, self.in_spatial, self.kernel, self.strides, self.dilations)
         ceil = bool(ctx.attr("ceil_mode", 0))
-        self.out: list[int | None] = []
-        self.extra: list[int] = []  # end padding beyond pads so that VALID windows give the ceil_mode count
-        for size, k, s, d, (b, e) in zip(self.in_spatial, self.kernel, self.strides, self.dilations, self.pads):
+        self.out: list[int | None] = []  # None where the size is only known at run time
+        self.extra: list[Any] = []  # end padding beyond pads so that VALID windows give the ceil_mode count
+        dynamic = tf.shape(x)
+        for i, (size, k, s, d, (b, e)) in enumerate(zip(self.in_spatial, self.kernel, self.strides, self.dilations,
+                                                         self.pads)):
             eff = (k - 1) * d + 1
-            if size is None:
-                if ceil:
-                    raise ctx.unsupported("ceil_mode needs static spatial sizes")
+            if size is None and not ceil:
                 self.out.append(None)
                 self.extra.append(0)
                 continue
-            total = size + b + e
+            length = size if size is not None else dynamic[2 + i]
+            total = length + b + e
             out = -(-(total - eff) // s) + 1 if ceil else (total - eff) // s + 1
-            if ceil and (out - 1) * s >= size + b:  # the last window must start inside the input or its left pad
-                out -= 1
-            self.out.append(out)
-            self.extra.append(max(0, (out - 1) * s + eff - total))
+            if ceil:  # the last window must start inside the input or its left pad
+                out = out - 1 if size is not None and (out - 1) * s >= size + b else out
+                if size is None:
+                    out = tf.where((out - 1) * s >= length + b, out - 1, out)
+            self.out.append(out if size is not None else None)
+            extra = (out - 1) * s + eff - total
+            self.extra.append(max(0, extra) if size is not None else tf.maximum(0, extra))
 
     @property
     def tf_pool_ok(self) -> bool:
