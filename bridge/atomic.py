@@ -8,14 +8,27 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.errors import UsageError
 
-__all__ = ["check_writable", "remove_path", "staging_dir", "replace_into"]
+__all__ = ["check_writable", "remove_path", "staging_dir", "replace_into", "request_stop", "raise_if_stopped"]
 
 _STAGING = re.compile(r"^\.bridge-(\d+)-.*\.partial$")
+# Set by the SIGINT/SIGTERM handler. The handler also raises, but an exception raised while Python runs a
+# finaliser (TensorFlow has many) is swallowed, so the pipeline checks this flag between steps too.
+_stop = threading.Event()
+
+
+def request_stop() -> None:
+    _stop.set()
+
+
+def raise_if_stopped() -> None:
+    if _stop.is_set():
+        raise KeyboardInterrupt
 
 
 def remove_path(path: Path) -> None:

@@ -336,7 +336,10 @@ def inspect(file: str) -> None:
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    # SIGTERM unwinds like Ctrl-C, so staging folders are removed and no partial artifact remains.
+    # SIGINT and SIGTERM unwind the same way, so staging folders are removed and no partial artifact remains.
+    from bridge.atomic import request_stop
+
+    request_stop()
     raise KeyboardInterrupt
 
 
@@ -344,4 +347,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     cli.main(args=list(argv) if argv is not None else None, prog_name="bridge")

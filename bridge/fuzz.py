@@ -148,7 +148,7 @@ class _Worker:
 
     def fault_log(self) -> str:
         try:
-            return (self.scratch / "faulthandler.log").read_text()[-2000:]
+            return (self.scratch / "faulthandler.log").read_text()[:2500]
         except OSError:
             return ""
 

@@ -34,6 +34,7 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
         raise UsageError(f"{label}: the graph declares no outputs; the ONNX model is invalid, re-export it")
     _check_opsets(model, label)
     _check_names(graph, label)
+    _check_tensors(graph, label)
     known_types = set(onnx.TensorProto.DataType.values()) - {onnx.TensorProto.UNDEFINED}
     for value in [*graph.input, *graph.output]:
         kind = value.type.WhichOneof("value")
@@ -58,9 +59,32 @@ def _onnx_checks(model: Any) -> str | None:
     except Exception as exc:
         return f"failed the ONNX checker: {first_line(exc)}"
     try:
-        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     except Exception as exc:
         return f"failed ONNX type and shape inference: {first_line(exc)}"
+    return _impossible_shapes(inferred)
+
+
+# A window op whose output has a spatial dim of 0 had a kernel larger than its padded input. ONNX
+# inference lets that through, TensorFlow's MaxPool kernel dies of SIGFPE on it.
+_WINDOW_OPS = {"Conv", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool"}
+
+
+def _impossible_shapes(inferred: Any) -> str | None:
+    graph = inferred.graph
+    shapes = {}
+    for value in [*graph.value_info, *graph.output]:
+        if value.type.HasField("tensor_type") and value.type.tensor_type.HasField("shape"):
+            shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+    for name, dims in shapes.items():
+        if any(d is not None and d < 0 for d in dims):
+            return f"has an impossible shape for '{name}' ({dims}); the ONNX model is invalid"
+    for node in graph.node:
+        if node.op_type in _WINDOW_OPS and node.domain in ("", "ai.onnx") and node.output:
+            dims = shapes.get(node.output[0], [])
+            if any(d == 0 for d in dims[2:]):
+                return (f"node '{node.name or node.op_type}' ({node.op_type}) has a kernel larger than its padded "
+                        f"input (output shape {dims}); the ONNX model is invalid")
     return None
 
 
@@ -84,6 +108,51 @@ def _check_names(graph: Any, label: str) -> None:
             elif attr.type == onnx.AttributeProto.GRAPHS:
                 for sub in attr.graphs:
                     _check_names(sub, label)
+
+
+def _check_tensors(graph: Any, label: str) -> None:
+    """Each stored tensor holds exactly as many values as its dims say (the checker only catches too few)."""
+    import onnx
+
+    for tensor in graph.initializer:
+        _check_tensor(tensor, label)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                _check_tensor(attr.t, label)
+            elif attr.type == onnx.AttributeProto.GRAPH:
+                _check_tensors(attr.g, label)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    _check_tensors(sub, label)
+
+
+def _check_tensor(tensor: Any, label: str) -> None:
+    import math
+
+    import onnx
+
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.data_type == onnx.TensorProto.STRING:
+        return
+    if any(d < 0 for d in tensor.dims):
+        raise UsageError(f"{label}: tensor '{tensor.name}' has negative dims {list(tensor.dims)}; the ONNX model is invalid")
+    count = math.prod(tensor.dims)
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except Exception:
+        return  # an element type the checker reports, or a sub-byte one numpy has no size for
+    if tensor.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1):
+        return
+    complex_type = tensor.data_type in (onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128)
+    if tensor.HasField("raw_data"):
+        have, want, unit = len(tensor.raw_data), count * itemsize, "bytes"
+    else:
+        have = sum(len(f) for f in (tensor.float_data, tensor.int32_data, tensor.int64_data, tensor.double_data,
+                                    tensor.uint64_data))
+        want, unit = count * (2 if complex_type else 1), "values"
+    if have != want:
+        raise UsageError(f"{label}: tensor '{tensor.name}' holds {have} {unit} but its dims {list(tensor.dims)} "
+                         f"need {want}; the ONNX model is damaged")
 
 
 def _check_opsets(model: Any, label: str) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bridge.atomic import check_writable, replace_into, staging_dir
+from bridge.atomic import check_writable, raise_if_stopped, replace_into, staging_dir
 from bridge.errors import BridgeError, UnsupportedError, UsageError
 from bridge.formats import FORMATS, get_format
 from bridge.model import Artifact, ConvertOptions, Model
@@ -65,8 +65,10 @@ def run_conversions(
                     raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
                 artifact.convert_seconds = time.perf_counter() - start
                 artifact.parent = step.source
+            raise_if_stopped()
             made[step.target] = artifact
             artifacts.append(artifact)
+        raise_if_stopped()
         out_dir.mkdir(parents=True, exist_ok=True)
         for artifact in artifacts:
             final = finals[artifact.format]

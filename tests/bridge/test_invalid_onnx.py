@@ -51,6 +51,13 @@ def _conv_then_slice():
                   inits=inits)
 
 
+def _pool_kernel_too_big():
+    # TensorFlow's MaxPool kernel dies of SIGFPE on an empty output window: stop it at load.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 1])
+    return _model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2])], inputs=[x],
+                  outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 0])])
+
+
 def _non_utf8_name():
     data = _bytes(_model([helper.make_node("Relu", ["x"], ["y"], name="relu_node")]))
     return data.replace(b"relu_node", b"relu\xff\xfeode")
@@ -95,6 +102,9 @@ INVALID = {
         TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 3], raw_data=b"\0" * 7)]),
     "unknown op in ai.onnx": _model([helper.make_node("NoSuchOp", ["x"], ["y"])]),
     "ONNX inference aborts": _conv_then_slice(),
+    "pool kernel larger than input": _pool_kernel_too_big(),
+    "initializer too long": _model([helper.make_node("Add", ["x", "w"], ["y"])], inits=[
+        TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 3], raw_data=b"\0" * 48)]),
 }
 
 

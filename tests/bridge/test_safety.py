@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -155,25 +156,35 @@ def test_valid_external_data_loads(tmp_path):
 
 
 # -- atomic and deterministic output ------------------------------------------------------------------
+def _snapshot(out):
+    # fingerprint.pb holds a random UUID per save; everything else is deterministic
+    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "fingerprint.pb"}
+
+
 @pytest.mark.slow
 def test_killed_conversion_leaves_old_output_intact(tmp_path):
     out = tmp_path / "out"
     first = run_bridge("convert", "fixtures.models.small_cnn:SmallCNN", "--to", "tf", "--out", str(out), "--no-verify")
     assert first.returncode == 0, first.stderr
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    for sig, delay in ((signal.SIGTERM, 6.0), (signal.SIGKILL, 7.5), (signal.SIGINT, 5.0)):
+    before = _snapshot(out)
+    (out / "SmallCNN.onnx").write_bytes(b"old onnx")  # so a replacement would show
+    before[Path("SmallCNN.onnx")] = b"old onnx"
+    for sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
         proc = subprocess.Popen([sys.executable, "-m", "bridge", "convert", "fixtures.models.small_cnn:SmallCNN",
                                  "--to", "tf", "--out", str(out), "--force", "--no-verify"], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        deadline = time.monotonic() + 120
+        # strike while the SavedModel is being written in the staging folder
+        while not list(tmp_path.glob(f".bridge-{proc.pid}-*/SmallCNN_savedmodel")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the conversion finished before it could be interrupted"
+            time.sleep(0.02)
         proc.send_signal(sig)
         proc.wait(timeout=60)
-        after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-        # either untouched or completely replaced by an identical conversion; never a mix or a partial
-        assert after == before, f"{sig!r}: output changed"
+        assert _snapshot(out) == before, f"{sig!r}: the existing output changed"
         if sig != signal.SIGKILL:
+            assert proc.returncode != 0
             assert not list(tmp_path.glob(".bridge-*")), "staging folder left behind"
-    # a later run sweeps the folder a SIGKILLed run could not remove
+    # a later run sweeps the staging folder the SIGKILLed run could not remove
     again = run_bridge("convert", "fixtures.models.small_cnn:SmallCNN", "--to", "onnx", "--out", str(tmp_path / "o2"),
                        "--no-verify")
     assert again.returncode == 0 and not list(tmp_path.glob(".bridge-*"))

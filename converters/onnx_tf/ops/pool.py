@@ -97,6 +97,11 @@ class _Geometry:
         return counts
 
 
+def _any_padding(pads: list[list[Any]]) -> bool:
+    """Whether a pad spec pads at all; a run-time amount (a tensor) counts as padding."""
+    return any(not isinstance(v, int) or v != 0 for pair in pads for v in pair)
+
+
 def _pad_value(dtype: Any) -> Any:
     return -float("inf") if dtype.is_floating else dtype.min
 
@@ -173,7 +178,7 @@ def max_pool(ctx: Any) -> Any:
         return _max_by_taps(g, x, with_indices, int(ctx.attr("storage_order", 0)))
     xl = to_channels_last(x)
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
-    if any(v for pair in full for v in pair):
+    if _any_padding(full):
         xl = tf.pad(xl, full, constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
     y = tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="VALID")
     return to_channels_first(y)
@@ -191,7 +196,7 @@ def average_pool(ctx: Any) -> Any:
         return to_channels_first(y)
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
-    padded = any(v for pair in g.full_pads() for v in pair)
+    padded = _any_padding(g.full_pads())
     if not g.tf_pool_ok:
         if not g.static:
             raise ctx.unsupported("strides larger than the window or with dilations need static spatial sizes")

@@ -89,3 +89,20 @@ def test_average_pool_pads_over_unknown_sizes(include_pad):
     for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
         dim.dim_param = "s"
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    ("MaxPool", {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [1, 0, 1, 0], "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1,
+                     "count_include_pad": 1}),
+])
+def test_ceil_mode_over_unknown_sizes(op, attrs):
+    for size in ((7, 6), (8, 9)):
+        x = rng.standard_normal((1, 2, *size)).astype(np.float32)
+        model = make_node_model(op, {"x": x}, attrs)
+        for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+            dim.dim_param = "s"
+        np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5,
+                                   atol=1e-6)
