@@ -206,8 +206,10 @@ def handler_failure(node: Any, exc: BaseException) -> UnsupportedError:
     """A handler that raised something other than a BridgeError, as the error a user sees.
 
     Models reach the walker only after the ONNX checker and strict type/shape inference
-    (``bridge.onnx_io``), so what is left is an op/attribute combination the backend cannot convert:
-    exit 3, naming the node and op, never a traceback.
+    (``bridge.onnx_io``), so what is left is mostly an op/attribute combination the backend cannot
+    convert: exit 3, naming the node and op, never a traceback. (Some invalid models get this far too,
+    e.g. a Conv bias of the wrong rank, which ONNX inference does not check; TF's own shape checks
+    catch them here, and they cannot be told apart from a handler bug, hence the hint in the message.)
     """
     detail = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
     if len(detail) > 200:
@@ -215,7 +217,7 @@ def handler_failure(node: Any, exc: BaseException) -> UnsupportedError:
     label = f"{node.domain}::{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
     return UnsupportedError(
         f"node '{node.name or '(unnamed)'}' ({label}): the TF handler cannot convert it "
-        f"({type(exc).__name__}: {detail}); please report this with the model",
+        f"({type(exc).__name__}: {detail}); if the model runs in ONNX Runtime, please report this with the model",
         {label: 1},
     )
 

@@ -170,3 +170,25 @@ def test_damaged_bytes_load_or_fail_with_usage_error(tmp_path, data):
         assert "\n" not in str(exc)
     else:
         assert isinstance(model, onnx.ModelProto)
+
+
+def test_a_handler_crash_becomes_one_unsupported_error_naming_the_node():
+    """A handler raising anything but a BridgeError is exit 3 naming node and op, not an internal error."""
+    import tensorflow as tf
+
+    from bridge.errors import UnsupportedError
+    from converters.onnx_tf.graph import GraphWalker
+    from converters.onnx_tf.registry import OpRegistry
+
+    ops = OpRegistry()
+
+    @ops.register("Relu", since=1)
+    def broken(ctx):
+        raise IndexError("list index out of range")
+
+    model = _model([helper.make_node("Relu", ["x"], ["y"], name="act")])
+    walker = GraphWalker(model, ops=ops, fold_constants=False)
+    with pytest.raises(UnsupportedError, match=r"node 'act' \(Relu\).*IndexError") as info:
+        walker.run({"x": tf.zeros([2, 3])})
+    assert info.value.unsupported == {"Relu": 1}
+    assert info.value.exit_code == 3
