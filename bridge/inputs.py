@@ -113,6 +113,8 @@ def random_inputs(
     ranges = ranges or {}
     feeds: dict[str, Any] = {}
     for spec in specs:
+        if spec.shape is None:
+            raise UsageError(f"input '{spec.name}' has no declared shape; pass --input-shape {spec.name}:1x3x224x224")
         shape = tuple(d if isinstance(d, int) else 1 for d in spec.shape)
         low, high = ranges.get(spec.name, (None, None))
         if spec.dtype == "bool":

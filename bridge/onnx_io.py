@@ -53,18 +53,17 @@ def onnx_dtype_name(elem_type: int) -> str:
 
 
 def onnx_input_specs(model: Any) -> list[InputSpec]:
-    """Graph inputs that are not initializers, with their shapes (labels or None for dynamic axes)."""
+    """Graph inputs that are not initializers, with their shapes (labels or None for dynamic axes; the
+    whole shape None when the rank is unknown)."""
     initializers = {t.name for t in model.graph.initializer}
     specs = []
     for value in model.graph.input:
         if value.name in initializers:
             continue
         tensor_type = value.type.tensor_type
-        dims: list[int | str | None] = []
-        for d in tensor_type.shape.dim:
-            if d.HasField("dim_value"):
-                dims.append(int(d.dim_value))
-            else:
-                dims.append(d.dim_param or None)
-        specs.append(InputSpec(value.name, tuple(dims), onnx_dtype_name(tensor_type.elem_type)))
+        dims: tuple[int | str | None, ...] | None = None
+        if tensor_type.HasField("shape"):
+            dims = tuple(int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None)
+                         for d in tensor_type.shape.dim)
+        specs.append(InputSpec(value.name, dims, onnx_dtype_name(tensor_type.elem_type)))  # type: ignore[arg-type]
     return specs

@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.errors import BridgeError, UnsupportedError
 from bridge.names import sanitize_names
+from bridge.onnx_io import onnx_input_specs
 from converters.onnx_tf.dtypes import tf_dtype
 from converters.onnx_tf.graph import GraphWalker, check_supported
 
@@ -32,17 +33,12 @@ class TfProgram:
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
     import tensorflow as tf
 
-    initializers = {t.name for t in model.graph.initializer}
-    specs = []
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
-        tensor_type = value.type.tensor_type
-        shape = None
-        if tensor_type.HasField("shape"):
-            shape = [int(d.dim_value) if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-        specs.append(tf.TensorSpec(shape, tf_dtype(tensor_type.elem_type), name=input_map[value.name]))
-    return specs
+    elem_types = {v.name: v.type.tensor_type.elem_type for v in model.graph.input}
+    return [
+        tf.TensorSpec(None if spec.shape is None else [d if isinstance(d, int) else None for d in spec.shape],
+                      tf_dtype(elem_types[spec.name]), name=input_map[spec.name])
+        for spec in onnx_input_specs(model)
+    ]
 
 
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
