@@ -10,7 +10,7 @@ from typing import Any
 from bridge.errors import UsageError
 from bridge.model import InputSpec
 from bridge.runtimes.base import Runner
-from bridge.runtimes.torch_eager import set_torch_threads, torch_device
+from bridge.runtimes.torch_eager import TorchRunner, set_torch_threads, torch_device
 
 __all__ = ["ExportedProgramRunner", "AotInductorRunner", "TorchScriptRunner"]
 
@@ -44,21 +44,15 @@ class _FlatTorchRunner(Runner):
         return {n: t.detach().cpu().numpy() for n, t in zip(names, result)}
 
 
-class ExportedProgramRunner(_FlatTorchRunner):
+class ExportedProgramRunner(TorchRunner):
+    """A .pt2 loaded the way a .pt2 SOURCE is (names and all), run like eager torch."""
+
     runtime = "torch.export"
 
     def __init__(self, target: Any, device: str = "cpu", threads: int | None = None) -> None:
-        set_torch_threads(threads)
-        import torch
+        from bridge.sources import load_source
 
-        extra = {NAMES_FILE: ""}
-        try:
-            program = torch.export.load(str(target.path), extra_files=extra)
-        except Exception as exc:
-            raise UsageError(f"torch.export cannot load {target.path}: {str(exc).strip().splitlines()[0]}") from exc
-        names = json.loads(extra[NAMES_FILE]) if extra[NAMES_FILE] else {}
-        module = program.module()
-        self._setup(module.to(torch_device(device)), names, device)
+        super().__init__(load_source(Path(target.path)), device, threads)
 
 
 class AotInductorRunner(_FlatTorchRunner):

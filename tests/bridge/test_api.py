@@ -62,6 +62,7 @@ def test_broken_artifact_fails_parity(tmp_path):
     checked = bridge.verify([path], f"{FIXTURES / 'seed_mlp.py'}:SeedMLP")
     assert not checked.passed and checked.exit_code == 1
     assert checked.parity[0].outputs[0].max_abs > 1e-3
+    assert checked.first_failure["format"] == "onnx"
 
 
 def test_two_io_names_survive_into_the_savedmodel_signature(tmp_path):
@@ -91,3 +92,25 @@ def test_small_cnn_round_trip(tmp_path):
     result = bridge.convert("fixtures.models.small_cnn:SmallCNN", to="tf", out_dir=tmp_path)
     assert result.passed, result.to_json()["parity"]
     assert all(o.max_abs <= 1e-5 for p in result.parity for o in p.outputs)
+
+
+def test_first_failure_names_the_hop_where_parity_breaks(tmp_path):
+    """A deliberately broken TF handler: ONNX still matches torch, TF breaks against ONNX, TFLite inherits it."""
+    import tensorflow as tf
+
+    from converters.onnx_tf.registry import OPS, OpKey
+
+    key = max((k for k in OPS.keys() if k.op_type == "Relu"), key=lambda k: k.since)
+    original = OPS._handlers[key]
+    OPS._handlers[key] = lambda ctx: tf.nn.relu(ctx.inputs[0]) + 0.01
+    try:
+        result = bridge.convert(f"{FIXTURES / 'seed_mlp.py'}:SeedMLP", to="tflite", out_dir=tmp_path)
+    finally:
+        OPS._handlers[key] = original
+    assert not result.passed
+    assert result.first_failure["format"] == "tf" and result.first_failure["reference"] == "onnx"
+    passed = {(p.format, p.reference): p.passed for p in result.parity}
+    assert passed[("onnx", "torch")] and not passed[("tf", "onnx")] and passed[("tflite", "tf")]
+    # the automatic localisation names the Relu node
+    tf_loc = [loc for loc in result.localization if loc.candidate == "tensorflow"]
+    assert tf_loc and tf_loc[0].op_type == "Relu"

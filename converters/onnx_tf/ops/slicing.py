@@ -68,11 +68,15 @@ def _split(ctx: Any, x: Any, sizes: Any) -> list[Any]:
     import tensorflow as tf
 
     rank = x.shape.rank
-    axis = norm_axis(ctx.attr("axis", 0), rank)
+    axis = ctx.attr("axis", 0)
+    if rank is None and axis < 0:
+        raise ctx.unsupported("Split along a negative axis needs a static input rank")
+    axis = norm_axis(axis, rank) if rank is not None else axis
     n = ctx.num_outputs
     if sizes is None:
         n = int(ctx.attr("num_outputs", n))
-        dim = dims(x)[axis]
+        # Unknown rank (e.g. inside an If branch): only the split axis's length is needed.
+        dim = dims(x)[axis] if rank is not None else tf.shape(x, out_type=tf.int64)[axis]
         # Equal chunks of ceil(dim / n); the last one takes what is left (opset 18 num_outputs).
         chunk = -(-dim // n) if isinstance(dim, int) else (dim + n - 1) // n
         sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
