@@ -75,7 +75,6 @@ def _load(source: Any, weights: str | Path | None, trust_pickle: bool) -> Model:
         from bridge.weights import load_weights
 
         load_weights(model.handle, weights, trust_pickle)
-        model.handle.eval()
     return model
 
 

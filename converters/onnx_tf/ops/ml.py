@@ -33,13 +33,14 @@ def _lookup(x: Any, keys: Any, values: Any, default: Any) -> Any:
     else:
         keys = keys.ravel().astype(x.dtype.as_numpy_dtype)
         x_code, key_code = x, keys
+    if len(np.unique(key_code)) != len(keys):
+        raise ValueError("LabelEncoder: two keys share a hash code")
     order = np.argsort(key_code, kind="stable")
     sorted_code = key_code[order]
     flat = tf.reshape(x_code, [-1])
     pos = tf.searchsorted(tf.constant(sorted_code), flat, side="left", out_type=tf.int64)
     pos = tf.minimum(pos, len(keys) - 1)
-    # Match on the key itself (not only its hash); the first of duplicated keys wins, as in the reference.
-    # Later duplicates are dropped below so searchsorted lands on the first one.
+    # Match on the key itself, not only its hash code.
     found = tf.equal(tf.gather(tf.constant(keys[order]), pos), tf.reshape(x, [-1]))
     out = tf.where(found, tf.gather(tf.constant(values.ravel()[order]), pos), tf.constant(default, values.dtype))
     return tf.reshape(out, tf.shape(x))
