@@ -157,6 +157,12 @@ def squeeze(ctx: Any) -> Any:
 def _unsqueeze_static(x: Any, axes: list[int]) -> Any:
     import tensorflow as tf
 
+    if x.shape.rank is None:
+        if any(a < 0 for a in axes):
+            raise ValueError("Unsqueeze with negative axes needs the input's rank")
+        for a in sorted(axes):  # ascending non-negative axes index the output directly
+            x = tf.expand_dims(x, a)
+        return x
     out_rank = x.shape.rank + len(axes)
     axes = sorted(norm_axis(a, out_rank) for a in axes)
     in_dims = dims(x)
