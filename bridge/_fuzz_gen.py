@@ -117,8 +117,6 @@ def _axis(g: _Graph, rank: int) -> int:
 
 
 def _broadcast_const(g: _Graph, shape: tuple, dtype: str = "float32") -> str:
-    import numpy as np
-
     tail = shape[len(shape) - int(g.rng.integers(0, len(shape) + 1)):]
     dims = [1 if d is None or g.rng.random() < 0.3 else d for d in tail]
     return g.const(g.rng.standard_normal(dims).astype(dtype) if dtype.startswith("float")
@@ -262,8 +260,7 @@ def _reduce(g: _Graph) -> None:
     x = g.pick(lambda e, s: e in (_FLOAT, _INT64) and s is not None and len(s) >= 1)
     rank = len(g.shape(x))
     op = str(g.rng.choice(["ReduceSum", "ReduceMean", "ReduceMax"]))
-    axes = sorted({int(a) for a in g.rng.integers(-rank, rank, size=int(g.rng.integers(1, rank + 1)))} )
-    axes = sorted({a % rank for a in axes})
+    axes = sorted({int(a) % rank for a in g.rng.integers(-rank, rank, size=int(g.rng.integers(1, rank + 1)))})
     keep = int(g.rng.integers(0, 2))
     input_axes = g.opset >= (13 if op == "ReduceSum" else 18)
     if input_axes:
@@ -347,7 +344,8 @@ def _clip(g: _Graph) -> None:
 
     x = g.pick_float()
     lo = float(g.rng.uniform(-2, 0))
-    g.node("Clip", [x, g.const(np.array(lo, np.float32)), g.const(np.array(lo + float(g.rng.uniform(0, 3)), np.float32))])
+    hi = lo + float(g.rng.uniform(0, 3))
+    g.node("Clip", [x, g.const(np.array(lo, np.float32)), g.const(np.array(hi, np.float32))])
 
 
 def _batchnorm(g: _Graph) -> None:

@@ -314,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  reproducer: {crash['reproducer']}  (python -m bridge.fuzz --replay {crash['reproducer']}"
                   f"{' --verify' if crash['verify'] else ''})")
         print(f"  rerun: {crash['rerun']} --verify-rate {args.verify_rate}")
-        if crash.get("fault"):
-            print("  " + crash["fault"].strip().replace("\n", "\n  "))
+        if crash.get("fault"):  # where the dead worker was: the top of its faulthandler dump
+            lines = [ln for ln in crash["fault"].strip().splitlines() if ln.strip() and "Extension modules" not in ln]
+            print("\n".join("  " + ln for ln in lines[:14]))
     for what, (n, index, error) in summary["wrapped"].items():
         print(f"note: {n}x {what} (a handler raised; reported as a BridgeError), e.g. case {index}: {error}")
     outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(summary["outcomes"].items()))

@@ -27,7 +27,7 @@ def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
         raise UsageError(f"{path} holds no ONNX graph; is it an ONNX file?")
     # External data is checked before anything (the ONNX checker included) opens those files.
     check_external_data(model, path.parent)
-    check_model_semantics(model, str(path))
+    check_model_semantics(model, str(path), path=path)
     if load_external_data and any(True for _ in external_tensors(model.graph)):
         from onnx.external_data_helper import load_external_data_for_model
 

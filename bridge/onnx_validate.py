@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError
@@ -25,9 +26,16 @@ __all__ = ["check_model_semantics", "first_line"]
 INFERENCE_TIMEOUT_S = 300.0
 
 
-def check_model_semantics(model: Any, label: str = "the model", timeout_s: float = INFERENCE_TIMEOUT_S) -> None:
-    """Raise UsageError naming the first problem that makes ``model`` an invalid ONNX model."""
+def check_model_semantics(model: Any, label: str = "the model", timeout_s: float = INFERENCE_TIMEOUT_S,
+                          path: Path | None = None) -> None:
+    """Raise UsageError naming the first problem that makes ``model`` an invalid ONNX model.
+
+    ``path``: the file ``model`` came from; the checker needs it to find external data (which
+    ``bridge.external_data`` has vetted by then).
+    """
     import onnx
+
+    from bridge.external_data import external_tensors
 
     graph = model.graph
     if not graph.output:
@@ -46,16 +54,18 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
         if out.name in seen:
             raise UsageError(f"{label}: graph output '{out.name}' is listed twice; the ONNX model is invalid")
         seen.add(out.name)
-    problem = _isolated(_onnx_checks, model, timeout_s)
+    external = path is not None and any(True for _ in external_tensors(graph))
+    problem = _isolated(lambda m: _onnx_checks(m, path if external else None), model, timeout_s)
     if problem:
         raise UsageError(f"{label} {problem}")
 
 
-def _onnx_checks(model: Any) -> str | None:
+def _onnx_checks(model: Any, path: Path | None) -> str | None:
     import onnx
 
     try:
-        onnx.checker.check_model(model)
+        # From a path the checker resolves external data next to the model; from a proto, next to the cwd.
+        onnx.checker.check_model(str(path) if path is not None else model)
     except Exception as exc:
         return f"failed the ONNX checker: {first_line(exc)}"
     try:
