@@ -29,6 +29,29 @@ def _latency_ms(fn, warmup: int = 3, runs: int = 15) -> float:
     return statistics.median(times)
 
 
+ZOO = ["text:BertEncoder", "text:LlamaDecoder", "vision:ViT", "vision:MobileNet", "vision:UNet",
+       "sequence:LstmTagger", "sequence:WhisperEncoder"]
+
+
+def _zoo_latency(latency_ms) -> list[dict]:
+    """Per zoo model: ONNX->SavedModel seconds and TensorFlow / ONNX Runtime p50 latency on its example inputs."""
+    import bridge
+    from bridge.runtimes import load_runner
+
+    rows = []
+    for name in ZOO:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = bridge.convert(f"fixtures.models.zoo.{name}", to="tf", out_dir=tmp, verify=False)
+            by_format = {a.format: a for a in result.artifacts}
+            tf_runner, ort_runner = load_runner(by_format["tf"]), load_runner(by_format["onnx"])
+            tf_ms = latency_ms(lambda: tf_runner.run(result.inputs))
+            ort_ms = latency_ms(lambda: ort_runner.run(result.inputs))
+            rows.append({"model": name, "onnx_to_savedmodel_seconds": round(by_format["tf"].convert_seconds, 2),
+                         "tf_p50_ms": round(tf_ms, 3), "onnxruntime_p50_ms": round(ort_ms, 3),
+                         "tf_over_onnxruntime_latency": round(tf_ms / ort_ms, 2)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", dest="json_path")
@@ -74,6 +97,7 @@ def main() -> None:
             "tf_over_onnxruntime_latency": round(tf_ms / ort_ms, 2),
             "max_abs_tf_vs_onnxruntime": diff,
         }
+    results["zoo"] = _zoo_latency(_latency_ms)
     print(json.dumps(results, indent=2))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, indent=2) + "\n")

@@ -15,6 +15,7 @@ from bridge.model import Artifact, Model
 from bridge.names import sanitize_names
 from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
+from bridge.verify.ties import excuse_argmax_ties
 
 __all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
 
@@ -75,20 +76,27 @@ def verify_artifacts(
     runners = {} if runners is None else runners
     ref = reference_outputs(source, feeds, device)
     outputs: dict[str, dict[str, Any] | None] = {source.format: ref}
+    onnx_path = source.path if source.format == "onnx" else next((a.path for a in artifacts if a.format == "onnx"), None)
+
+    def compare(reference: dict[str, Any], candidate: dict[str, Any]) -> list[Any]:
+        compared = compare_outputs(reference, candidate, tolerances)
+        if onnx_path is not None:
+            excuse_argmax_ties(compared, reference, candidate, onnx_path, feeds)
+        return compared
+
     results = []
     chain = []
     for artifact in artifacts:
         out, error = _run(artifact, feeds, ref, device, runners)
         outputs[artifact.format] = out
         runtime = runners[artifact.format].runtime if artifact.format in runners else FORMATS[artifact.format].runtime
-        compared = compare_outputs(ref, out, tolerances) if out is not None else []
+        compared = compare(ref, out) if out is not None else []
         results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label))
         parent = artifact.parent
         if parent and parent != source.format and parent in outputs:
             parent_out = outputs[parent]
             if out is not None and parent_out is not None:
-                chain.append(StageParity(artifact.format, runtime, device, parent,
-                                         compare_outputs(parent_out, out, tolerances), "", label))
+                chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label))
             elif out is None:
                 chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label))
     return results + chain

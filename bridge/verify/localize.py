@@ -14,7 +14,7 @@ from bridge.errors import UsageError
 from bridge.model import Artifact, ConvertOptions
 from bridge.verify.compare import Tolerances, compare_output
 
-__all__ = ["Localization", "localize_tf", "localize_onnx", "module_path"]
+__all__ = ["Localization", "localize_tf", "localize_onnx", "module_path", "ort_with_outputs"]
 
 
 @dataclass
@@ -65,7 +65,8 @@ def _strip_wrapper(path: str) -> str:
     return path[len("inner."):] if path.startswith("inner.") else ("" if path == "inner" else path)
 
 
-def _ort_all(model: Any, feeds: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+def ort_with_outputs(model: Any, feeds: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """Run ``model`` in ONNX Runtime with ``names`` (any intermediate tensors) added to its outputs."""
     import onnx
     import onnxruntime as ort
 
@@ -91,7 +92,7 @@ def localize_tf(onnx_path: str | Path, feeds: Mapping[str, Any], tolerances: Tol
     tolerances = tolerances or Tolerances()
     model = onnx.load(str(onnx_path))
     order = [(node, out) for node in model.graph.node for out in node.output if out]
-    reference = _ort_all(model, feeds, [out for _, out in order])
+    reference = ort_with_outputs(model, feeds, [out for _, out in order])
     edge = REGISTRY.get("onnx", "tf")
     with tempfile.TemporaryDirectory(prefix="bridge-localize-") as tmp:
         artifact = edge.fn(Artifact(format="onnx", path=Path(onnx_path)), Path(tmp) / "exposed",
@@ -162,7 +163,7 @@ def localize_onnx(module: Any, onnx_path: str | Path, feeds: Mapping[str, Any],
     # graph order; where a module and its last child end on the same node, the innermost comes first
     ranked = sorted((i, -name.count("."), name) for name, i in last_in_scope.items() if name in torch_out)
     pairs = [(i, name) for i, _, name in ranked]
-    reference = _ort_all(model, feeds, [nodes[i].output[0] for i, _ in pairs])
+    reference = ort_with_outputs(model, feeds, [nodes[i].output[0] for i, _ in pairs])
     result = Localization(candidate="onnxruntime", reference="torch", checked=0)
     for index, name in pairs:
         node = nodes[index]

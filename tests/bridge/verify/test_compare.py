@@ -49,3 +49,26 @@ def test_index_ties_broken_differently_are_not_failures():
     assert not all(o.passed for o in compare_outputs(ref, wrong))
     alone = compare_outputs({"indices": ref["indices"]}, {"indices": tie["indices"]})
     assert not alone[0].passed
+
+
+def test_argmax_ties_are_judged_on_the_data_they_select(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from bridge.verify.ties import excuse_argmax_ties
+
+    node = helper.make_node("ArgMax", ["x"], ["idx"], axis=1, keepdims=0)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("idx", TensorProto.INT64, [2])])
+    path = tmp_path / "argmax.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), path)
+    feeds = {"x": np.array([[1.0, 7.0, 7.0], [3.0, 2.0, 1.0]], np.float32)}
+    ref = {"idx": np.array([1, 0])}
+    tie = {"idx": np.array([2, 0])}  # the other 7.0
+    res = compare_outputs(ref, tie)
+    excuse_argmax_ties(res, ref, tie, path, feeds)
+    assert res[0].passed and "ties" in res[0].problem
+    wrong = {"idx": np.array([0, 0])}  # 1.0 is not a maximum
+    res = compare_outputs(ref, wrong)
+    excuse_argmax_ties(res, ref, wrong, path, feeds)
+    assert not res[0].passed
