@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bridge-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast conformance bench clean
+.PHONY: install demo test test-fast conformance bench fuzz clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,8 @@ clean:
 
 bench: install
 	$(PY) -m benchmarks.convert_speed --json benchmarks/results.json
+
+# At least 10,000 mutated and generated ONNX models through load, convert and (a share) verify; only
+# BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
+fuzz: install
+	$(PY) -m bridge.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes

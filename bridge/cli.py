@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bridge._version import __version__
-from bridge.errors import EXIT_INTERNAL, BridgeError, UsageError
+from bridge.errors import BridgeError, EXIT_INTERNAL, UsageError, first_line
 
 __all__ = ["main", "cli"]
 
@@ -39,7 +39,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if os.environ.get("BRIDGE_DEBUG"):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            first = first_line(exc)
             click.echo(f"error: internal error {type(exc).__name__}: {first} (rerun with BRIDGE_DEBUG=1 for a traceback and report it)", err=True)
             sys.exit(EXIT_INTERNAL)
 

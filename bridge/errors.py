@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_UNSUPPORTED",
     "EXIT_INTERNAL",
+    "first_line",
 ]
 
 EXIT_OK = 0
@@ -58,3 +59,10 @@ class UnsupportedError(BridgeError):
     def __init__(self, message: str, unsupported: dict[str, int] | None = None) -> None:
         super().__init__(message)
         self.unsupported = dict(unsupported or {})
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none), at most 300 chars."""
+    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

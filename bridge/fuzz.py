@@ -58,7 +58,7 @@ def make_case(seed: int, index: int, verify_rate: float = 0.0) -> tuple[str, byt
 
 def run_case(path: Path, verify: bool, scratch: Path) -> dict[str, Any]:
     """Load, convert and maybe verify one file. ``crash`` is set when anything but a BridgeError escaped."""
-    from bridge.errors import BridgeError
+    from bridge.errors import BridgeError, first_line
     from bridge.onnx_io import load_onnx_checked
     from converters.onnx_tf import build_program
 
@@ -88,13 +88,9 @@ def run_case(path: Path, verify: bool, scratch: Path) -> dict[str, Any]:
         return info
     except Exception as exc:
         return {"outcome": "crash", "crash": "exception", "stage": stage,
-                "error": f"{type(exc).__name__}: {_line(exc)}",
+                "error": f"{type(exc).__name__}: {first_line(exc)}",
                 "traceback": "".join(traceback.format_exception(exc)[-6:])}
 
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else ""
 
 
 # -- the worker --------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def random_inputs(
         shape = tuple(d if isinstance(d, int) else 1 for d in spec.shape)
         low, high = ranges.get(spec.name, (None, None))
         if spec.dtype == "bool":
-            feeds[spec.name] = rng.random(shape) < 0.5
+            feeds[spec.name] = np.asarray(rng.random(shape) < 0.5)  # an array even for 0-d shapes
         elif spec.dtype.startswith(("int", "uint")):
             lo, hi = (int(low), int(high)) if low is not None else (0, 10)
             feeds[spec.name] = rng.integers(lo, hi, size=shape).astype(spec.dtype)
@@ -167,7 +167,6 @@ def resolve_inputs(
 
 
 def _explicit_inputs(inputs: Any, names: list[str]) -> dict[str, Any]:
-    import numpy as np
 
     if isinstance(inputs, (str, Path)):
         return load_npz(inputs, names)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.external_data import check_external_data, external_tensors
 from bridge.model import InputSpec
-from bridge.onnx_validate import check_model_semantics, first_line
+from bridge.onnx_validate import check_model_semantics
 
 __all__ = ["load_onnx_checked", "check_model_semantics", "onnx_input_specs", "onnx_dtype_name"]
 
@@ -22,7 +22,7 @@ def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
-        raise UsageError(f"{path} is not a valid ONNX file ({_first_line(exc)}); re-export it") from exc
+        raise UsageError(f"{path} is not a valid ONNX file ({first_line(exc)}); re-export it") from exc
     if not model.graph.node and not model.graph.output:
         raise UsageError(f"{path} holds no ONNX graph; is it an ONNX file?")
     # External data is checked before anything (the ONNX checker included) opens those files.
@@ -34,12 +34,9 @@ def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
         try:
             load_external_data_for_model(model, str(path.parent))
         except Exception as exc:
-            raise UsageError(f"{path}: cannot read its external data: {_first_line(exc)}") from exc
+            raise UsageError(f"{path}: cannot read its external data: {first_line(exc)}") from exc
     return model
 
-
-def _first_line(exc: BaseException) -> str:
-    return first_line(exc)
 
 
 def onnx_dtype_name(elem_type: int) -> str:

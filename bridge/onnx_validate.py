@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 
-__all__ = ["check_model_semantics", "first_line"]
+__all__ = ["check_model_semantics"]
 
 INFERENCE_TIMEOUT_S = 300.0
 
@@ -248,7 +248,3 @@ def _isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) 
     return b"".join(chunks).decode("utf-8", "replace") or None
 
 
-def first_line(exc: BaseException) -> str:
-    text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.atomic import check_writable, raise_if_stopped, replace_into, staging_dir
-from bridge.errors import BridgeError, UnsupportedError, UsageError
+from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.formats import FORMATS, get_format
 from bridge.model import Artifact, ConvertOptions, Model
 from bridge.progress import Progress
@@ -61,7 +61,7 @@ def run_conversions(
                 except BridgeError:
                     raise
                 except Exception as exc:
-                    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    detail = first_line(exc)
                     raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
                 artifact.convert_seconds = time.perf_counter() - start
                 artifact.parent = step.source

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._frameworks import import_tensorflow
-from bridge.errors import UnsupportedError
+from bridge.errors import UnsupportedError, first_line
 from bridge.model import Artifact, ConvertOptions
 from bridge.registry import converter
 
@@ -24,7 +24,7 @@ def tf_to_tflite(source: Any, out_path: Path, options: ConvertOptions) -> Artifa
     try:
         flatbuffer = tflite.convert()
     except Exception as exc:
-        raise UnsupportedError(f"the TFLite converter refused the SavedModel: {str(exc).strip().splitlines()[0]}") from exc
+        raise UnsupportedError(f"the TFLite converter refused the SavedModel: {first_line(exc)}") from exc
     Path(out_path).write_bytes(flatbuffer)
     return Artifact(format="tflite", path=out_path, converter=NAME, input_names=list(source.input_names),
                     output_names=list(source.output_names), meta=dict(getattr(source, "meta", {})))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._frameworks import quiet_torch_onnx_logs
-from bridge.errors import UnsupportedError
+from bridge.errors import UnsupportedError, first_line
 from bridge.model import Artifact, ConvertOptions
 from bridge.outputs import flatten_outputs
 from bridge.registry import converter
@@ -87,7 +87,7 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
             used = exporter
             break
         except Exception as exc:  # each exporter's failure is recorded; both failing is reported below
-            errors.append(f"{exporter}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            errors.append(f"{exporter}: {type(exc).__name__}: {first_line(exc)}")
             Path(out_path).unlink(missing_ok=True)
     if used is None:
         raise UnsupportedError("torch.onnx could not export the model; " + " | ".join(errors))

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo
 
 __all__ = ["summarize_pt2"]
@@ -36,7 +36,7 @@ def summarize_pt2(path: Path) -> ModelSummary:
     try:
         program = torch.export.load(str(path), extra_files=extra)
     except Exception as exc:
-        raise UsageError(f"torch.export cannot load {path}: {str(exc).strip().splitlines()[0]}") from exc
+        raise UsageError(f"torch.export cannot load {path}: {first_line(exc)}") from exc
     stored = json.loads(extra[NAMES_FILE]) if extra[NAMES_FILE] else {}
     graph = program.graph_module.graph
     nodes = {n.name: n for n in graph.nodes}

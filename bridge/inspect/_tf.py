@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._frameworks import import_tensorflow
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo
 
 __all__ = ["summarize_savedmodel", "function_op_histogram"]
@@ -65,7 +65,7 @@ def summarize_savedmodel(path: Path) -> ModelSummary:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as exc:
-        raise UsageError(f"TensorFlow cannot load the SavedModel {path}: {str(exc).strip().splitlines()[0]}") from exc
+        raise UsageError(f"TensorFlow cannot load the SavedModel {path}: {first_line(exc)}") from exc
     signatures = sorted(loaded.signatures.keys())
     if not signatures:
         raise UsageError(f"{path} has no signatures; save it with signatures={{'serving_default': fn}}")

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo
 
 __all__ = ["summarize_tflite"]
@@ -39,7 +39,7 @@ def summarize_tflite(path: Path) -> ModelSummary:
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         signatures = interpreter.get_signature_list()
     except Exception as exc:
-        raise UsageError(f"LiteRT cannot load {path}: {str(exc).strip().splitlines()[0]}") from exc
+        raise UsageError(f"LiteRT cannot load {path}: {first_line(exc)}") from exc
     summary = ModelSummary(str(path), "tflite")
     if signatures:
         key = "serving_default" if "serving_default" in signatures else sorted(signatures)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.onnx_io import onnx_dtype_name
 from bridge.model import InputSpec
 from bridge.runtimes.base import Runner
@@ -29,6 +29,7 @@ class OnnxRuntimeRunner(Runner):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors reach the user as exceptions; keep ORT's C++ log quiet
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -36,7 +37,7 @@ class OnnxRuntimeRunner(Runner):
         except UsageError:
             raise
         except Exception as exc:
-            raise UsageError(f"onnxruntime cannot load {target.path}: {str(exc).splitlines()[0]}") from exc
+            raise UsageError(f"onnxruntime cannot load {target.path}: {first_line(exc)}") from exc
         specs = [
             InputSpec(i.name, tuple(d if isinstance(d, int) else None for d in i.shape), _ort_dtype(i.type))
             for i in self.session.get_inputs()

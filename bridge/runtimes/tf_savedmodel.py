@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._frameworks import import_tensorflow
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.model import InputSpec
 from bridge.runtimes.base import Runner
 
@@ -50,7 +50,7 @@ class TensorFlowRunner(Runner):
             with tf.device(self._tf_device):
                 self._loaded = tf.saved_model.load(str(path))
         except Exception as exc:
-            raise UsageError(f"TensorFlow cannot load the SavedModel {path}: {str(exc).splitlines()[0]}") from exc
+            raise UsageError(f"TensorFlow cannot load the SavedModel {path}: {first_line(exc)}") from exc
         if "serving_default" not in self._loaded.signatures:
             raise UsageError(f"{path} has no serving_default signature")
         self._fn = self._loaded.signatures["serving_default"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.model import InputSpec
 from bridge.names import sanitize_names
 from bridge.runtimes.base import Runner
@@ -26,7 +26,7 @@ class TfLiteRunner(Runner):
             self._interpreter = Interpreter(model_path=str(target.path), num_threads=threads)
             signatures = self._interpreter.get_signature_list()
         except Exception as exc:
-            raise UsageError(f"LiteRT cannot load {target.path}: {str(exc).strip().splitlines()[0]}") from exc
+            raise UsageError(f"LiteRT cannot load {target.path}: {first_line(exc)}") from exc
         key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
         if key is None:
             raise UsageError(f"{target.path} has no signature; convert it from a SavedModel with a serving signature")

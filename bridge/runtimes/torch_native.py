@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import UsageError
+from bridge.errors import UsageError, first_line
 from bridge.model import InputSpec
 from bridge.runtimes.base import Runner
 from bridge.runtimes.torch_eager import TorchRunner, set_torch_threads, torch_device
@@ -70,7 +70,7 @@ class AotInductorRunner(_FlatTorchRunner):
                     names = json.loads(package.read(f"extra/{NAMES_FILE}"))
             fn = torch._inductor.aoti_load_package(str(path))
         except Exception as exc:
-            raise UsageError(f"AOTInductor cannot load {path}: {str(exc).strip().splitlines()[0]}") from exc
+            raise UsageError(f"AOTInductor cannot load {path}: {first_line(exc)}") from exc
         if device == "cuda":
             raise UsageError("--device cuda: this AOTInductor package was compiled for the CPU; convert with --device cuda on a GPU machine")
         self._setup(fn, names, device)
@@ -87,6 +87,6 @@ class TorchScriptRunner(_FlatTorchRunner):
         try:
             module = torch.jit.load(str(target.path), map_location=torch_device(device), _extra_files=extra)
         except Exception as exc:
-            raise UsageError(f"TorchScript cannot load {target.path}: {str(exc).strip().splitlines()[0]}") from exc
+            raise UsageError(f"TorchScript cannot load {target.path}: {first_line(exc)}") from exc
         names = json.loads(extra[NAMES_FILE]) if extra[NAMES_FILE] else {}
         self._setup(module.eval(), names, device)

@@ -6,6 +6,8 @@ own per-call overhead (validation, name mapping) is measured separately and repo
 
 from __future__ import annotations
 
+from bridge.errors import first_line
+
 import statistics
 import time
 from collections.abc import Mapping
@@ -80,7 +82,7 @@ def bench_runner(runner: Any, fmt: str, feeds: Mapping[str, Any], batch: int, th
             elif (len(times) >= 10 and time.perf_counter() - started >= min_seconds) or len(times) >= max_runs:
                 break
     except Exception as exc:  # a shape the artifact can't take (static batch), a runtime error: reported, not raised
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         result.error = first
         return result
     ordered = sorted(times)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bridge.errors import BridgeError, ParityError
+from bridge.errors import BridgeError, ParityError, first_line
 from bridge.formats import FORMATS
 from bridge.model import Artifact, Model
 from bridge.names import sanitize_names
@@ -27,8 +27,11 @@ def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cp
     except BridgeError as exc:
         if "--device" in str(exc):
             raise
-        raise ParityError(f"cannot run the {source.format} source to compare with: {exc}; "
-                          "pass --no-verify to convert without checking") from exc
+        detail = str(exc)
+    except Exception as exc:  # the runtime refused these inputs (e.g. integer division by zero)
+        detail = f"{type(exc).__name__}: {first_line(exc)}"
+    raise ParityError(f"cannot run the {source.format} source to compare with: {detail}; "
+                      "pass --no-verify to convert without checking")
 
 
 def align_outputs(reference: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +61,7 @@ def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, A
             raise
         return None, str(exc)
     except Exception as exc:  # a runtime crash is a failed check, reported with its cause
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc)
         return None, f"{type(exc).__name__}: {first}"
 
 

@@ -24,6 +24,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from bridge.errors import first_line
+
 CASE_TIMEOUT_S = 120
 # Element types TensorFlow has no general kernels for; cases using them are skipped with this reason.
 _NO_TF_KERNELS = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "UINT4", "INT4",
@@ -170,7 +172,7 @@ def run_case(folder: Path) -> dict[str, Any]:
     except BridgeError as exc:
         return {**result, "status": "failed", "reason": f"convert: {exc}"}
     except Exception as exc:
-        return {**result, "status": "failed", "reason": f"convert: {type(exc).__name__}: {_line(exc)}"}
+        return {**result, "status": "failed", "reason": f"convert: {type(exc).__name__}: {first_line(exc)}"}
     out_names = [program.output_map[o.name] for o in model.graph.output]
     for k in range(meta["sets"]):
         with np.load(folder / f"data_{k}.npz", allow_pickle=False) as data:
@@ -181,17 +183,13 @@ def run_case(folder: Path) -> dict[str, Any]:
             feeds = [tf.constant(v) for v in inputs]
             outputs = program.function(*feeds)
         except Exception as exc:
-            return {**result, "status": "failed", "reason": f"run: {type(exc).__name__}: {_line(exc)}"}
+            return {**result, "status": "failed", "reason": f"run: {type(exc).__name__}: {first_line(exc)}"}
         for name, want in zip(out_names, expected):
             problem = _compare(want, outputs[name].numpy(), meta["rtol"], meta["atol"])
             if problem:
                 return {**result, "status": "failed", "reason": f"output {name}: {problem}"}
     return {**result, "status": "passed"}
 
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else ""
 
 
 def _worker() -> None:
@@ -203,7 +201,7 @@ def _worker() -> None:
         try:
             result = run_case(folder)
         except Exception as exc:  # the harness must go on; the case fails with its cause
-            result = {"op": "?", "status": "failed", "reason": f"harness: {type(exc).__name__}: {_line(exc)}"}
+            result = {"op": "?", "status": "failed", "reason": f"harness: {type(exc).__name__}: {first_line(exc)}"}
         out.write(json.dumps(result) + "\n")
         out.flush()
 

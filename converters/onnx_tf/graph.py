@@ -6,7 +6,7 @@ from collections import ChainMap, Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bridge.errors import BridgeError, UnsupportedError, UsageError
+from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from converters.onnx_tf.context import NodeContext
 from converters.onnx_tf.registry import OPS, OpRegistry
 
@@ -211,7 +211,7 @@ def handler_failure(node: Any, exc: BaseException) -> UnsupportedError:
     e.g. a Conv bias of the wrong rank, which ONNX inference does not check; TF's own shape checks
     catch them here, and they cannot be told apart from a handler bug, hence the hint in the message.)
     """
-    detail = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
+    detail = first_line(exc)
     if len(detail) > 200:
         detail = detail[:197] + "..."
     label = f"{node.domain}::{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import BridgeError, UnsupportedError
+from bridge.errors import BridgeError, UnsupportedError, first_line
 from bridge.names import sanitize_names
 from bridge.onnx_io import onnx_input_specs
 from converters.onnx_tf.dtypes import tf_dtype
@@ -84,7 +84,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     except BridgeError:
         raise
     except Exception as exc:  # outside any one node (outputs, signature): still never a traceback
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
     all_outputs = list(concrete.structured_outputs)

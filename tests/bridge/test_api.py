@@ -98,7 +98,7 @@ def test_first_failure_names_the_hop_where_parity_breaks(tmp_path):
     """A deliberately broken TF handler: ONNX still matches torch, TF breaks against ONNX, TFLite inherits it."""
     import tensorflow as tf
 
-    from converters.onnx_tf.registry import OPS, OpKey
+    from converters.onnx_tf.registry import OPS
 
     key = max((k for k in OPS.keys() if k.op_type == "Relu"), key=lambda k: k.since)
     original = OPS._handlers[key]

@@ -140,7 +140,10 @@ def _reciprocal(x: Any) -> Any:
 
 
 def _erf(x: Any) -> Any:
-    return _tf().math.erf(x)
+    tf = _tf()
+    if x.dtype.is_integer:  # ONNX allows integer Erf; TF has no kernel: compute wide, truncate back
+        return tf.cast(tf.math.erf(tf.cast(x, tf.float64)), x.dtype)
+    return tf.math.erf(x)
 
 
 # op_type -> (since, TF function name or callable); later versions of these ops only add dtypes.

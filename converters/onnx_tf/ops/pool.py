@@ -160,6 +160,28 @@ def _sum_by_taps(g: _Geometry, x: Any) -> Any:
     return tf.add_n([tap for _, tap in g.taps(padded)])
 
 
+def _valid_pool(xl: Any, kernel: list[int], mode: str, strides: list[int], dilations: list[int]) -> Any:
+    """tf.nn.pool with VALID padding, except that a window larger than the (padded) input gives an empty
+    output, as in ONNX Runtime, instead of TF's kernel dividing by zero (SIGFPE) on that geometry."""
+    import tensorflow as tf
+
+    def pool() -> Any:
+        return tf.nn.pool(xl, kernel, mode, strides=strides, dilations=dilations, padding="VALID")
+
+    eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    spatial = xl.shape.as_list()[1:-1]
+    if all(d is not None for d in spatial):
+        if all(d >= e for d, e in zip(spatial, eff)):
+            return pool()
+        out = [max(0, (d - e) // s + 1) for d, e, s in zip(spatial, eff, strides)]
+        return tf.zeros(tf.stack([tf.shape(xl)[0], *out, tf.shape(xl)[-1]]), xl.dtype)
+    shape = tf.shape(xl)
+    sizes = [shape[i + 1] for i in range(len(kernel))]
+    fits = tf.reduce_all(tf.stack([s >= e for s, e in zip(sizes, eff)]))
+    out = [tf.maximum(0, (s - e) // st + 1) for s, e, st in zip(sizes, eff, strides)]
+    return tf.cond(fits, pool, lambda: tf.zeros(tf.stack([shape[0], *out, shape[-1]]), xl.dtype))
+
+
 @onnx_op("MaxPool", since=1)
 def max_pool(ctx: Any) -> Any:
     import tensorflow as tf
@@ -180,7 +202,7 @@ def max_pool(ctx: Any) -> Any:
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
     if _any_padding(full):
         xl = tf.pad(xl, full, constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
-    y = tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="VALID")
+    y = _valid_pool(xl, g.kernel, "MAX", g.strides, g.dilations)
     return to_channels_first(y)
 
 
@@ -203,8 +225,7 @@ def average_pool(ctx: Any) -> Any:
         return _sum_by_taps(g, x) / tf.constant(g.valid_count(include_pad), x.dtype)
     xl = to_channels_last(x)
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
-    mean = tf.nn.pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", strides=g.strides,
-                      dilations=g.dilations, padding="VALID")
+    mean = _valid_pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", g.strides, g.dilations)
     if not padded:
         return to_channels_first(mean)
     # tf averages over the whole window; rescale to ONNX's count of the taps that read real data (or pads)
@@ -217,7 +238,7 @@ def average_pool(ctx: Any) -> Any:
         mask = tf.pad(ones, [[0, 0], *[[0, e] for e in g.extra], [0, 0]])
     else:
         mask = tf.pad(ones, full)
-    fraction = tf.nn.pool(mask, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
+    fraction = _valid_pool(mask, g.kernel, "AVG", g.strides, g.dilations)
     return to_channels_first(mean / fraction)
 
 
@@ -233,7 +254,7 @@ def lp_pool(ctx: Any) -> Any:
     powered = tf.pow(tf.abs(x), tf.cast(p, x.dtype))
     if g.tf_pool_ok:
         xl = tf.pad(to_channels_last(powered), [[0, 0], *g.full_pads()[2:], [0, 0]])
-        mean = tf.nn.pool(xl, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="VALID")
+        mean = _valid_pool(xl, g.kernel, "AVG", g.strides, g.dilations)
         summed = to_channels_first(mean * tf.cast(_prod(g.kernel), x.dtype))
     else:
         if not g.static:

@@ -1,6 +1,5 @@
 """The graph walk: unsupported ops are collected everywhere (subgraphs too), with counts, before any work."""
 
-import onnx
 import pytest
 from onnx import TensorProto, helper
 

@@ -156,7 +156,6 @@ def test_causal_conv_with_state(activation, k):
 
 
 def _flex_model(inputs, attrs):
-    import onnx
     from onnx import helper
 
     node = helper.make_node("FlexAttention", list(inputs), ["y"], domain="ai.onnx.preview", **attrs)

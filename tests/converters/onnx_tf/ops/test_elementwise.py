@@ -150,3 +150,12 @@ def test_dynamic_dims_convert():
 def test_half_precision_unary(op):
     check_node(op, {"x": POS.astype(np.float16)}, rtol=2e-3, atol=2e-3)
     check_node("Pow", {"x": POS.astype(np.float16), "y": UNIT.astype(np.float16)}, rtol=2e-3, atol=2e-3)
+
+
+def test_erf_on_integers_computes_wide_and_truncates():
+    x = np.array([-3, -1, 0, 1, 2], np.int64)
+    from tests.converters.onnx_tf.ops.node_check import make_node_model, run_tf
+
+    got = run_tf(make_node_model("Erf", {"x": x}), {"x": x})[0]
+    np.testing.assert_array_equal(got, np.array([0, 0, 0, 0, 0], np.int64))  # |erf| < 1 truncates to 0
+    assert got.dtype == np.int64

@@ -106,3 +106,21 @@ def test_ceil_mode_over_unknown_sizes(op, attrs):
             dim.dim_param = "s"
         np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_window_larger_than_a_dynamic_input_gives_an_empty_output_not_a_crash():
+    """TF's pooling kernel divides by zero on this geometry; ONNX Runtime returns an empty tensor."""
+    import onnx
+    import tensorflow as tf
+    from onnx import TensorProto, helper
+
+    from converters.onnx_tf import build_program
+
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, None])])
+    program = build_program(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), use_variables=False)
+    out = program.function(tf.zeros([1, 2, 1]))["y"].numpy()
+    assert out.shape == (1, 2, 0)
+    wide = program.function(tf.reshape(tf.range(8, dtype=tf.float32), [1, 2, 4]))["y"].numpy()
+    np.testing.assert_array_equal(wide, [[[1, 2, 3], [5, 6, 7]]])
