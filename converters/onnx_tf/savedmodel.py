@@ -41,6 +41,16 @@ def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
     ]
 
 
+def _conv_weight_layouts(model: Any) -> dict[str, list[int]]:
+    """Initializers read only as Conv weights, with the permutation to TF's (k..., C/group, M) layout."""
+    uses: dict[str, set[tuple[str, int]]] = {}
+    for node in model.graph.node:
+        for i, name in enumerate(node.input):
+            uses.setdefault(name, set()).add((node.op_type if node.domain in ("", "ai.onnx") else "", i))
+    return {init.name: [*range(2, len(init.dims)), 1, 0] for init in model.graph.initializer
+            if uses.get(init.name) == {("Conv", 1)} and len(init.dims) >= 3}
+
+
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
@@ -57,19 +67,26 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     output_names = [o.name for o in model.graph.output]
 
     module = tf.Module(name="onnx_model")
-    weights: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+    layouts = _conv_weight_layouts(model)
     if use_variables:
         var_names = sanitize_names([t.name for t in model.graph.initializer])
         for init in model.graph.initializer:
             value = numpy_helper.to_array(init)
             if value.dtype.kind == "f" and value.size >= _VARIABLE_MIN_ELEMENTS:
-                weights[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
-        module.weights = list(weights.values())
+                if init.name in layouts:
+                    value = np.transpose(value, layouts[init.name])
+                variables[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+        module.weights = list(variables.values())
 
     signature = _input_signature(model, input_map)
     traced: dict[str, Any] = {}
 
     def serve(*args: Any) -> dict[str, Any]:
+        # A weight stored channels-last is handed to the handlers in ONNX layout; the Conv handler's own
+        # transpose back to channels-last then cancels out (Grappler removes inverse transpose pairs).
+        weights = {name: tf.transpose(var, np.argsort(layouts[name])) if name in layouts else var
+                   for name, var in variables.items()}
         walker = GraphWalker(model, weights=weights)
         if expose_intermediates:
             walker.trace = traced
