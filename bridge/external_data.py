@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from bridge.errors import UsageError
+from bridge.onnx_graphs import walk_graphs
 
 __all__ = ["check_external_data", "external_tensors"]
 
@@ -22,20 +23,15 @@ _KNOWN_KEYS = {"location", "offset", "length", "checksum", "basepath"}
 
 
 def external_tensors(graph: Any) -> Iterator[Any]:
-    """Every TensorProto stored externally: initializers, Constant/attribute tensors, subgraphs too."""
+    """Every TensorProto stored externally: initializers and attribute tensors, in subgraphs too."""
     import onnx
 
-    for tensor in graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            yield tensor
-    for node in graph.node:
-        for attr in node.attribute:
-            tensors = [attr.t] if attr.type == onnx.AttributeProto.TENSOR else list(attr.tensors)
-            for tensor in tensors:
-                if tensor.data_location == onnx.TensorProto.EXTERNAL:
-                    yield tensor
-            for sub in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                yield from external_tensors(sub)
+    for g in walk_graphs(graph):
+        tensors = list(g.initializer)
+        for node in g.node:
+            for attr in node.attribute:
+                tensors += [attr.t] if attr.type == onnx.AttributeProto.TENSOR else list(attr.tensors)
+        yield from (t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL)
 
 
 def _expected_bytes(tensor: Any) -> int | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError, first_line
+from bridge.onnx_graphs import walk_graphs
 
 __all__ = ["check_model_semantics"]
 
@@ -100,41 +101,31 @@ def _impossible_shapes(inferred: Any) -> str | None:
 
 def _check_names(graph: Any, label: str) -> None:
     """Names are UTF-8 text in ONNX; protobuf hands back ``bytes`` for anything else (a damaged file)."""
-    import onnx
 
     def bad(*names: Any) -> bool:
         return any(not isinstance(n, str) for n in names)
 
-    for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
-        if bad(value.name):
-            raise UsageError(f"{label}: a value is named {value.name!r}, which is not UTF-8; the ONNX model is damaged")
-    for node in graph.node:
-        if bad(node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)):
-            raise UsageError(f"{label}: node {node.name!r} ({node.op_type!r}) has a name that is not UTF-8; "
-                             "the ONNX model is damaged")
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                _check_names(attr.g, label)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    _check_names(sub, label)
+    for g in walk_graphs(graph):
+        for value in [*g.input, *g.output, *g.value_info, *g.initializer]:
+            if bad(value.name):
+                raise UsageError(f"{label}: a value is named {value.name!r}, which is not UTF-8; the ONNX model is damaged")
+        for node in g.node:
+            if bad(node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)):
+                raise UsageError(f"{label}: node {node.name!r} ({node.op_type!r}) has a name that is not UTF-8; "
+                                 "the ONNX model is damaged")
 
 
 def _check_tensors(graph: Any, label: str) -> None:
     """Each stored tensor holds exactly as many values as its dims say (the checker only catches too few)."""
     import onnx
 
-    for tensor in graph.initializer:
-        _check_tensor(tensor, label)
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                _check_tensor(attr.t, label)
-            elif attr.type == onnx.AttributeProto.GRAPH:
-                _check_tensors(attr.g, label)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    _check_tensors(sub, label)
+    for g in walk_graphs(graph):
+        for tensor in g.initializer:
+            _check_tensor(tensor, label)
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    _check_tensor(attr.t, label)
 
 
 def _check_tensor(tensor: Any, label: str) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import ChainMap, Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
+from bridge.onnx_graphs import walk_nodes
 from converters.onnx_tf.context import NodeContext
 from converters.onnx_tf.registry import OPS, OpRegistry
 
@@ -22,24 +23,13 @@ def model_opsets(model: Any) -> dict[str, int]:
     return {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in model.opset_import}
 
 
-def _iter_nodes(graph: Any) -> Iterator[Any]:
-    import onnx
-
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _iter_nodes(attr.g)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for g in attr.graphs:
-                    yield from _iter_nodes(g)
 
 
 def find_unsupported(model: Any, ops: OpRegistry = OPS) -> Counter[str]:
     """Every op (including those inside If/Loop/Scan bodies) without a handler, with its count."""
     opsets = model_opsets(model)
     missing: Counter[str] = Counter()
-    for node in _iter_nodes(model.graph):
+    for node in walk_nodes(model.graph):
         domain = "" if node.domain == "ai.onnx" else node.domain
         label = f"{domain}::{node.op_type}" if domain else node.op_type
         if domain not in opsets or ops.resolve(domain, node.op_type, opsets[domain]) is None:
