@@ -48,6 +48,7 @@ class Artifact:
     converter: str = ""
     convert_seconds: float = 0.0
     parent: str = ""  # the format this artifact was converted from ("" when unknown)
+    companions: list[Path] = field(default_factory=list)  # files beside ``path`` that belong to it (external data)
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)

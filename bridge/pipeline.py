@@ -72,6 +72,9 @@ def run_conversions(
         out_dir.mkdir(parents=True, exist_ok=True)
         for artifact in artifacts:
             final = finals[artifact.format]
+            for companion in artifact.companions:  # external data first, so the model never lacks it
+                replace_into(companion, final.parent / companion.name, staging)
             replace_into(artifact.path, final, staging)
             artifact.path = final
+            artifact.companions = [final.parent / c.name for c in artifact.companions]
     return artifacts

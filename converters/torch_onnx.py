@@ -17,6 +17,7 @@ from bridge.registry import converter
 __all__ = ["torch_to_onnx", "flat_module"]
 
 DYNAMO = "torch.onnx (dynamo)"
+EXTERNAL_DATA_THRESHOLD = 1 << 30  # bytes of weights above which they go to an external data file
 TORCHSCRIPT = "torch.onnx (torchscript)"
 
 
@@ -72,7 +73,11 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     wrapper = flat_module(module)
     dynamic_axes: dict[str, dict[int, str]] = {k: dict(v) for k, v in options.dynamic.items()}
     common = dict(input_names=names, output_names=output_names, opset_version=options.opset)
-    dynamo = dict(dynamo=True, verbose=False, optimize=True, external_data=False)
+    # Protobuf caps a file at 2 GiB: bigger models keep their weights in "<name>.onnx.data" beside it.
+    weight_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    weight_bytes += sum(b.numel() * b.element_size() for b in module.buffers())
+    external = weight_bytes > int(options.extra.get("external_data_threshold", EXTERNAL_DATA_THRESHOLD))
+    dynamo = dict(dynamo=True, verbose=False, optimize=True, external_data=external)
 
     errors = []
     used = None
@@ -89,11 +94,13 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
         except Exception as exc:  # each exporter's failure is recorded; both failing is reported below
             errors.append(f"{exporter}: {type(exc).__name__}: {first_line(exc)}")
             Path(out_path).unlink(missing_ok=True)
+            Path(f"{out_path}.data").unlink(missing_ok=True)
     if used is None:
         raise UnsupportedError("torch.onnx could not export the model; " + " | ".join(errors))
     model = onnx.load(str(out_path), load_external_data=False)
     meta = {"exporter": used, "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)}
     if errors:
         meta["fallback_reason"] = errors[0]
-    return Artifact(format="onnx", path=out_path, converter=used, input_names=names,
-                    output_names=output_names, meta=meta)
+    data_file = Path(f"{out_path}.data")
+    return Artifact(format="onnx", path=out_path, converter=used, input_names=names, output_names=output_names,
+                    meta=meta, companions=[data_file] if data_file.exists() else [])

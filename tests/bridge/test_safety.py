@@ -206,3 +206,28 @@ def test_two_conversions_are_byte_identical_across_hash_seeds(tmp_path):
     assert files == sorted(p.relative_to(sm_b) for p in sm_b.rglob("*") if p.is_file() and p.name != "fingerprint.pb")
     for rel in files:  # the graph, the variables and our metadata (fingerprint.pb holds a random UUID)
         assert (sm_a / rel).read_bytes() == (sm_b / rel).read_bytes(), rel
+
+
+@pytest.mark.slow
+def test_large_model_weights_go_to_fresh_external_data_that_moves_with_the_model(tmp_path):
+    """Above the threshold (2 GiB in practice; 0 here) the exporter writes <name>.onnx.data beside the model."""
+    from bridge.model import ConvertOptions
+    from bridge.pipeline import plan, run_conversions
+    from bridge.runtimes import load_runner
+    from bridge.sources import load_source
+
+    model = load_source(SEED)
+    feeds = {"x": model.example_inputs["x"]}
+    out = tmp_path / "out"
+    stale = out / "SeedMLP.onnx.data"
+    out.mkdir()
+    stale.write_bytes(b"stale bytes from an older run")
+    options = ConvertOptions(feeds=feeds, extra={"external_data_threshold": 0})
+    artifacts = run_conversions(model, plan("torch", ["tf"]), out, options, force=True)
+    onnx_artifact = artifacts[0]
+    assert onnx_artifact.companions == [stale]
+    assert stale.read_bytes() != b"stale bytes from an older run"  # written fresh, never appended to
+    assert stale.stat().st_size > 784 * 128 * 4
+    reference = load_runner(model).run(feeds)["output"]
+    for artifact in artifacts:
+        np.testing.assert_allclose(load_runner(artifact).run(feeds)["output"], reference, atol=1e-5)
