@@ -68,7 +68,6 @@ def run_conversions(
             raise_if_stopped()
             made[step.target] = artifact
             artifacts.append(artifact)
-        raise_if_stopped()
         out_dir.mkdir(parents=True, exist_ok=True)
         for artifact in artifacts:
             final = finals[artifact.format]
