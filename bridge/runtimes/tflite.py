@@ -22,15 +22,16 @@ class TfLiteRunner(Runner):
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise UsageError("running .tflite needs ai-edge-litert; pip install ai-edge-litert") from exc
+        self._path, self._threads = str(target.path), threads
         try:
-            self._interpreter = Interpreter(model_path=str(target.path), num_threads=threads)
+            self._interpreter = Interpreter(model_path=self._path, num_threads=threads)
             signatures = self._interpreter.get_signature_list()
         except Exception as exc:
             raise UsageError(f"LiteRT cannot load {target.path}: {first_line(exc)}") from exc
-        key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
-        if key is None:
+        self._key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
+        if self._key is None:
             raise UsageError(f"{target.path} has no signature; convert it from a SavedModel with a serving signature")
-        self._runner = self._interpreter.get_signature_runner(key)
+        self._runner = self._interpreter.get_signature_runner(self._key)
         details = self._runner.get_input_details()
         meta = getattr(target, "meta", {}) or {}
         # Signature names are the sanitised ONNX names; map them back where the converter recorded the map.
@@ -53,8 +54,25 @@ class TfLiteRunner(Runner):
         return super().run(feeds)
 
     def _run(self, feeds: dict[str, Any]) -> dict[str, Any]:
-        result = self._runner(**{self._in_map[n]: v for n, v in feeds.items()})
+        kwargs = {self._in_map[n]: v for n, v in feeds.items()}
+        try:
+            result = self._runner(**kwargs)
+        except RuntimeError as exc:
+            if "XNNPack" not in str(exc) or self.runtime != "tflite":
+                raise
+            self._without_xnnpack()
+            result = self._runner(**kwargs)
         return {name: result[sig] for name, sig in self._out_map.items()}
+
+    def _without_xnnpack(self) -> None:
+        """LiteRT's default XNNPACK delegate refuses some graphs at run time (e.g. dynamic reshapes); the
+        builtin kernels run them. The runtime is then reported as such."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self._interpreter = Interpreter(model_path=self._path, num_threads=self._threads,
+                                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        self._runner = self._interpreter.get_signature_runner(self._key)
+        self.runtime = "tflite (builtin kernels)"
 
 
 def _np_name(dtype: Any) -> str:

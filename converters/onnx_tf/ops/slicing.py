@@ -19,8 +19,18 @@ def _slice_static(x: Any, starts: list[int], ends: list[int], axes: list[int], s
     rank = x.shape.rank
     index = [slice(None)] * rank
     for s, e, a, st in zip(starts, ends, axes, steps):
-        index[norm_axis(a, rank)] = slice(s, e, st)
+        axis = norm_axis(a, rank)
+        dim = x.shape[axis]
+        index[axis] = slice(_bounded(s, dim), _bounded(e, dim), st)
     return x[tuple(index)]
+
+
+def _bounded(value: int, dim: int | None) -> int:
+    """The same slice bound within [-dim-1, dim] (or int32 when dim is unknown): exporters write INT64_MAX
+    for "to the end", which the TFLite converter narrows to int32 as -1."""
+    if dim is not None:
+        return max(-dim - 1, min(value, dim))
+    return max(-(1 << 31), min(value, (1 << 31) - 1))
 
 
 def _slice(ctx: Any, x: Any, starts: Any, ends: Any, axes: Any, steps: Any) -> Any:

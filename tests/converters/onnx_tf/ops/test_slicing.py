@@ -139,3 +139,25 @@ def test_non_zero(x):
 def test_non_zero_scalar():
     x = np.array(5.0, np.float32)
     assert run_tf(make_node_model("NonZero", {"x": x}), {"x": x})[0].shape == (1, 1)
+
+
+def test_slice_to_the_end_stays_within_int32_for_tflite():
+    """Exporters write INT64_MAX for "to the end"; the bound handed to TF must survive narrowing to int32."""
+    import tensorflow as tf
+
+    from tests.converters.onnx_tf.ops.node_check import make_node_model
+
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    big = np.iinfo(np.int64).max
+    model = make_node_model("Slice", {"x": x}, initializers={
+        "starts": np.array([1], np.int64), "ends": np.array([big], np.int64), "axes": np.array([-1], np.int64)}, opset=13)
+    from converters.onnx_tf import build_program
+
+    program = build_program(model, use_variables=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([program.function], program.module)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=converter.convert())
+    runner = interpreter.get_signature_runner()
+    (out,) = runner(x=x).values()
+    np.testing.assert_array_equal(out, x[..., 1:])
