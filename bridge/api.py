@@ -286,3 +286,14 @@ def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping
                 entry = bench_runner(runner, target.format, sized, batch or _batch_of(feeds), count,
                                      runs=runs, min_seconds=min_seconds)
                 result.bench.append(entry.to_json())
+    _ratios_to_onnxruntime(result.bench)
+
+
+def _ratios_to_onnxruntime(bench: list[dict[str, Any]]) -> None:
+    """Each entry's p50 over ONNX Runtime's at the same device, batch and threads, measured in the same run."""
+    baseline = {(b["device"], b["batch"], b["threads"]): b["p50_ms"] for b in bench
+                if b["runtime"] == "onnxruntime" and not b.get("error") and b["p50_ms"] > 0}
+    for b in bench:
+        key = (b["device"], b["batch"], b["threads"])
+        if key in baseline and not b.get("error"):
+            b["p50_vs_onnxruntime"] = round(b["p50_ms"] / baseline[key], 3)

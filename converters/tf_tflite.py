@@ -1,4 +1,9 @@
-"""tf -> tflite with TensorFlow's own TFLite converter (float32, no quantisation)."""
+"""tf -> tflite with TensorFlow's own TFLite converter (float32, no quantisation).
+
+Builtin TFLite ops only when the graph allows it; otherwise TF ops the builtins lack run through the Flex
+delegate (select TF ops), and the artifact records which, since a runtime without that delegate (the
+``ai-edge-litert`` Python package, for one) cannot run them.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,35 @@ __all__ = ["tf_to_tflite"]
 NAME = "tf.lite.TFLiteConverter"
 
 
+def _convert(saved_model: str, allow_flex: bool) -> bytes:
+    tf = import_tensorflow()
+    tflite = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if allow_flex:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    tflite.target_spec.supported_ops = ops
+    return tflite.convert()
+
+
+def _flex_ops(flatbuffer: bytes) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=flatbuffer,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details() if op["op_name"].startswith("Flex")})
+
+
 @converter(source="tf", target="tflite", name=NAME)
 def tf_to_tflite(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
-    tf = import_tensorflow()
-    tflite = tf.lite.TFLiteConverter.from_saved_model(str(source.path), signature_keys=["serving_default"])
-    # Ops without a TFLite builtin fall back to TF kernels (Flex) instead of failing the conversion.
-    tflite.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    meta = dict(getattr(source, "meta", {}))
     try:
-        flatbuffer = tflite.convert()
-    except Exception as exc:
-        raise UnsupportedError(f"the TFLite converter refused the SavedModel: {first_line(exc)}") from exc
+        flatbuffer = _convert(str(source.path), allow_flex=False)
+    except Exception:
+        try:
+            flatbuffer = _convert(str(source.path), allow_flex=True)
+        except Exception as exc:
+            raise UnsupportedError(f"the TFLite converter refused the SavedModel: {first_line(exc)}") from exc
+        meta["flex_ops"] = _flex_ops(flatbuffer)
     Path(out_path).write_bytes(flatbuffer)
     return Artifact(format="tflite", path=out_path, converter=NAME, input_names=list(source.input_names),
-                    output_names=list(source.output_names), meta=dict(getattr(source, "meta", {})))
+                    output_names=list(source.output_names), meta=meta)

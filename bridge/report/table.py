@@ -46,16 +46,18 @@ def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = Non
     if console is None:
         console = Console() if Console().is_terminal else Console(width=140)
     table = Table(title="latency", title_justify="left")
-    for col in ("format", "runtime", "device", "batch", "threads", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "per s"):
+    for col in ("format", "runtime", "device", "batch", "threads", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "per s",
+                "p50 / ORT"):
         table.add_column(col, justify="left" if col in ("format", "runtime", "device") else "right")
     for b in bench:
         if b.get("error"):
             table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"), "-",
-                          f"[red]{b['error']}[/]", "", "", "", "")
+                          f"[red]{b['error']}[/]", "", "", "", "", "")
             continue
         table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"),
                       str(b["runs"]), f"{b['p50_ms']:.3f}", f"{b['p90_ms']:.3f}", f"{b['p99_ms']:.3f}",
-                      f"{b['mean_ms']:.3f}", f"{b['throughput_per_s']:.1f}")
+                      f"{b['mean_ms']:.3f}", f"{b['throughput_per_s']:.1f}",
+                      f"{b['p50_vs_onnxruntime']:.2f}x" if "p50_vs_onnxruntime" in b else "-")
     console.print(table)
     if overhead_ms is not None:
         console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")

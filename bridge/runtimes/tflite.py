@@ -58,6 +58,9 @@ class TfLiteRunner(Runner):
         try:
             result = self._runner(**kwargs)
         except RuntimeError as exc:
+            if "Select TensorFlow op" in str(exc):
+                raise UsageError("this .tflite uses TF ops through the Flex delegate, which the ai-edge-litert package "
+                                 "does not ship; run it where the Flex delegate is linked") from exc
             if "XNNPack" not in str(exc) or self.runtime != "tflite":
                 raise
             self._without_xnnpack()

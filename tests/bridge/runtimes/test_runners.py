@@ -66,6 +66,7 @@ def test_bench_reports_percentiles_per_batch_and_overhead(tmp_path):
         assert row["runs"] == 30 and 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
         assert row["throughput_per_s"] > 0
     assert bench.harness_overhead_ms is not None and bench.harness_overhead_ms >= 0
+    assert all(row["p50_vs_onnxruntime"] == 1.0 for row in rows.values())  # ONNX Runtime against itself
 
 
 @pytest.mark.slow
