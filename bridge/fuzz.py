@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -121,125 +119,59 @@ def _worker(seed: int, verify_rate: float, scratch: Path) -> None:
         out.flush()
 
 
-class _Worker:
-    def __init__(self, seed: int, verify_rate: float, root: Path, number: int) -> None:
-        self.scratch = root / f"worker-{number}"
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
-               "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge.fuzz", "--worker", "--seed", str(seed), "--verify-rate", str(verify_rate),
-             "--scratch", str(self.scratch)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        self.index: int | None = None
-        self.started = time.monotonic()
-        self.ready = False
-        self.done = 0
-
-    def send(self, index: int) -> None:
-        self.index, self.started = index, time.monotonic()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{index}\n")
-        self.proc.stdin.flush()
-
-    def fault_log(self) -> str:
-        try:
-            return (self.scratch / "faulthandler.log").read_text()[:2500]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-
 def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, verify_rate: float = 0.02,
              save_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Run ``cases`` cases on ``jobs`` workers; returns outcome counts and the crashes found."""
+    from bridge.workers import Worker, WorkerPool
+
     outcomes: Counter[str] = Counter()
     wrapped: Counter[str] = Counter()
     examples: dict[str, tuple[int, str]] = {}
     crashes: list[dict[str, Any]] = []
-    pending = list(range(cases - 1, -1, -1))
-    done = 0
     start = time.monotonic()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+           "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     with tempfile.TemporaryDirectory(prefix="bridge-fuzz-") as tmp:
-        sel = selectors.DefaultSelector()
-        counter = iter(range(10**9))
+        def scratch(worker: Worker) -> Path:
+            return Path(tmp) / f"worker-{worker.number}"
 
-        def spawn() -> None:
-            w = _Worker(seed, verify_rate, Path(tmp), next(counter))
-            sel.register(w.proc.stdout, selectors.EVENT_READ, w)  # type: ignore[arg-type]
+        def argv(number: int) -> list[str]:
+            folder = Path(tmp) / f"worker-{number}"
+            folder.mkdir(parents=True, exist_ok=True)
+            return [sys.executable, "-m", "bridge.fuzz", "--worker", "--seed", str(seed), "--verify-rate",
+                    str(verify_rate), "--scratch", str(folder)]
 
-        def retire(w: _Worker) -> None:
-            sel.unregister(w.proc.stdout)
-            w.stop()
-            shutil.rmtree(w.scratch, ignore_errors=True)
+        def answered(_task: str, result: dict[str, Any], worker: Worker) -> None:
+            if result["outcome"] == "crash":
+                crashes.append(_save(result, seed, save_dir, None, scratch(worker)))
+            outcomes[result["outcome"]] += 1
+            if "wrapped" in result:
+                wrapped[result["wrapped"]] += 1
+                examples.setdefault(result["wrapped"], (result["index"], result["error"]))
+            done = sum(outcomes.values())
+            if progress and done % 100 == 0:
+                print(f"\r{done}/{cases} {len(crashes)} crashes", end="", file=sys.stderr, flush=True)
 
-        def crashed(w: _Worker, kind: str, error: str) -> None:
+        def failed(task: str, kind: str, detail: str, worker: Worker) -> None:
             # The case file the worker wrote; none means it died generating the case (ONNX's own inference).
-            found = sorted(w.scratch.glob(f"case-{w.index}-*.onnx"))
+            found = sorted(scratch(worker).glob(f"case-{task}-*.onnx"))
             stem = found[0].stem.split("-") if found else [None, None, "generation"]
-            crash = {"index": w.index, "kind": stem[2], "verify": "verify" in stem, "crash": kind, "error": error,
-                     "fault": w.fault_log()}
+            try:
+                fault = (scratch(worker) / "faulthandler.log").read_text()[:2500]
+            except OSError:
+                fault = ""
+            crash = {"index": int(task), "kind": stem[2], "verify": "verify" in stem,
+                     "crash": "process died" if kind == "died" else "hang", "error": detail, "fault": fault}
             crashes.append(_save(crash, seed, save_dir, found[0].read_bytes() if found else None))
             outcomes["crash"] += 1
 
-        for _ in range(max(1, min(jobs, cases))):
-            spawn()
-        while done < cases:
-            for key, _ in sel.select(timeout=1.0):
-                w: _Worker = key.data
-                line = w.proc.stdout.readline()  # type: ignore[union-attr]
-                if not line:  # the worker died: mid-case it is a crash (a segfault, an abort, an OOM kill)
-                    code = w.proc.wait()
-                    if w.index is not None:
-                        crashed(w, "process died", f"worker exit status {code}")
-                        done += 1
-                    elif not w.ready:
-                        raise RuntimeError(f"fuzz worker failed to start (exit {code})")
-                    retire(w)
-                    if pending:
-                        spawn()
-                    continue
-                result = json.loads(line)
-                if result.get("ready"):
-                    w.ready = True
-                else:
-                    done += 1
-                    w.done += 1
-                    if result["outcome"] == "crash":
-                        crashes.append(_save(result, seed, save_dir, None, w.scratch))
-                    outcomes[result["outcome"]] += 1
-                    if "wrapped" in result:
-                        wrapped[result["wrapped"]] += 1
-                        examples.setdefault(result["wrapped"], (result["index"], result["error"]))
-                    if progress and done % 100 == 0:
-                        print(f"\r{done}/{cases} {len(crashes)} crashes", end="", file=sys.stderr, flush=True)
-                w.index = None
-                if w.done >= _RECYCLE_AFTER and pending:
-                    retire(w)
-                    spawn()
-                elif pending:
-                    w.send(pending.pop())
-            now = time.monotonic()
-            for key in list(sel.get_map().values()):
-                w = key.data
-                limit = timeout_s if w.index is not None else (_START_TIMEOUT_S if not w.ready else None)
-                if limit is not None and now - w.started > limit:
-                    if w.index is None:
-                        raise RuntimeError(f"fuzz worker did not start within {limit:g}s")
-                    crashed(w, "hang", f"no answer after {timeout_s:g}s")
-                    done += 1
-                    retire(w)
-                    if pending:
-                        spawn()
-        for key in list(sel.get_map().values()):
-            retire(key.data)
+        pool = WorkerPool(argv, jobs, timeout_s, env, handshake=True, recycle_after=_RECYCLE_AFTER,
+                          start_timeout_s=_START_TIMEOUT_S)
+        pool.run([str(i) for i in range(cases)], answered, failed,
+                 on_retire=lambda worker: shutil.rmtree(scratch(worker), ignore_errors=True))
     if progress:
         print(file=sys.stderr)
-    return {"cases": done, "seconds": time.monotonic() - start, "outcomes": dict(outcomes),
+    return {"cases": sum(outcomes.values()), "seconds": time.monotonic() - start, "outcomes": dict(outcomes),
             "wrapped": {k: (n, *examples[k]) for k, n in wrapped.most_common()}, "crashes": crashes}
 
 

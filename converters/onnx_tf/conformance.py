@@ -15,10 +15,8 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -207,75 +205,23 @@ def _worker() -> None:
 
 
 # -- the driver -------------------------------------------------------------------------------------
-class _Worker:
-    def __init__(self) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "converters.onnx_tf.conformance", "--worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, env=env)
-        self.case: Path | None = None
-        self.started = 0.0
-
-    def send(self, case: Path) -> None:
-        self.case, self.started = case, time.monotonic()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{case}\n")
-        self.proc.stdin.flush()
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
 def run_all(cases: list[Path], jobs: int, timeout: float = CASE_TIMEOUT_S) -> dict[str, dict[str, Any]]:
-    import selectors
+    """Each case in a worker process; a crash or a hang fails that case, and the worker is replaced."""
+    from bridge.workers import WorkerPool
 
     results: dict[str, dict[str, Any]] = {}
-    pending = list(reversed(cases))
-    workers = [_Worker() for _ in range(max(1, min(jobs, len(cases))))]
-    sel = selectors.DefaultSelector()
-    for w in workers:
-        sel.register(w.proc.stdout, selectors.EVENT_READ, w)  # type: ignore[arg-type]
-        if pending:
-            w.send(pending.pop())
-    busy = {w for w in workers if w.case is not None}
-    while busy:
-        for key, _ in sel.select(timeout=1.0):
-            w = key.data
-            line = w.proc.stdout.readline()
-            case = w.case
-            if line:
-                results[case.name] = json.loads(line)
-            else:  # the worker died with this case
-                code = w.proc.wait()
-                results[case.name] = {"op": "?", "status": "failed", "reason": f"crashed the process (exit {code})"}
-                sel.unregister(w.proc.stdout)
-                busy.discard(w)
-                w = _Worker()
-                sel.register(w.proc.stdout, selectors.EVENT_READ, w)
-            w.case = None
-            busy.discard(key.data)
-            if pending:
-                w.send(pending.pop())
-                busy.add(w)
-            elif w is not key.data:
-                w.kill()
-            _progress(len(results), len(cases))
-        now = time.monotonic()
-        for w in list(busy):
-            if w.case is not None and now - w.started > timeout:
-                results[w.case.name] = {"op": "?", "status": "failed", "reason": f"timed out after {timeout:.0f}s"}
-                sel.unregister(w.proc.stdout)
-                w.kill()
-                busy.discard(w)
-                if pending:
-                    nw = _Worker()
-                    sel.register(nw.proc.stdout, selectors.EVENT_READ, nw)
-                    nw.send(pending.pop())
-                    busy.add(nw)
-    for w in workers:
-        if w.proc.poll() is None:
-            w.kill()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+
+    def answered(task: str, result: dict[str, Any], _worker: Any) -> None:
+        results[Path(task).name] = result
+        _progress(len(results), len(cases))
+
+    def failed(task: str, kind: str, detail: str, _worker: Any) -> None:
+        reason = f"crashed the process ({detail})" if kind == "died" else f"timed out ({detail})"
+        answered(task, {"op": "?", "status": "failed", "reason": reason}, _worker)
+
+    pool = WorkerPool(lambda _n: [sys.executable, "-m", "converters.onnx_tf.conformance", "--worker"], jobs, timeout, env)
+    pool.run([str(c) for c in cases], answered, failed)
     return results
 
 
