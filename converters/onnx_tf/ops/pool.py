@@ -11,6 +11,7 @@ import itertools
 from typing import Any
 
 from converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
+from converters.onnx_tf.ops.shape import dims, shape_vector
 from converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -160,12 +161,28 @@ def _sum_by_taps(g: _Geometry, x: Any) -> Any:
     return tf.add_n([tap for _, tap in g.taps(padded)])
 
 
+def _pool3d_as_2d(xl: Any, kernel: list[int], mode: str, strides: list[int]) -> Any:
+    """A VALID 3-D pool as two 2-D pools (H, W first, then D): TFLite has no builtin 3-D pooling, so a
+    MaxPool3D would need the Flex delegate. A max of maxes is the max and, the windows being equal in size,
+    a mean of means is the mean."""
+    import tensorflow as tf
+
+    n, d, h, w, c = dims(xl)
+    planes = tf.nn.pool(tf.reshape(xl, shape_vector([-1, h, w, c])), kernel[1:], mode, strides=strides[1:], padding="VALID")
+    _, h2, w2, _ = dims(planes)
+    depth = tf.reshape(planes, shape_vector([n, d, h2 * w2, c]))
+    pooled = tf.nn.pool(depth, [kernel[0], 1], mode, strides=[strides[0], 1], padding="VALID")
+    return tf.reshape(pooled, shape_vector([n, dims(pooled)[1], h2, w2, c]))
+
+
 def _valid_pool(xl: Any, kernel: list[int], mode: str, strides: list[int], dilations: list[int]) -> Any:
     """tf.nn.pool with VALID padding, except that a window larger than the (padded) input gives an empty
     output, as in ONNX Runtime, instead of TF's kernel dividing by zero (SIGFPE) on that geometry."""
     import tensorflow as tf
 
     def pool() -> Any:
+        if len(kernel) == 3 and all(d == 1 for d in dilations):
+            return _pool3d_as_2d(xl, kernel, mode, strides)
         return tf.nn.pool(xl, kernel, mode, strides=strides, dilations=dilations, padding="VALID")
 
     eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]

@@ -124,3 +124,17 @@ def test_window_larger_than_a_dynamic_input_gives_an_empty_output_not_a_crash():
     assert out.shape == (1, 2, 0)
     wide = program.function(tf.reshape(tf.range(8, dtype=tf.float32), [1, 2, 4]))["y"].numpy()
     np.testing.assert_array_equal(wide, [[[1, 2, 3], [5, 6, 7]]])
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [2, 2, 2], "strides": [2, 2, 2]},
+    {"kernel_shape": [3, 2, 3], "strides": [1, 2, 2], "pads": [1, 0, 1, 1, 0, 1]},
+])
+def test_3d_pools_run_as_two_2d_pools(op, attrs):
+    """3-D pooling is decomposed (TFLite has no builtin 3-D pool); the result must not change."""
+    x = rng.standard_normal((2, 3, 5, 6, 7)).astype(np.float32)
+    check_node(op, {"x": x}, attrs)
+    from tests.converters.onnx_tf.ops.test_shape import check_dynamic
+
+    check_dynamic(op, {"x": x}, attrs)
