@@ -16,6 +16,10 @@ __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets",
 # Ops whose outputs must never be folded into constants even when their inputs are static.
 _NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
             "If", "Loop", "Scan", "SequenceMap", "Dropout"}
+# Elementwise ops whose result does not depend on the layout of same-shaped inputs.
+_LAYOUT_FREE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Gelu",
+                "Softplus", "Softsign", "Mish", "Swish", "ThresholdedRelu", "Clip", "Neg", "Abs", "Exp", "Log", "Sqrt",
+                "Reciprocal", "Erf", "Identity", "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean"}
 _FOLD_LIMIT = 1 << 20  # elements; bigger results stay in the graph
 
 
@@ -149,6 +153,8 @@ class GraphWalker:
             raise handler_failure(node, exc) from exc
         if not isinstance(results, (list, tuple)):
             results = [results]
+        if node.op_type in _LAYOUT_FREE and domain == "" and len(results) == 1 and results[0] is not None:
+            self._share_channels_last(ctx, handler, results[0])
         for i, out_name in enumerate(node.output):
             if out_name == "":
                 continue
@@ -158,6 +164,30 @@ class GraphWalker:
             local[out_name] = results[i]
             if self.trace is not None:
                 self.trace[out_name] = results[i]
+
+    def _share_channels_last(self, ctx: NodeContext, handler: Any, result: Any) -> None:
+        """When every non-scalar input has a channels-last twin (see ``ops/_common.py``) and all share the
+        result's static shape (so no broadcasting is involved), the result gets a twin too: the same
+        handler run on the twins."""
+        from converters.onnx_tf.ops._common import channels_last_twin, remember_channels_last
+
+        inputs: list[Any] = []
+        for tensor in ctx.inputs:
+            if tensor is None or tensor.shape.rank == 0:
+                inputs.append(tensor)
+                continue
+            twin = channels_last_twin(tensor)
+            if twin is None or not tensor.shape.is_fully_defined() or tensor.shape != result.shape:
+                return
+            inputs.append(twin)
+        if all(not callable(i) for i in inputs):
+            return
+
+        def make() -> Any:
+            out = handler(NodeContext(ctx.node, [i() if callable(i) else i for i in inputs], self, ctx.opset))
+            return out[0] if isinstance(out, (list, tuple)) else out
+
+        remember_channels_last(result, make)
 
     def _foldable(self, node: Any) -> bool:
         if not self.fold_constants or node.op_type in _NO_FOLD:
