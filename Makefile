@@ -39,4 +39,4 @@ bench: install
 # At least 10,000 mutated and generated ONNX models through load, convert and (a share) verify; only
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
 fuzz: install
-	$(PY) -m bridge.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes
+	$(PY) -m converters.onnx_tf.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes
