@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,7 @@ class TfProgram:
     module: Any
     function: Any
     input_map: dict[str, str]
-    output_map: dict[str, str]
-    intermediates: list[str] = field(default_factory=list)
+    output_map: dict[str, str]  # with expose_intermediates, every node output is here too
 
 
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
@@ -64,7 +63,6 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     initializers = {t.name for t in model.graph.initializer}
     input_names = [v.name for v in model.graph.input if v.name not in initializers]
     input_map = sanitize_names(input_names)
-    output_names = [o.name for o in model.graph.output]
 
     module = tf.Module(name="onnx_model")
     variables: dict[str, Any] = {}
@@ -80,7 +78,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         module.weights = list(variables.values())
 
     signature = _input_signature(model, input_map)
-    traced: dict[str, Any] = {}
+    output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
 
     def serve(*args: Any) -> dict[str, Any]:
         # A weight stored channels-last is handed to the handlers in ONNX layout; the Conv handler's own
@@ -88,36 +86,25 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         weights = {name: tf.transpose(var, np.argsort(layouts[name])) if name in layouts else var
                    for name, var in variables.items()}
         walker = GraphWalker(model, weights=weights)
+        traced: dict[str, Any] = {}
         if expose_intermediates:
             walker.trace = traced
         outputs = walker.run(dict(zip(input_names, args)))
-        if expose_intermediates:
-            outputs = {**{k: v for k, v in traced.items() if k not in outputs}, **outputs}
-        return {name: tf.identity(t) for name, t in outputs.items()}
+        outputs = {**outputs, **{k: v for k, v in traced.items() if k not in outputs}}
+        # graph outputs first, so that they keep the plain names when a sanitised name clashes
+        output_map.update(sanitize_names(list(outputs)))
+        return {output_map[name]: tf.identity(t) for name, t in outputs.items()}
 
-    fn = tf.function(serve, input_signature=signature, autograph=False)
+    module.serve = tf.function(serve, input_signature=signature, autograph=False)
     try:
-        concrete = fn.get_concrete_function()
+        concrete = module.serve.get_concrete_function()
     except BridgeError:
         raise
     except Exception as exc:  # outside any one node (outputs, signature): still never a traceback
         detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
-    all_outputs = list(concrete.structured_outputs)
-    output_map = sanitize_names(output_names + [n for n in all_outputs if n not in output_names])
-
-    def renamed(*args: Any) -> dict[str, Any]:
-        result = concrete(*args)
-        return {output_map[k]: v for k, v in result.items()}
-
-    module.serve = tf.function(renamed, input_signature=signature, autograph=False)
-    program = TfProgram(module, module.serve.get_concrete_function(), input_map,
-                        {n: output_map[n] for n in output_names})
-    program.intermediates = [n for n in all_outputs if n not in output_names]
-    if expose_intermediates:
-        program.output_map.update({n: output_map[n] for n in program.intermediates})
-    return program
+    return TfProgram(module, concrete, input_map, dict(output_map))
 
 
 def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:

@@ -51,10 +51,11 @@ def test_channels_last_twins_spare_the_transposes_between_convs():
                               initializer=[onnx.numpy_helper.from_array(w1, "w1"), onnx.numpy_helper.from_array(w2, "w2")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     program = build_program(model, use_variables=False)
+    graph_def = program.function.graph.as_graph_def()
     conv_inputs = []
-    for function in program.function.graph.as_graph_def().library.function:  # the traced body
-        kinds = {node.name: node.op for node in function.node_def}
-        conv_inputs += [kinds[node.input[0].split(":")[0]] for node in function.node_def if node.op == "Conv2D"]
+    for nodes in [graph_def.node, *(f.node_def for f in graph_def.library.function)]:  # the body and any callee
+        kinds = {node.name: node.op for node in nodes}
+        conv_inputs += [kinds[node.input[0].split(":")[0]] for node in nodes if node.op == "Conv2D"]
     assert len(conv_inputs) == 2 and conv_inputs[1] != "Transpose", conv_inputs
     x = rng.standard_normal((1, 4, 8, 8)).astype(np.float32)
     from tests.converters.onnx_tf.ops.node_check import run_reference
