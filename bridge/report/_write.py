@@ -1,4 +1,4 @@
-"""Atomic text output shared by the JUnit and HTML writers (same recipe as json_report.py)."""
+"""Atomic text output shared by the JSON, JUnit and HTML writers."""
 
 from __future__ import annotations
 
