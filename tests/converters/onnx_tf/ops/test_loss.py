@@ -11,16 +11,21 @@ LABELS_II[0, 0, 0] = -1  # an ignored label outside [0, C)
 WEIGHT = rng.random(5).astype(np.float32)
 
 
-@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("ignore", [None, -1, 2])
-def test_nll_loss(reduction, weighted, ignore):
+def _loss_case(reduction, weighted, ignore):
     attrs = {"reduction": reduction}
     if ignore is not None:
         attrs["ignore_index"] = ignore
     inputs = {"x": X, "t": LABELS_II if ignore == -1 else LABELS}
     if weighted:
         inputs["w"] = WEIGHT
+    return inputs, attrs
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore", [None, -1, 2])
+def test_nll_loss(reduction, weighted, ignore):
+    inputs, attrs = _loss_case(reduction, weighted, ignore)
     # onnx's reference treats ignore_index=-1 as "none" when unweighted; ONNX Runtime follows the spec.
     runtime = "onnxruntime" if ignore == -1 and not weighted else "reference"
     check_node("NegativeLogLikelihoodLoss", inputs, attrs, opset=22, runtime=runtime)
@@ -35,12 +40,7 @@ def test_nll_loss_2d_input():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ignore", [None, -1])
 def test_softmax_cross_entropy_loss(reduction, weighted, ignore):
-    attrs = {"reduction": reduction}
-    if ignore is not None:
-        attrs["ignore_index"] = ignore
-    inputs = {"x": X, "t": LABELS_II if ignore == -1 else LABELS}
-    if weighted:
-        inputs["w"] = WEIGHT
+    inputs, attrs = _loss_case(reduction, weighted, ignore)
     check_node("SoftmaxCrossEntropyLoss", inputs, attrs, opset=13, n_outputs=2)
 
 

@@ -110,7 +110,6 @@ def test_ceil_mode_over_unknown_sizes(op, attrs):
 
 def test_window_larger_than_a_dynamic_input_gives_an_empty_output_not_a_crash():
     """TF's pooling kernel divides by zero on this geometry; ONNX Runtime returns an empty tensor."""
-    import onnx
     import tensorflow as tf
     from onnx import TensorProto, helper
 
