@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast conformance bench fuzz clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on this machine's disk; the project asks only torch>=2.13.
@@ -28,7 +28,7 @@ test-fast: install
 	$(PY) -m pytest -n 2 -q -m "not slow" $(PYTEST_ARGS)
 
 conformance: install
-	$(PY) -m converters.onnx_tf.conformance --json conformance.json
+	$(PY) -m tools.conformance --json conformance.json
 
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info
@@ -39,4 +39,4 @@ bench: install
 # At least 10,000 mutated and generated ONNX models through load, convert and (a share) verify; only
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
 fuzz: install
-	$(PY) -m converters.onnx_tf.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes
+	$(PY) -m tools.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes

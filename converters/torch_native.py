@@ -14,7 +14,7 @@ from bridge._frameworks import quiet_torch_onnx_logs
 from bridge.model import Artifact, ConvertOptions
 from bridge.outputs import flatten_outputs
 from bridge.registry import converter
-from converters.torch_onnx import dynamic_shapes_for, flat_module
+from bridge_converters.torch_onnx import dynamic_shapes_for, flat_module
 
 __all__ = ["torch_to_pt2", "torch_to_aoti", "torch_to_torchscript", "NAMES_FILE"]
 

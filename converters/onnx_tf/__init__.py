@@ -11,10 +11,10 @@ from typing import Any
 from bridge._frameworks import import_tensorflow
 from bridge.model import Artifact, ConvertOptions
 from bridge.registry import converter
-from converters.onnx_tf import ops as _ops  # noqa: F401  (registers the handlers)
-from converters.onnx_tf.graph import GraphWalker, check_supported, find_unsupported
-from converters.onnx_tf.registry import OPS, onnx_op
-from converters.onnx_tf.savedmodel import TfProgram, build_program, sanitize_names, save_savedmodel
+from bridge_converters.onnx_tf import ops as _ops  # noqa: F401  (registers the handlers)
+from bridge_converters.onnx_tf.graph import GraphWalker, check_supported, find_unsupported
+from bridge_converters.onnx_tf.registry import OPS, onnx_op
+from bridge_converters.onnx_tf.savedmodel import TfProgram, build_program, sanitize_names, save_savedmodel
 
 __all__ = ["OPS", "onnx_op", "GraphWalker", "TfProgram", "build_program", "save_savedmodel", "sanitize_names",
            "check_supported", "find_unsupported", "onnx_to_tf"]

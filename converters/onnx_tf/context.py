@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.errors import UnsupportedError
 
 if TYPE_CHECKING:
-    from converters.onnx_tf.graph import GraphWalker
+    from bridge_converters.onnx_tf.graph import GraphWalker
 
 __all__ = ["NodeContext", "OpUnsupported"]
 

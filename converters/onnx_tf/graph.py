@@ -8,8 +8,8 @@ from typing import Any
 
 from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
-from converters.onnx_tf.context import NodeContext
-from converters.onnx_tf.registry import OPS, OpRegistry
+from bridge_converters.onnx_tf.context import NodeContext
+from bridge_converters.onnx_tf.registry import OPS, OpRegistry
 
 __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets", "handler_failure"]
 
@@ -169,7 +169,7 @@ class GraphWalker:
         """When every non-scalar input has a channels-last twin (see ``ops/_common.py``) and all share the
         result's static shape (so no broadcasting is involved), the result gets a twin too: the same
         handler run on the twins."""
-        from converters.onnx_tf.ops._common import channels_last_twin, remember_channels_last
+        from bridge_converters.onnx_tf.ops._common import channels_last_twin, remember_channels_last
 
         inputs: list[Any] = []
         for tensor in ctx.inputs:

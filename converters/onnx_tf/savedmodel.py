@@ -10,8 +10,8 @@ from typing import Any
 from bridge.errors import BridgeError, UnsupportedError, first_line
 from bridge.names import sanitize_names
 from bridge.onnx_io import onnx_input_specs
-from converters.onnx_tf.dtypes import tf_dtype
-from converters.onnx_tf.graph import GraphWalker, check_supported
+from bridge_converters.onnx_tf.dtypes import tf_dtype
+from bridge_converters.onnx_tf.graph import GraphWalker, check_supported
 
 __all__ = ["sanitize_names", "TfProgram", "build_program", "save_savedmodel", "NAME_MAP_FILE"]
 

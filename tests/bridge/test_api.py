@@ -71,7 +71,7 @@ def test_two_io_names_survive_into_the_savedmodel_signature(tmp_path):
     saved = next(a.path for a in result.artifacts if a.format == "tf")
     # Plain TensorFlow, with bridge made unimportable, loads it and sees the names.
     code = (
-        "import sys; sys.modules['bridge'] = None; sys.modules['converters'] = None\n"
+        "import sys; sys.modules['bridge'] = None; sys.modules['bridge_converters'] = None\n"
         "import tensorflow as tf\n"
         f"m = tf.saved_model.load({str(saved)!r})\n"
         "fn = m.signatures['serving_default']\n"
@@ -98,7 +98,7 @@ def test_first_failure_names_the_hop_where_parity_breaks(tmp_path):
     """A deliberately broken TF handler: ONNX still matches torch, TF breaks against ONNX, TFLite inherits it."""
     import tensorflow as tf
 
-    from converters.onnx_tf.registry import OPS
+    from bridge_converters.onnx_tf.registry import OPS
 
     key = max((k for k in OPS.keys() if k.op_type == "Relu"), key=lambda k: k.since)
     original = OPS._handlers[key]

@@ -120,7 +120,7 @@ def test_formats_lists_the_builtin_edges_from_entry_points():
 
 
 def test_ops_agrees_with_the_registry():
-    from converters.onnx_tf import OPS
+    from bridge_converters.onnx_tf import OPS
 
     result = run_bridge("ops")
     assert result.returncode == 0

@@ -177,8 +177,8 @@ def test_a_handler_crash_becomes_one_unsupported_error_naming_the_node():
     import tensorflow as tf
 
     from bridge.errors import UnsupportedError
-    from converters.onnx_tf.graph import GraphWalker
-    from converters.onnx_tf.registry import OpRegistry
+    from bridge_converters.onnx_tf.graph import GraphWalker
+    from bridge_converters.onnx_tf.registry import OpRegistry
 
     ops = OpRegistry()
 

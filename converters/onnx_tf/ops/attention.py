@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
@@ -104,7 +104,7 @@ def _masked_softmax(x: Any) -> Any:
 def attention(ctx: Any) -> Any:
     import tensorflow as tf
 
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     q, k, v = ctx.inputs[:3]
     mask, past_k, past_v, nonpad = ctx.input(3), ctx.input(4), ctx.input(5), ctx.input(6)
@@ -218,7 +218,7 @@ def flex_attention(ctx: Any) -> Any:
     """Scaled dot-product attention over rank-4 inputs with optional score_mod / prob_mod subgraphs."""
     import tensorflow as tf
 
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     q, k, v = ctx.inputs[:3]
     if q.shape.rank != 4:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
@@ -17,7 +17,7 @@ __all__: list[str] = []
 def _tensor_types(ctx: Any, values: Sequence[Any], what: str) -> list[Any]:
     """TF dtypes of a body's graph outputs (None where untyped, as in expanded function bodies);
     non-tensor (sequence, optional) values are unsupported."""
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     dtypes = []
     for v in values:

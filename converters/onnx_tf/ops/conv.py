@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.onnx_tf.ops._common import norm_axis
-from converters.onnx_tf.ops.shape import dims
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.ops.shape import dims
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 

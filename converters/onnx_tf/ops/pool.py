@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
-from converters.onnx_tf.ops.shape import dims, shape_vector
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
+from bridge_converters.onnx_tf.ops.shape import dims, shape_vector
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.onnx_tf.ops._common import norm_axis
-from converters.onnx_tf.registry import onnx_op
+from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
@@ -39,7 +39,7 @@ def _broadcast_param(ctx: Any, value: Any, x: Any) -> Any:
 def _target_dtype(ctx: Any, zero_point: Any) -> Any:
     import tensorflow as tf
 
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     if zero_point is not None:
         dtype = zero_point.dtype
@@ -57,7 +57,7 @@ def quantize_linear(ctx: Any) -> Any:
     # 13: per-axis; 19: float8 + saturate; 21: blocked + output_dtype; 23-25: more types; precision later.
     import tensorflow as tf
 
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     x, scale = ctx.inputs[0], ctx.inputs[1]
     zero_point = ctx.input(2)
@@ -87,7 +87,7 @@ def dequantize_linear(ctx: Any) -> Any:
     # 13: per-axis; 19: float8; 21: blocked; 23: output_dtype.
     import tensorflow as tf
 
-    from converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.dtypes import tf_dtype
 
     x, scale = ctx.inputs[0], ctx.inputs[1]
     zero_point = ctx.input(2)

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bridge.verify.localize import localize_tf, module_path
-from converters.onnx_tf.registry import OPS, OpKey
+from bridge_converters.onnx_tf.registry import OPS, OpKey
 
 
 @contextlib.contextmanager

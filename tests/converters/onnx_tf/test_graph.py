@@ -5,7 +5,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from bridge.errors import UnsupportedError
-from converters.onnx_tf import build_program, find_unsupported
+from bridge_converters.onnx_tf import build_program, find_unsupported
 
 
 def _branch(name, op, domain=""):

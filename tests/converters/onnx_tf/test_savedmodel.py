@@ -2,7 +2,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from converters.onnx_tf import build_program, sanitize_names, save_savedmodel
+from bridge_converters.onnx_tf import build_program, sanitize_names, save_savedmodel
 from bridge.runtimes.tf_savedmodel import TensorFlowRunner
 from bridge.model import Artifact
 

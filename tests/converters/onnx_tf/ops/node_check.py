@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from converters.onnx_tf import build_program
+from bridge_converters.onnx_tf import build_program
 
 __all__ = ["make_node_model", "run_tf", "run_reference", "check_node"]
 

@@ -3,7 +3,7 @@ import onnx
 import onnx.parser
 import pytest
 
-from converters.onnx_tf import build_program
+from bridge_converters.onnx_tf import build_program
 from tests.converters.onnx_tf.ops.node_check import run_reference, run_tf
 
 rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ import pytest
 from onnx.backend.test.case.node import _image_decoder_data as frozen
 
 from bridge.errors import UnsupportedError
-from converters.onnx_tf import build_program
+from bridge_converters.onnx_tf import build_program
 from tests.converters.onnx_tf.ops.node_check import make_node_model, run_tf
 
 # onnx's reference decodes with Pillow, which is not installed here; onnx ships Pillow's outputs for its cases.

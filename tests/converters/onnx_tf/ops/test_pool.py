@@ -113,7 +113,7 @@ def test_window_larger_than_a_dynamic_input_gives_an_empty_output_not_a_crash():
     import tensorflow as tf
     from onnx import TensorProto, helper
 
-    from converters.onnx_tf import build_program
+    from bridge_converters.onnx_tf import build_program
 
     node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2])
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "w"])],

@@ -151,7 +151,7 @@ def test_slice_to_the_end_stays_within_int32_for_tflite():
     big = np.iinfo(np.int64).max
     model = make_node_model("Slice", {"x": x}, initializers={
         "starts": np.array([1], np.int64), "ends": np.array([big], np.int64), "axes": np.array([-1], np.int64)}, opset=13)
-    from converters.onnx_tf import build_program
+    from bridge_converters.onnx_tf import build_program
 
     program = build_program(model, use_variables=False)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([program.function], program.module)

@@ -2,7 +2,7 @@
 
 import json
 
-from converters.onnx_tf.conformance import main
+from tools.conformance import main
 
 
 def test_conformance_harness_reports_pass_fail_and_skip(tmp_path, capsys):

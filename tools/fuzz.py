@@ -1,8 +1,8 @@
 """Fuzz the ONNX front door and the ONNX->TF backend: only BridgeErrors may come out, never a crash or hang.
 
-    python -m converters.onnx_tf.fuzz --cases 10000 --seed 0 --timeout-s 30 [--jobs 2] [--verify-rate 0.02] [--save-dir DIR]
-    python -m converters.onnx_tf.fuzz --replay DIR/case.onnx [--verify]     # rerun one saved case in-process, with traceback
-    python -m converters.onnx_tf.fuzz --seed S --only-case I [--verify-rate R]  # or regenerate case I of seed S
+    python -m tools.fuzz --cases 10000 --seed 0 --timeout-s 30 [--jobs 2] [--verify-rate 0.02] [--save-dir DIR]
+    python -m tools.fuzz --replay DIR/case.onnx [--verify]     # rerun one saved case in-process, with traceback
+    python -m tools.fuzz --seed S --only-case I [--verify-rate R]  # or regenerate case I of seed S
 
 Each case is a pure function of ``(seed, index)``: a random small graph (sometimes invalid on purpose),
 a semantic breakage of a valid one (opset, order, names, types, outputs), or a valid one's serialized
@@ -12,7 +12,7 @@ the TF backend's ``build_program``, and for a ``--verify-rate`` fraction the who
 a segfault or a hang is recorded with its reproducer, not fatal. The last line is ``N cases, M crashes``.
 
 This is a developer tool for the ONNX->TF edge, so unlike the rest of ``bridge`` it imports the backend
-(``converters.onnx_tf``) directly, and only inside the worker.
+(``bridge_converters.onnx_tf``) directly, and only inside the worker.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def make_case(seed: int, index: int, verify_rate: float = 0.0) -> tuple[str, byt
     """``(kind, serialized bytes, verify?)`` for case ``index`` of run ``seed``."""
     import numpy as np
 
-    from converters.onnx_tf._fuzz_gen import mutate_bytes, mutate_model, random_model
+    from tools._fuzz_gen import mutate_bytes, mutate_model, random_model
 
     rng = np.random.default_rng([seed, index])
     verify = bool(rng.random() < verify_rate)
@@ -58,7 +58,7 @@ def run_case(path: Path, verify: bool, scratch: Path) -> dict[str, Any]:
     """Load, convert and maybe verify one file. ``crash`` is set when anything but a BridgeError escaped."""
     from bridge.errors import BridgeError, first_line
     from bridge.onnx_io import load_onnx_checked
-    from converters.onnx_tf import build_program
+    from bridge_converters.onnx_tf import build_program
 
     stage = "load"
     try:
@@ -102,7 +102,7 @@ def _worker(seed: int, verify_rate: float, scratch: Path) -> None:
     from bridge._frameworks import import_tensorflow
 
     import_tensorflow()
-    import converters.onnx_tf  # noqa: F401  (registers the handlers before the first timed case)
+    import bridge_converters.onnx_tf  # noqa: F401  (registers the handlers before the first timed case)
 
     out.write('{"ready": true}\n')
     out.flush()
@@ -138,7 +138,7 @@ def run_fuzz(cases: int, seed: int = 0, timeout_s: float = 30.0, jobs: int = 2, 
         def argv(number: int) -> list[str]:
             folder = Path(tmp) / f"worker-{number}"
             folder.mkdir(parents=True, exist_ok=True)
-            return [sys.executable, "-m", "converters.onnx_tf.fuzz", "--worker", "--seed", str(seed), "--verify-rate",
+            return [sys.executable, "-m", "tools.fuzz", "--worker", "--seed", str(seed), "--verify-rate",
                     str(verify_rate), "--scratch", str(folder)]
 
         def answered(_task: str, result: dict[str, Any], worker: Worker) -> None:
@@ -183,7 +183,7 @@ def _save(crash: dict[str, Any], seed: int, save_dir: Path | None, data: bytes |
         data = found[0].read_bytes() if found else None
         for path in found:
             path.unlink()
-    crash["rerun"] = f"python -m converters.onnx_tf.fuzz --seed {seed} --only-case {crash['index']}"
+    crash["rerun"] = f"python -m tools.fuzz --seed {seed} --only-case {crash['index']}"
     if save_dir is None:
         return crash
     save_dir.mkdir(parents=True, exist_ok=True)
@@ -214,7 +214,7 @@ def _replay(path: Path | None, verify: bool, seed: int = 0, index: int | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.onnx_tf.fuzz", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.fuzz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout-s", type=float, default=30.0, help="per case; a case that takes longer is a hang")
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CRASH {crash['crash']} case {crash['index']} ({crash['kind']}{', verify' if crash['verify'] else ''})"
               f"{' at ' + crash['stage'] if 'stage' in crash else ''}: {crash['error']}")
         if crash.get("reproducer"):
-            print(f"  reproducer: {crash['reproducer']}  (python -m converters.onnx_tf.fuzz --replay {crash['reproducer']}"
+            print(f"  reproducer: {crash['reproducer']}  (python -m tools.fuzz --replay {crash['reproducer']}"
                   f"{' --verify' if crash['verify'] else ''})")
         print(f"  rerun: {crash['rerun']} --verify-rate {args.verify_rate}")
         if crash.get("fault"):  # where the dead worker was: the top of its faulthandler dump

@@ -1,6 +1,6 @@
 """ONNX's own node test cases against our ONNX->TF backend.
 
-    python -m converters.onnx_tf.conformance [--filter REGEX] [--jobs N] [--json conformance.json]
+    python -m tools.conformance [--filter REGEX] [--jobs N] [--json conformance.json]
 
 Generates the cases shipped with the installed onnx (``onnx.backend.test.case.node``) into a temporary
 folder, converts each with our backend, runs it in TensorFlow and compares with the expected outputs at
@@ -154,7 +154,7 @@ def run_case(folder: Path) -> dict[str, Any]:
 
     from bridge._frameworks import import_tensorflow
     from bridge.errors import BridgeError, UnsupportedError
-    from converters.onnx_tf import build_program
+    from bridge_converters.onnx_tf import build_program
 
     tf = import_tensorflow()
     meta = json.loads((folder / "case.json").read_text())
@@ -220,7 +220,7 @@ def run_all(cases: list[Path], jobs: int, timeout: float = CASE_TIMEOUT_S) -> di
         reason = f"crashed the process ({detail})" if kind == "died" else f"timed out ({detail})"
         answered(task, {"op": "?", "status": "failed", "reason": reason}, _worker)
 
-    pool = WorkerPool(lambda _n: [sys.executable, "-m", "converters.onnx_tf.conformance", "--worker"], jobs, timeout, env)
+    pool = WorkerPool(lambda _n: [sys.executable, "-m", "tools.conformance", "--worker"], jobs, timeout, env)
     pool.run([str(c) for c in cases], answered, failed)
     return results
 
@@ -248,7 +248,7 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.onnx_tf.conformance", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.conformance", description=__doc__.split("\n\n")[0])
     parser.add_argument("--filter", help="only cases whose name matches this regular expression")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", dest="json_path", help="write statuses, reasons and the per-op summary here")

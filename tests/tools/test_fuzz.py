@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 
-from converters.onnx_tf._fuzz_gen import mutate_bytes, random_model
-from converters.onnx_tf.fuzz import make_case
+from tools._fuzz_gen import mutate_bytes, random_model
+from tools.fuzz import make_case
 from tests.conftest import ROOT
 
 
@@ -34,7 +34,7 @@ def test_generator_makes_mostly_valid_graphs_when_asked():
 def test_fixed_seed_fuzz_run_finds_no_crashes(tmp_path):
     # Verification (SavedModel + ONNX Runtime + TF per case) is the slow part; `make fuzz` covers it.
     result = subprocess.run(
-        [sys.executable, "-m", "converters.onnx_tf.fuzz", "--cases", "300", "--seed", "20261127", "--jobs", "2",
+        [sys.executable, "-m", "tools.fuzz", "--cases", "300", "--seed", "20261127", "--jobs", "2",
          "--timeout-s", "60", "--verify-rate", "0", "--save-dir", str(tmp_path / "crashes")],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )

@@ -1,4 +1,4 @@
-"""The node builders behind ``converters.onnx_tf._fuzz_gen.random_model``: one small function per common op that adds
+"""The node builders behind ``tools._fuzz_gen.random_model``: one small function per common op that adds
 a node with random attributes to a growing graph (``_Graph``), and the table of them (``OPS``)."""
 
 from __future__ import annotations

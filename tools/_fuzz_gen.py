@@ -1,7 +1,7 @@
-"""Random small ONNX graphs and damaged ONNX files for ``converters.onnx_tf.fuzz``; every case is a pure function of
+"""Random small ONNX graphs and damaged ONNX files for ``tools.fuzz``; every case is a pure function of
 ``numpy.random.Generator`` draws, so ``(seed, index)`` reproduces it exactly.
 
-Graphs are built node by node from common ops (``converters.onnx_tf._fuzz_ops``) with random attributes, shapes and
+Graphs are built node by node from common ops (``tools._fuzz_ops``) with random attributes, shapes and
 dtypes; ONNX strict type and shape inference after each node tells the builder the new value's type and
 shape. A valid graph drops a node inference rejects; an "invalid" graph keeps it, and some nodes get
 corrupted on purpose (wrong input, out-of-range attribute, missing or extra input, another op type).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.onnx_tf._fuzz_ops import _ALL_OP_TYPES, _FLOAT, _INPUT_TYPES, _OPSETS, OPS, _Graph, _Skip
+from tools._fuzz_ops import _ALL_OP_TYPES, _FLOAT, _INPUT_TYPES, _OPSETS, OPS, _Graph, _Skip
 
 __all__ = ["random_model", "mutate_bytes", "mutate_model", "OPS"]
 
