@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.passes.layout import RESIZE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -258,15 +259,15 @@ def _input_or_none(ctx: Any, i: int) -> Any:
     return t
 
 
-@onnx_op("Resize", since=10)
+@onnx_op("Resize", since=10, layout=RESIZE)
 def resize_10(ctx: Any) -> Any:
     # opset 10: scales only, asymmetric coordinates, nearest rounds down (as Upsample)
     scales = _input_or_none(ctx, 1)
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], scales, None, None, opts)
 
 
-@onnx_op("Resize", since=11)
+@onnx_op("Resize", since=11, layout=RESIZE)
 def resize(ctx: Any) -> Any:
     # 11: roi/scales/sizes inputs; 13: roi and scales optional; 18: axes, antialias, keep_aspect_ratio_policy;
     # 19: half_pixel_symmetric. Attributes absent in older opsets take their defaults, so one handler serves.
@@ -278,16 +279,16 @@ def resize(ctx: Any) -> Any:
     return _resize(ctx, ctx.inputs[0], scales, sizes, roi, _options(ctx))
 
 
-@onnx_op("Upsample", since=7)
+@onnx_op("Upsample", since=7, layout=RESIZE)
 def upsample_7(ctx: Any) -> Any:
     import numpy as np
 
     # Upsample: asymmetric coordinates, nearest rounds down; scales an attribute here, an input from 9
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], np.asarray(ctx.attr("scales"), np.float32), None, None, opts)
 
 
-@onnx_op("Upsample", since=9)
+@onnx_op("Upsample", since=9, layout=RESIZE)
 def upsample_9(ctx: Any) -> Any:
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], _input_or_none(ctx, 1), None, None, opts)
