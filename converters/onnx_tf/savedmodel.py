@@ -56,16 +56,22 @@ def _conv_weight_layouts(model: Any) -> dict[str, tuple[int, ...]]:
             if uses.get(init.name, set()) and uses[init.name] <= _KERNEL_INPUTS and len(init.dims) >= 3}
 
 
-def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
+def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
+                  fuse: bool = True) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
-    ``expose_intermediates`` adds every node output to the function's outputs (for localisation).
+    ``expose_intermediates`` adds every node output to the function's outputs (for localisation). ``fuse``
+    first applies the exact fusions of ``passes/fuse.py`` to ``model`` (in place).
     """
     import numpy as np
     import tensorflow as tf
     from onnx import numpy_helper
 
     check_supported(model)
+    if fuse:
+        from bridge_converters.onnx_tf.passes.fuse import fuse as apply_fusions
+
+        apply_fusions(model)
     initializers = {t.name for t in model.graph.initializer}
     input_names = [v.name for v in model.graph.input if v.name not in initializers]
     input_map = sanitize_names(input_names)

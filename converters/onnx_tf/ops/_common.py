@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
-           "static_shape"]
+           "same_pads", "static_shape"]
 
 
 # Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the
 # rule their data input already arrives so and their output leaves so (no transposes here); without it
 # (ctx.channels_last false: unknown rank, folding corner cases) these helpers transpose at the boundary.
-def data_in(ctx: Any, i: int = 0) -> Any:
-    """Data input ``i`` channels-last."""
+def data_in(ctx: Any, i: int = 0, rank: int | None = None) -> Any:
+    """Data input ``i`` channels-last; ``rank`` (e.g. the kernel's) where the tensor's own is unknown."""
     x = ctx.inputs[i]
-    return x if ctx.channels_last else to_channels_last(x)
+    if ctx.channels_last:
+        return x
+    if x.shape.rank is None and rank is not None:
+        x.set_shape([None] * rank)  # no op: only the static shape learns the rank
+    return to_channels_last(x)
 
 
 def data_out(ctx: Any, y: Any) -> Any:
@@ -55,6 +59,18 @@ def norm_axis(axis: int, rank: int) -> int:
 
 def static_shape(x: Any) -> list[int | None]:
     return list(x.shape.as_list()) if x.shape.rank is not None else []
+
+
+def same_pads(in_spatial: list[int | None], kernel: list[int], strides: list[int],
+              dilations: list[int]) -> list[tuple[int, int]] | None:
+    """The (begin, end) pads TF's "SAME" padding applies to these static sizes (None when a size is unknown)."""
+    if any(d is None for d in in_spatial):
+        return None
+    pads = []
+    for size, k, s, d in zip(in_spatial, kernel, strides, dilations):
+        total = max(0, (-(-size // s) - 1) * s + (k - 1) * d + 1 - size)  # type: ignore[operator]
+        pads.append((total // 2, total - total // 2))
+    return pads
 
 
 def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], strides: list[int],

@@ -84,6 +84,8 @@ def celu(ctx: Any) -> Any:
 
 def _hard_sigmoid(x: Any, alpha: float, beta: float) -> Any:
     tf = _tf()
+    if x.dtype == tf.float32 and abs(alpha - 1.0 / 6.0) < 1e-7 and beta == 0.5:
+        return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)  # three TFLite builtins (ADD, RELU6, MUL) instead of four
     return tf.clip_by_value(_c(alpha, x) * x + _c(beta, x), _c(0.0, x), _c(1.0, x))
 
 
@@ -95,6 +97,7 @@ def hard_sigmoid(ctx: Any) -> Any:
 @onnx_op("HardSwish", since=14, layout=ELEMENTWISE)
 def hard_swish(ctx: Any) -> Any:
     x = ctx.inputs[0]
+    # for float32 x * relu6(x + 3) / 6: the form TFLite's converter turns into its HARD_SWISH builtin
     return x * _hard_sigmoid(x, 1.0 / 6.0, 0.5)
 
 

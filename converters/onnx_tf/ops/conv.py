@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import data_in, data_out, kernel_in, spatial_pads, static_shape
+from bridge_converters.onnx_tf.ops._common import data_in, data_out, kernel_in, same_pads, spatial_pads, static_shape
 from bridge_converters.onnx_tf.passes.layout import CONV, QLINEAR_CONV
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -44,6 +44,12 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
 
     n = len(strides)
     pads = pads if pads is not None else [(0, 0)] * n
+    k_shape = static_shape(wl)
+    if pads != "SAME" and any(p != (0, 0) for p in pads):
+        # explicit pads that are exactly TF's SAME padding: no separate PAD op (TFLite's convs pad SAME only)
+        eff = [(k - 1) * d + 1 for k, d in zip(k_shape[:n], dilations)]
+        if same_pads(static_shape(xl)[1:-1], eff, strides, [1] * n) == [tuple(p) for p in pads]:
+            pads = "SAME"
     if n == 1:  # run 1-D as 2-D with a unit height
         pads2 = pads if pads == "SAME" else [(0, 0), *pads]
         y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group, pads2)
@@ -54,7 +60,6 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
         padding = [[0, 0], *[list(p) for p in pads], [0, 0]]
     else:
         padding = "VALID"
-    k_shape = static_shape(wl)
     in_per_group, out_ch = k_shape[-2], k_shape[-1]
     if n == 2:
         if group > 1 and in_per_group == 1 and strides[0] == strides[1] and (dilations == [1, 1] or strides == [1, 1]):
@@ -119,7 +124,7 @@ def _conv(ctx: Any, xl: Any, wl: Any) -> Any:
 def conv(ctx: Any) -> Any:
     import tensorflow as tf
 
-    y = _conv(ctx, data_in(ctx), kernel_in(ctx, 1))
+    y = _conv(ctx, data_in(ctx, rank=ctx.inputs[1].shape.rank), kernel_in(ctx, 1))
     bias = ctx.input(2)
     if bias is not None:
         y = tf.nn.bias_add(y, bias)

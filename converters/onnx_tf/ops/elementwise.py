@@ -212,12 +212,28 @@ def mean(ctx: Any) -> Any:
 
 def _clip(x: Any, lo: Any, hi: Any) -> Any:
     tf = _tf()
+    if x.dtype.is_floating and _static_scalar(lo) == 0.0 and _static_scalar(hi) in (6.0, None):
+        # TF's own activations, which TFLite fuses into the preceding convolution (RELU6, RELU)
+        return tf.nn.relu6(x) if _static_scalar(hi) == 6.0 else tf.nn.relu(x)
     # maximum then minimum: with min > max every value becomes max, as ONNX specifies; NaN propagates.
     if lo is not None:
         x = tf.maximum(x, tf.reshape(tf.cast(lo, x.dtype), []))
     if hi is not None:
         x = tf.minimum(x, tf.reshape(tf.cast(hi, x.dtype), []))
     return x
+
+
+def _static_scalar(value: Any) -> float | None:
+    """A bound's value when it is known at conversion time (a number, or a constant tensor), else None."""
+    import numpy as np
+
+    if value is None:
+        return None
+    if not isinstance(value, (int, float, np.number)):
+        value = _tf().get_static_value(value)
+        if value is None or np.size(value) != 1:
+            return float("nan")  # unknown: matches no special case
+    return float(np.asarray(value).reshape(-1)[0])
 
 
 @onnx_op("Clip", since=1, layout=ELEMENTWISE)
