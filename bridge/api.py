@@ -69,6 +69,10 @@ class ConversionResult:
 
 def _load(source: Any, weights: str | Path | None, trust_pickle: bool) -> Model:
     model = load_source(source)
+    if weights is not None and model.format == "caffe":
+        from bridge.sources_caffe import with_caffe_weights
+
+        return with_caffe_weights(model, weights)
     if weights is not None:
         if model.format != "torch":
             raise UsageError(f"--weights loads into a PyTorch module; {model.path} is {model.format}")
@@ -137,7 +141,8 @@ def convert(
     or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
     ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
-    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first.
+    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first; for a Caffe
+    ``deploy.prototxt`` SOURCE it is the ``.caffemodel``.
     """
     targets = parse_targets(to)
     model = _load(source, weights, trust_pickle)
