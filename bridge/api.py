@@ -207,7 +207,8 @@ def verify(
 
 def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
                    localize: bool | None) -> None:
-    """Find the first diverging node: ONNX against torch (by module) and TensorFlow against ONNX (by node)."""
+    """Find the first diverging node: ONNX against torch (by module) or Caffe (by layer), and TensorFlow
+    against ONNX (by node)."""
     from bridge.verify.localize import localize_onnx, localize_tf
 
     if localize is False:
@@ -223,6 +224,10 @@ def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tol
         failed = {p.format for p in result.parity if p.inputs == label and not p.passed}
         if result.source.format == "torch" and "onnx" in formats and (localize or "onnx" in failed):
             result.localization.append(localize_onnx(result.source.handle, onnx_path, feeds, tolerances))
+        if result.source.format == "caffe" and "onnx" in formats and (localize or "onnx" in failed):
+            from bridge.verify.localize_caffe import localize_caffe
+
+            result.localization.append(localize_caffe(result.source, onnx_path, feeds, tolerances))
         if "tf" in formats and (localize or "tf" in failed):
             result.localization.append(localize_tf(onnx_path, feeds, tolerances))
 

@@ -10,9 +10,14 @@ from pathlib import Path
 from bridge.errors import UsageError
 from bridge.model import InputSpec, Model
 
-__all__ = ["CaffeFiles", "load_caffe", "with_caffe_weights", "describe_caffe", "CAFFE_SUFFIXES"]
+__all__ = ["CaffeFiles", "load_caffe", "with_caffe_weights", "describe_caffe", "CAFFE_SUFFIXES", "CAFFE_LAYER_KEY",
+           "CAFFE_LAYERS_KEY"]
 
 CAFFE_SUFFIXES = (".prototxt",)
+# Metadata the caffe -> onnx edge writes: on each node, the Caffe layer it came from; on the model, every
+# layer with the ONNX tensors of its tops (and the layers folded into it), for localisation.
+CAFFE_LAYER_KEY = "bridge.caffe_layer"
+CAFFE_LAYERS_KEY = "bridge.caffe_layers"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UnsupportedError, UsageError
+from bridge.sources_caffe import CAFFE_LAYERS_KEY
+from bridge.verify.detections import DETECTIONS_KEY as DETECTIONS
 from bridge_converters.caffe_onnx import layers as _layers  # noqa: F401  (registers the handlers)
 from bridge_converters.caffe_onnx.context import GraphBuilder, LayerContext
 from bridge_converters.caffe_onnx.fold import fold_batchnorm
@@ -17,8 +19,8 @@ from bridge_converters.caffe_onnx.registry import LAYERS
 __all__ = ["build_onnx", "walk", "check_supported", "describe_net", "DEFAULT_OPSET", "LAYERS_KEY", "DETECTIONS_KEY"]
 
 DEFAULT_OPSET = 17
-LAYERS_KEY = "bridge.caffe_layers"  # model metadata: each Caffe layer and the ONNX tensors of its tops
-DETECTIONS_KEY = "bridge.detections"  # model metadata: outputs to compare as sets of boxes
+LAYERS_KEY = CAFFE_LAYERS_KEY  # model metadata: each Caffe layer and the ONNX tensors of its tops
+DETECTIONS_KEY = DETECTIONS  # model metadata: outputs to compare as sets of boxes
 
 
 def check_supported(net: CaffeNet) -> None:

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.errors import UnsupportedError, UsageError
+from bridge.sources_caffe import CAFFE_LAYER_KEY
 from bridge_converters.caffe_onnx.net import CaffeNet, Layer, blob_array, blob_shape
 
 __all__ = ["GraphBuilder", "LayerContext", "Shape", "LAYER_KEY"]
 
 Shape = tuple[int | None, ...]  # None: a size known only at run time (detections)
-LAYER_KEY = "bridge.caffe_layer"
+LAYER_KEY = CAFFE_LAYER_KEY
 
 
 def _shape_text(shape: Sequence[Any]) -> str:
@@ -150,6 +151,8 @@ class LayerContext:
         import numpy as np
 
         shapes = tuple(tuple(int(d) for d in s) for s in shapes)
+        if not shapes:
+            return []
         self.b.parameters += sum(math.prod(s) for s in shapes)
         if self.b.dry:
             return [np.zeros(s, np.float32) for s in shapes]

@@ -83,13 +83,14 @@ def non_max_suppression(ctx: Any) -> Any:
         take = candidate[:, t] & ~blocked & (count < max_out)
         chosen = tf.one_hot(box, tf.cast(n, tf.int32), on_value=True, off_value=False) & take[:, None]
         kept = kept | tf.ensure_shape(chosen, kept.shape)  # keeps the loop variable's static shape
-        return t + 1, kept, count + tf.cast(take, tf.int64), taken.write(tf.cast(t, tf.int32), take)
+        # step t's picks as column t: a plain tensor, not a TensorArray, so TFLite lowers the loop to builtins
+        at_t = tf.one_hot(t, tf.cast(n, tf.int32), on_value=True, off_value=False)[None, :] & take[:, None]
+        return t + 1, kept, count + tf.cast(take, tf.int64), taken | tf.ensure_shape(at_t, taken.shape)
 
-    taken = tf.TensorArray(tf.bool, size=tf.cast(n, tf.int32), element_shape=[None])
     _, _, _, taken = tf.while_loop(
         lambda t, *_: t < n, step,
-        [tf.constant(0, tf.int64), tf.zeros_like(candidate), tf.zeros([rows], tf.int64), taken])
-    taken = tf.transpose(tf.reshape(taken.stack(), [n, rows]))  # [rows, steps]
+        [tf.constant(0, tf.int64), tf.zeros_like(candidate), tf.zeros([rows], tf.int64), tf.zeros_like(candidate)])
+    # taken: [rows, steps]
     # Row-major order of (row, step) is the reference's output order: batch, class, then selection order.
     where = tf.where(taken)
     row = where[:, 0]

@@ -66,3 +66,22 @@ def convert_and_check(folder: Path, prototxt: str, blobs: Mapping[str, Sequence[
             assert out.passed, (stage.format, out.name, out.problem, out.max_abs)
     assert result.passed
     return result
+
+
+def convert_and_check_numpy(folder: Path, prototxt: str, blobs: Mapping[str, Sequence[np.ndarray]] | None,
+                            inputs: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
+                            atol: float = 1e-4) -> None:
+    """For what OpenCV cannot run (or runs unlike Caffe): one conversion, every artifact against Caffe's
+    formula computed with numpy."""
+    import bridge
+    from bridge.runtimes import load_runner
+
+    text, weights = write_net(folder, prototxt, blobs)
+    result = bridge.convert(str(text), to="tflite", out_dir=folder / "out", inputs=dict(inputs), weights=weights,
+                            verify=False, force=True)
+    assert {a.format for a in result.artifacts} == {"onnx", "tf", "tflite"}
+    for artifact in result.artifacts:
+        got = load_runner(artifact).run(dict(inputs))
+        for name, want in expected.items():
+            value = got[name] if name in got else next(iter(got.values()))
+            np.testing.assert_allclose(value, want, rtol=0, atol=atol, err_msg=f"{artifact.format} {name}")
