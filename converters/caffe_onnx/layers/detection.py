@@ -126,6 +126,7 @@ def _decode(ctx: Any, p: Any, loc: str, prior: str, batch: int, priors: int) -> 
 def _image(ctx: Any, p: Any, b: int, boxes: str, scores: str, labels: list[int], priors: int) -> str:
     """Rows [n, 7] for image ``b``."""
     import numpy as np
+    import onnx
     from onnx import numpy_helper
 
     classes = len(labels)
@@ -159,8 +160,14 @@ def _image(ctx: Any, p: Any, b: int, boxes: str, scores: str, labels: list[int],
         count = ctx.node("Shape", [kept_scores], (1,), f"img{b}_count")
         k = ctx.node("Min", [count, int64(ctx, [int(p.keep_top_k)], f"img{b}_keep_top_k")], (1,), f"img{b}_k")
         _, best = ctx.multi("TopK", [kept_scores, k], [(None,), (None,)], f"img{b}_best", axis=0)
-        # back to NMS order (by class, best first), as Caffe lists its detections
-        order, _ = ctx.multi("TopK", [best, k], [(None,), (None,)], f"img{b}_class_order", axis=0, largest=0)
+        # back to NMS order (by class, best first), as Caffe lists its detections: the kept positions in
+        # ascending order, sorted as negated floats (exact below 2**24; integer TopK(largest=0) needs ops
+        # TFLite lacks)
+        position = ctx.node("Cast", [best], (None,), f"img{b}_position", to=onnx.TensorProto.FLOAT)
+        negated = ctx.node("Neg", [position], (None,), f"img{b}_negated")
+        ascending, _ = ctx.multi("TopK", [negated, k], [(None,), (None,)], f"img{b}_class_order", axis=0)
+        order = ctx.node("Cast", [ctx.node("Neg", [ascending], (None,), f"img{b}_ascending")], (None,),
+                         f"img{b}_order", to=onnx.TensorProto.INT64)
         class_box = ctx.node("Gather", [class_box, order], (None, 2), f"img{b}_kept_class_box", axis=0)
         kept_scores = ctx.node("Gather", [kept_scores, order], (None,), f"img{b}_kept_scores", axis=0)
     class_index, box_index = ctx.multi("Split", [class_box, int64(ctx, [1, 1], f"img{b}_cb_split")],

@@ -52,6 +52,13 @@ def _first_scalar(ctx: Any, i: int, dtype: Any) -> Any:
     return tf.cond(tf.size(flat) > 0, lambda: flat[0], lambda: tf.zeros([], dtype))
 
 
+def _floordiv(a: Any, b: Any) -> Any:
+    """int64 a // b through int32: TFLite's FLOOR_DIV has no int64 kernel (counts here stay far below 2**31)."""
+    import tensorflow as tf
+
+    return tf.cast(tf.cast(a, tf.int32) // tf.cast(b, tf.int32), tf.int64)
+
+
 @onnx_op("NonMaxSuppression", since=10)
 def non_max_suppression(ctx: Any) -> Any:
     import tensorflow as tf
@@ -68,7 +75,7 @@ def non_max_suppression(ctx: Any) -> Any:
     n_classes, n = shape[1], shape[2]
     flat_scores = tf.reshape(scores, [-1, n])  # one row per (batch, class)
     rows = tf.shape(flat_scores, out_type=tf.int64)[0]
-    batch_of_row = tf.range(rows) // n_classes
+    batch_of_row = _floordiv(tf.range(rows), n_classes)
     # Highest score first; ties keep the lower box index first (a stable sort), as the reference pops them.
     order = tf.argsort(-flat_scores, axis=-1, stable=True)
     ordered_scores = tf.gather(flat_scores, order, batch_dims=1)
@@ -95,7 +102,7 @@ def non_max_suppression(ctx: Any) -> Any:
     where = tf.where(taken)
     row = where[:, 0]
     box = tf.cast(tf.gather_nd(order, where), tf.int64)
-    return tf.stack([row // n_classes, row % n_classes, box], axis=1)
+    return tf.stack([_floordiv(row, n_classes), row % n_classes, box], axis=1)
 
 
 # -- Col2Im -----------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def _head(name: str, bottom: str, priors: int, classes: int, min_size: float, ma
     text = ""
     for kind, depth in (("loc", priors * 4), ("conf", priors * classes)):
         layer = f"{name}_mbox_{kind}"
-        blobs[layer] = [_w(depth, channels, 3, 3) * (0.3 if kind == "loc" else 2.0), _b(depth)]
+        blobs[layer] = [_w(depth, channels, 3, 3) * (0.3 if kind == "loc" else 0.15), _b(depth)]
         text += _conv(layer, bottom, depth)
         text += (f'layer {{ name: "{layer}_perm" type: "Permute" bottom: "{layer}" top: "{layer}_perm" '
                  'permute_param { order: 0 order: 2 order: 3 order: 1 } }\n'
