@@ -208,14 +208,15 @@ def read_weights(caffemodel: str | Path) -> dict[str, list[Any]]:
     """Layer name -> its BlobProto list, from the binary ``.caffemodel`` (``layer`` or V1 ``layers``)."""
     path = Path(caffemodel)
     raw = _read_bounded(path, MAX_FILE_BYTES, ".caffemodel")
+    if re.match(rb"\s*(#[^\n]*\n\s*)*(name|input|layers?|force_backward)\s*[:{]", raw[:4096]):
+        raise UsageError(f"{path} is a text prototxt, not a binary .caffemodel; pass the weights with --weights")
     net = messages().NetParameter()
     try:
         net.ParseFromString(raw)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise UsageError(f"{path} is not a Caffe .caffemodel ({type(exc).__name__}: {first_line(exc)})") from exc
     if not net.layer and not net.layers:
-        hint = " (it reads as text: is it the prototxt?)" if re.match(rb"\s*(name|input|layer)", raw[:64]) else ""
-        raise UsageError(f"{path} holds no layers; is it a .caffemodel?{hint}")
+        raise UsageError(f"{path} holds no layers; is it a .caffemodel?")
     return {layer.name: list(layer.blobs) for layer in [*net.layers, *net.layer]}
 
 

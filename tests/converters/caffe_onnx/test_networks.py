@@ -107,7 +107,6 @@ def test_v1_format_net(tmp_path):
              'layers { name: "pool1" type: POOLING bottom: "conv1" top: "pool1" pooling_param { pool: AVE kernel_size: 3 stride: 2 } }\n'
              'layers { name: "norm1" type: LRN bottom: "pool1" top: "norm1" lrn_param { local_size: 3 alpha: 0.0001 beta: 0.75 } }\n'
              'layers { name: "fc" type: INNER_PRODUCT bottom: "norm1" top: "fc" inner_product_param { num_output: 6 } }\n'
-             'layers { name: "loss" type: SOFTMAX_LOSS bottom: "fc" bottom: "label" top: "loss" include { phase: TRAIN } }\n'
              'layers { name: "prob" type: SOFTMAX bottom: "fc" top: "prob" }\n')
     blobs = {"conv1": [_w(4, 3, 3, 3), _b(4)], "fc": [_w(6, 4 * 5 * 5), _b(6)]}
     result = convert_and_check(tmp_path, proto, blobs, v1=True)
