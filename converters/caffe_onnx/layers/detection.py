@@ -1,10 +1,11 @@
 """SSD's PriorBox (constant: it depends only on shapes) and DetectionOutput (decode, per-class NMS, keep
 the best ``keep_top_k``), emitting Caffe's ``[1, 1, N, 7]`` rows: image, label, score, xmin, ymin, xmax, ymax.
 
-DetectionOutput follows Caffe's order of work: per image and class, the scores above
-``confidence_threshold``, the ``top_k`` best of them, greedy NMS at ``nms_threshold`` (IoU strictly above
-suppresses); then the best ``keep_top_k`` over all classes, listed by class, best first. The batch size
-is static, so images are unrolled.
+DetectionOutput follows Caffe's order of work: per image and class, the ``top_k`` best scores, greedy NMS
+among them at ``nms_threshold`` (IoU strictly above suppresses) keeping scores above
+``confidence_threshold``; then the best ``keep_top_k`` over all classes, listed by class, best first. The
+batch size and the classes are static, so images and classes are unrolled: each NMS sees only its class's
+``top_k`` boxes.
 """
 
 from __future__ import annotations
@@ -123,65 +124,76 @@ def _decode(ctx: Any, p: Any, loc: str, prior: str, batch: int, priors: int) -> 
     return ctx.node("Concat", corners, shape, "decoded", axis=2)
 
 
+def _class(ctx: Any, p: Any, tag: str, box_rows: str, class_scores: str, label: int, priors: int,
+           threshold: float) -> tuple[str, str, str]:
+    """One class of one image: its ``top_k`` best priors, greedy NMS among them. Returns the kept scores
+    [n], prior indices [n] and labels [n] (as floats), best first."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    top_k = int(p.nms_param.top_k) if p.nms_param.HasField("top_k") else -1
+    if top_k == 0:
+        raise ctx.fail("has nms_param top_k 0")
+    k = priors if top_k < 0 else min(top_k, priors)
+    # Caffe sorts a class's scores and keeps the top_k before NMS; NMS then sees only those k boxes.
+    values, index = ctx.multi("TopK", [class_scores, int64(ctx, [k], f"{tag}_k")], [(k,), (k,)], f"{tag}_top_k", axis=0)
+    boxes = reshape(ctx, ctx.node("Gather", [box_rows, index], (k, 4), f"{tag}_boxes", axis=0), (1, k, 4),
+                    what=f"{tag}_nms_boxes")
+    scores = reshape(ctx, values, (1, 1, k), what=f"{tag}_nms_scores")
+    selected = ctx.node("NonMaxSuppression", [boxes, scores, int64(ctx, [k], f"{tag}_max"),
+                                              scalar(ctx, float(p.nms_param.nms_threshold), f"{tag}_iou"),
+                                              scalar(ctx, threshold, f"{tag}_threshold")], (None, 3), f"{tag}_nms")
+    _, _, position = ctx.multi("Split", [selected, int64(ctx, [1, 1, 1], f"{tag}_split")], [(None, 1)] * 3,
+                               f"{tag}_selected", axis=1)
+    position = reshape(ctx, position, (-1,), what=f"{tag}_position")
+    kept_scores = ctx.node("Gather", [values, position], (None,), f"{tag}_scores", axis=0)
+    kept_priors = ctx.node("Gather", [index, position], (None,), f"{tag}_priors", axis=0)
+    labels = ctx.node("ConstantOfShape", [ctx.node("Shape", [kept_scores], (1,), f"{tag}_count")], (None,),
+                      f"{tag}_labels", value=numpy_helper.from_array(np.asarray([label], np.float32)))
+    return kept_scores, kept_priors, labels
+
+
 def _image(ctx: Any, p: Any, b: int, boxes: str, scores: str, labels: list[int], priors: int) -> str:
-    """Rows [n, 7] for image ``b``."""
+    """Rows [n, 7] for image ``b``: every class's NMS, then the best ``keep_top_k`` of them, in class order."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
 
     classes = len(labels)
-    nb = ctx.node("Slice", [boxes, int64(ctx, [b], f"img{b}_start"), int64(ctx, [b + 1], f"img{b}_end"),
-                            int64(ctx, [0], f"img{b}_axis")], (1, priors, 4), f"img{b}_boxes")
-    ns = ctx.node("Slice", [scores, int64(ctx, [b], f"img{b}_s_start"), int64(ctx, [b + 1], f"img{b}_s_end"),
-                            int64(ctx, [0], f"img{b}_s_axis")], (1, classes, priors), f"img{b}_scores")
-    top_k = int(p.nms_param.top_k) if p.nms_param.HasField("top_k") else -1
-    floor = np.float32(-np.finfo(np.float32).max)
-    threshold = float(p.confidence_threshold) if p.HasField("confidence_threshold") else float(floor)
-    if 0 <= top_k < priors:
-        # Caffe keeps the top_k best scores of a class before NMS: mask the rest below any threshold.
-        if top_k == 0:
-            raise ctx.fail("has nms_param top_k 0")
-        values, _ = ctx.multi("TopK", [ns, int64(ctx, [top_k], f"img{b}_top_k")],
-                              [(1, classes, top_k)] * 2, f"img{b}_topk", axis=2)
-        kth = ctx.node("Slice", [values, int64(ctx, [top_k - 1], f"img{b}_kth_start"),
-                                 int64(ctx, [top_k], f"img{b}_kth_end"), int64(ctx, [2], f"img{b}_kth_axis")],
-                       (1, classes, 1), f"img{b}_kth")
-        keep = ctx.node("GreaterOrEqual", [ns, kth], (1, classes, priors), f"img{b}_in_top_k")
-        ns = ctx.node("Where", [keep, ns, ctx.const(floor, f"img{b}_floor")], (1, classes, priors), f"img{b}_top_k_scores")
-    selected = ctx.node("NonMaxSuppression", [nb, ns, int64(ctx, [priors], f"img{b}_max_per_class"),
-                                              scalar(ctx, float(p.nms_param.nms_threshold), f"img{b}_iou"),
-                                              scalar(ctx, threshold, f"img{b}_threshold")], (None, 3), f"img{b}_nms")
-    class_box = ctx.node("Slice", [selected, int64(ctx, [1], f"img{b}_cb_start"), int64(ctx, [3], f"img{b}_cb_end"),
-                                   int64(ctx, [1], f"img{b}_cb_axis")], (None, 2), f"img{b}_class_box")
-    flat_scores = reshape(ctx, ns, (classes, priors), what=f"img{b}_class_scores")
-    kept_scores = ctx.node("GatherND", [flat_scores, class_box], (None,), f"img{b}_selected_scores")
-    order = None
+    box_rows = reshape(ctx, ctx.node("Gather", [boxes, int64(ctx, [b], f"img{b}")], (1, priors, 4), f"img{b}_boxes",
+                                     axis=0), (priors, 4), what=f"img{b}_box_rows")
+    image_scores = ctx.node("Gather", [scores, int64(ctx, [b], f"img{b}_s")], (1, classes, priors), f"img{b}_scores", axis=0)
+    per_class = ctx.multi("Split", [image_scores, int64(ctx, [1] * classes, f"img{b}_class_split")],
+                          [(1, 1, priors)] * classes, f"img{b}_class", axis=1)
+    floor = float(-np.finfo(np.float32).max)  # Caffe's -FLT_MAX: no threshold given
+    threshold = float(p.confidence_threshold) if p.HasField("confidence_threshold") else floor
+    kept = [_class(ctx, p, f"img{b}_c{label}", box_rows, reshape(ctx, s, (priors,), what=f"img{b}_c{label}_scores_in"),
+                   label, priors, threshold) for label, s in zip(labels, per_class)]
+    if classes == 1:
+        scores_all, priors_all, labels_all = kept[0]
+    else:
+        scores_all, priors_all, labels_all = (ctx.node("Concat", [k[i] for k in kept], (None,), f"img{b}_{what}", axis=0)
+                                              for i, what in enumerate(("scores", "priors", "labels")))
     if p.keep_top_k > -1:
-        count = ctx.node("Shape", [kept_scores], (1,), f"img{b}_count")
+        count = ctx.node("Shape", [scores_all], (1,), f"img{b}_count")
         k = ctx.node("Min", [count, int64(ctx, [int(p.keep_top_k)], f"img{b}_keep_top_k")], (1,), f"img{b}_k")
-        _, best = ctx.multi("TopK", [kept_scores, k], [(None,), (None,)], f"img{b}_best", axis=0)
-        # back to NMS order (by class, best first), as Caffe lists its detections: the kept positions in
-        # ascending order, sorted as negated floats (exact below 2**24; integer TopK(largest=0) needs ops
-        # TFLite lacks)
+        _, best = ctx.multi("TopK", [scores_all, k], [(None,), (None,)], f"img{b}_best", axis=0)
+        # back to class order, best first, as Caffe lists its detections: the kept positions ascending,
+        # sorted as negated floats (exact below 2**24; an integer TopK(largest=0) needs ops TFLite lacks)
         position = ctx.node("Cast", [best], (None,), f"img{b}_position", to=onnx.TensorProto.FLOAT)
         negated = ctx.node("Neg", [position], (None,), f"img{b}_negated")
         ascending, _ = ctx.multi("TopK", [negated, k], [(None,), (None,)], f"img{b}_class_order", axis=0)
         order = ctx.node("Cast", [ctx.node("Neg", [ascending], (None,), f"img{b}_ascending")], (None,),
                          f"img{b}_order", to=onnx.TensorProto.INT64)
-        class_box = ctx.node("Gather", [class_box, order], (None, 2), f"img{b}_kept_class_box", axis=0)
-        kept_scores = ctx.node("Gather", [kept_scores, order], (None,), f"img{b}_kept_scores", axis=0)
-    class_index, box_index = ctx.multi("Split", [class_box, int64(ctx, [1, 1], f"img{b}_cb_split")],
-                                       [(None, 1), (None, 1)], f"img{b}_cb_parts", axis=1)
-    label = ctx.node("Gather", [ctx.const(np.asarray(labels, np.float32), f"img{b}_labels"), class_index],
-                     (None, 1), f"img{b}_label", axis=0)
-    box_rows = reshape(ctx, nb, (priors, 4), what=f"img{b}_box_rows")
-    kept_boxes = ctx.node("Gather", [box_rows, reshape(ctx, box_index, (-1,), what=f"img{b}_box_index")], (None, 4),
-                          f"img{b}_kept_boxes", axis=0)
-    score_col = reshape(ctx, kept_scores, (-1, 1), what=f"img{b}_score_col")
-    count = ctx.node("Shape", [score_col], (2,), f"img{b}_rows_shape")
-    image_col = ctx.node("ConstantOfShape", [count], (None, 1), f"img{b}_image_col",
-                         value=numpy_helper.from_array(np.asarray([b], np.float32)))
-    return ctx.node("Concat", [image_col, label, score_col, kept_boxes], (None, 7), f"img{b}_rows", axis=1)
+        scores_all, priors_all, labels_all = (ctx.node("Gather", [t, order], (None,), f"img{b}_kept_{what}", axis=0)
+                                              for t, what in ((scores_all, "scores"), (priors_all, "priors"),
+                                                              (labels_all, "labels")))
+    kept_boxes = ctx.node("Gather", [box_rows, priors_all], (None, 4), f"img{b}_kept_boxes", axis=0)
+    columns = [reshape(ctx, t, (-1, 1), what=f"img{b}_{what}_col")
+               for t, what in ((scores_all, "score"), (labels_all, "label"))]
+    image_col = ctx.node("ConstantOfShape", [ctx.node("Shape", [columns[0]], (2,), f"img{b}_rows_shape")], (None, 1),
+                         f"img{b}_image_col", value=numpy_helper.from_array(np.asarray([b], np.float32)))
+    return ctx.node("Concat", [image_col, columns[1], columns[0], kept_boxes], (None, 7), f"img{b}_rows", axis=1)
 
 
 @caffe_layer("DetectionOutput")

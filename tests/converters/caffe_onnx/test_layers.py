@@ -200,3 +200,26 @@ NUMPY_CASES = {
 def test_layer_against_caffe_formula(case, tmp_path):
     prototxt, blobs, inputs, expected = NUMPY_CASES[case]
     convert_and_check_numpy(tmp_path, prototxt, blobs, inputs, expected)
+
+
+@pytest.mark.parametrize("code_type,background", [("CORNER", 2), ("CENTER_SIZE", 3)])
+def test_detection_output_batch_of_two(tmp_path, code_type, background):
+    """DetectionOutput alone on given priors, locations and scores: two images, the background class in the
+    middle or last, detections matched one to one with OpenCV's. (OpenCV reads neither CORNER_SIZE nor a
+    background_label_id of -1.)"""
+    priors, classes = 60, 4
+    gen = np.random.default_rng(11)
+    centers, sizes = gen.uniform(0.1, 0.9, (priors, 2)), gen.uniform(0.05, 0.3, (priors, 2))
+    boxes = np.concatenate([centers - sizes / 2, centers + sizes / 2], axis=1).reshape(-1)
+    prior = np.stack([boxes, np.tile([0.1, 0.1, 0.2, 0.2], priors)])[None].astype(np.float32)
+    inputs = {"loc": (gen.standard_normal((2, priors * 4)) * 0.5).astype(np.float32),
+              "conf": gen.uniform(0, 1, (2, priors * classes)).astype(np.float32), "prior": prior}
+    proto = _net('layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det" '
+                 f'detection_output_param {{ num_classes: {classes} share_location: true background_label_id: {background} '
+                 f'nms_param {{ nms_threshold: 0.3 top_k: 20 }} code_type: {code_type} keep_top_k: 15 '
+                 'confidence_threshold: 0.2 } }',
+                 ("loc", (2, priors * 4)), ("conf", (2, priors * classes)), ("prior", (1, 2, priors * 4)))
+    result = convert_and_check(tmp_path, proto, None, inputs=inputs)
+    for stage in result.parity:
+        d = stage.outputs[0].detections
+        assert stage.outputs[0].rule == "detections" and d["reference"] == 30 and d["matched"] == 30, d
