@@ -51,6 +51,8 @@ CASES = {
                           'pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }', X), None),
     "pool_ave_ceil_overhang": (_net('layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
                                     'pooling_param { pool: AVE kernel_h: 3 kernel_w: 2 stride: 2 } }', X), None),
+    "pool_floor_mode": (_net('layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
+                             'pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 ceil_mode: false } }', X), None),
     "pool_global_ave": (_net('layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
                              'pooling_param { pool: AVE global_pooling: true } }', X), None),
     "pool_global_max": (_net('layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
