@@ -38,4 +38,11 @@ def caffe_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     return Artifact(format="onnx", path=out_path, converter=CONVERTER_NAME,
                     input_names=[i.name for i in model.graph.input],
                     output_names=[o.name for o in model.graph.output],
-                    meta={"exporter": CONVERTER_NAME, "opset": opset})
+                    meta={"exporter": CONVERTER_NAME, "opset": opset, "detections": _detections(model)})
+
+
+def _detections(model: Any) -> dict[str, Any]:
+    import json
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    return json.loads(meta[DETECTIONS_KEY]) if DETECTIONS_KEY in meta else {}
