@@ -99,13 +99,13 @@ def _decode(ctx: Any, p: Any, loc: str, prior: str, batch: int, priors: int) -> 
     boxes, variances = (reshape(ctx, t, (1, priors, 4), what=w) for t, w in ((boxes, "prior_boxes"), (variances, "variances")))
     if not enc:
         loc = ctx.node("Mul", [loc, variances], shape, "scaled_loc")
+    if p.code_type == _CORNER:
+        return ctx.node("Add", [loc, boxes], shape, "decoded")
     x1, y1, x2, y2 = _columns(ctx, boxes, (1, priors, 4), "prior_corner")
     col = (1, priors, 1)
     bcol = (batch, priors, 1)
     pw = ctx.node("Sub", [x2, x1], col, "prior_w")
     ph = ctx.node("Sub", [y2, y1], col, "prior_h")
-    if p.code_type == _CORNER:
-        return ctx.node("Add", [loc, boxes], shape, "decoded")
     lx, ly, lw, lh = _columns(ctx, loc, shape, "loc")
     if p.code_type == _CORNER_SIZE:
         size = ctx.node("Concat", [pw, ph, pw, ph], (1, priors, 4), "prior_sizes", axis=2)
