@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.errors import UnsupportedError, UsageError
 from bridge.sources_caffe import CAFFE_LAYER_KEY
-from bridge_converters.caffe_onnx.net import CaffeNet, Layer, blob_array, blob_shape
+from bridge_converters.caffe_onnx.net import MAX_BLOB_ELEMENTS, CaffeNet, Layer, blob_array, blob_shape
 
 __all__ = ["GraphBuilder", "LayerContext", "Shape", "LAYER_KEY"]
 
@@ -153,9 +153,12 @@ class LayerContext:
         shapes = tuple(tuple(int(d) for d in s) for s in shapes)
         if not shapes:
             return []
+        for s in shapes:
+            if math.prod(s) > MAX_BLOB_ELEMENTS or any(d < 0 for d in s):
+                raise self.fail(f"implies a blob of shape {_shape_text(s)}; at most {MAX_BLOB_ELEMENTS:,} values")
         self.b.parameters += sum(math.prod(s) for s in shapes)
-        if self.b.dry:
-            return [np.zeros(s, np.float32) for s in shapes]
+        if self.b.dry:  # shapes only: zeros that take no memory
+            return [np.broadcast_to(np.float32(0), s) for s in shapes]
         if self.layer.arrays is not None:  # computed by a pass from blobs it checked
             if [tuple(a.shape) for a in self.layer.arrays] != list(shapes):
                 raise self.fail("was folded into weights of the wrong shape (a bug in bridge; please report it)")

@@ -110,7 +110,7 @@ def _parse_text(path: Path) -> Any:
     try:
         # Fields outside our schema (training-only settings, other forks' layers) are skipped.
         text_format.Parse(text, net, allow_unknown_field=True)
-    except text_format.ParseError as exc:
+    except Exception as exc:  # ParseError, and a nesting too deep for the parser
         raise UsageError(f"{path} is not a valid Caffe prototxt: {first_line(exc)}") from exc
     return net
 

@@ -188,3 +188,11 @@ def test_duplicate_layer_handler_raises():
     registry.register("Foo")(lambda ctx: None)
     with pytest.raises(ValueError, match="already registered"):
         registry.register("Foo")(lambda ctx: None)
+
+
+def test_an_absurd_layer_size_is_refused_before_allocating(tmp_path):
+    text, _ = write_net(tmp_path, 'input: "data"\ninput_shape { dim: 1 dim: 1000000 }\n'
+                        'layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" '
+                        'inner_product_param { num_output: 4000000000 } }\n')
+    with pytest.raises(UsageError, match="layer 'fc' \\(InnerProduct\\) implies a blob of shape 4000000000x1000000"):
+        describe_net(text)
