@@ -28,10 +28,11 @@ def _dim(x: Any, i: int) -> Any:
 
 
 def _heads(x: Any, heads: int) -> Any:
-    """[B, S, heads * H] -> [B, heads, S, H]."""
+    """[B, S, heads * H] -> [B, heads, S, H]; H stays static where the hidden size is."""
     import tensorflow as tf
 
-    x = tf.reshape(x, tf.stack([_dim(x, 0), _dim(x, 1), heads, -1]))
+    hidden = x.shape[-1]
+    x = tf.reshape(x, tf.stack([_dim(x, 0), _dim(x, 1), heads, hidden // heads if hidden is not None else -1]))
     return tf.transpose(x, [0, 2, 1, 3])
 
 
@@ -55,14 +56,14 @@ def _key_mask(ctx: Any, mask: Any, batch: Any, q_len: Any, total: Any) -> Any:
     if mask.shape.rank == 3:
         return tf.equal(mask, 0)
     if mask.shape.rank == 1:
-        n, b = mask.shape[0], batch if isinstance(batch, int) else None
-        if n is None or b is None or n not in (b, 2 * b):
-            raise ctx.unsupported("a 1-D mask_index needs static sizes of B (ends) or 2B (ends, starts) entries")
+        # B ends, or B ends then B starts; zero padding to 2B makes the starts 0 in the first case.
+        if isinstance(batch, int) and mask.shape[0] is not None and mask.shape[0] not in (batch, 2 * batch):
+            raise ctx.unsupported(f"a 1-D mask_index of {mask.shape[0]} entries for batch {batch} (B or 2B)")
+        mask = tf.cast(mask, tf.int32)
+        padded = tf.concat([mask, tf.zeros(tf.reshape(batch, [1]), tf.int32)], axis=0)
+        ends, starts = padded[:batch], padded[batch:2 * batch]
         pos = tf.range(tf.cast(total, tf.int32))[None, None, :]
-        hidden = pos >= tf.reshape(tf.cast(mask[:b], tf.int32), [-1, 1, 1])
-        if n == 2 * b:
-            hidden = hidden | (pos < tf.reshape(tf.cast(mask[b:], tf.int32), [-1, 1, 1]))
-        return hidden
+        return (pos >= ends[:, None, None]) | (pos < starts[:, None, None])
     raise ctx.unsupported(f"a rank-{mask.shape.rank} mask_index")
 
 
