@@ -156,3 +156,25 @@ def test_feature_vectorizer():
 def test_category_mapper(x, out):
     check("CategoryMapper", {"x": x}, {"cats_strings": ["a", "b", "c"], "cats_int64s": [0, 1, 2], "default_int64": -9,
                                        "default_string": "?"}, [out])
+
+
+SV = rng.standard_normal((5, 4)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kernel", ["LINEAR", "POLY", "RBF", "SIGMOID"])
+def test_svm_regressor(kernel):
+    attrs = {"kernel_type": kernel, "kernel_params": [0.3, 0.5, 2.0], "support_vectors": SV.ravel().tolist(),
+             "n_supports": 5, "coefficients": rng.standard_normal(5).astype(np.float32).tolist(), "rho": [0.2]}
+    check("SVMRegressor", {"x": X}, attrs, [F], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", ["LINEAR", "RBF", "SIGMOID"])
+@pytest.mark.parametrize("proba", [False, True])
+def test_svm_classifier_one_vs_one(kernel, proba):
+    # 3 classes with 2, 1 and 2 support vectors; 3 pairwise classifiers
+    attrs = {"kernel_type": kernel, "kernel_params": [0.3, 0.5, 2.0], "support_vectors": SV.ravel().tolist(),
+             "vectors_per_class": [2, 1, 2], "coefficients": rng.standard_normal(10).astype(np.float32).tolist(),
+             "rho": [0.1, -0.2, 0.3], "classlabels_ints": [4, 5, 6]}
+    if proba:
+        attrs.update(prob_a=[-1.5, -2.0, -0.7], prob_b=[0.1, -0.1, 0.05])
+    check("SVMClassifier", {"x": X}, attrs, [I, F], rtol=1e-4, atol=1e-5)
