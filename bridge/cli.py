@@ -114,6 +114,8 @@ def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
 def _finish(result: Any, report_path: str | None, junit_path: str | None = None, html_path: str | None = None) -> None:
     from bridge.report import print_bench, print_parity, write_json
 
+    for line in getattr(result, "warnings", []):
+        click.echo(f"warning: {line}", err=True)
     if result.parity:
         print_parity(result.parity)
         failure = result.first_failure

@@ -165,7 +165,8 @@ def _to_numpy(value: Any) -> Any:
 def _load_onnx(path: Path) -> Model:
     from bridge.onnx_io import load_onnx_checked, onnx_input_specs
 
-    model = load_onnx_checked(path)
+    warnings: list[str] = []
+    model = load_onnx_checked(path, warnings=warnings)
     specs = onnx_input_specs(model)
     return Model(
         format="onnx",
@@ -175,6 +176,7 @@ def _load_onnx(path: Path) -> Model:
         input_names=[s.name for s in specs],
         output_names=[o.name for o in model.graph.output],
         input_specs=specs,
+        warnings=warnings,
     )
 
 

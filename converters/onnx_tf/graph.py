@@ -9,6 +9,7 @@ from typing import Any
 from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
 from bridge_converters.onnx_tf.context import NodeContext
+from bridge_converters.onnx_tf.passes.shapes import refine_static_shape
 from bridge_converters.onnx_tf.registry import OPS, OpRegistry
 
 __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets", "handler_failure"]
@@ -54,12 +55,14 @@ def check_supported(model: Any, ops: OpRegistry = OPS) -> None:
 class GraphWalker:
     """Converts one ONNX model's graph (and its subgraphs) into TF ops, inside or outside a tf.function.
 
-    ``weights`` maps initializer names to tensors or variables to use instead of constants.
+    ``weights`` maps initializer names to tensors or variables to use instead of constants. ``shapes``
+    (value name -> dims, from ``passes.shapes``) refines the static shape of node outputs where TF knows less.
     """
 
     def __init__(self, model: Any, weights: Mapping[str, Any] | None = None, ops: OpRegistry = OPS,
-                 fold_constants: bool = True) -> None:
+                 fold_constants: bool = True, shapes: Mapping[str, Any] | None = None) -> None:
         self.model = model
+        self.shapes = dict(shapes or {})
         self.opsets = model_opsets(model)
         self.weights = dict(weights or {})
         self.ops = ops
@@ -67,6 +70,7 @@ class GraphWalker:
         self.static: dict[str, Any] = {}
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
+        self.warnings: list[str] = []  # what a handler approximated, for the report
 
     # -- static values -------------------------------------------------------------------------------
     def static_value(self, name: str, tensor: Any) -> Any:
@@ -161,6 +165,8 @@ class GraphWalker:
             if i >= len(results) or results[i] is None:
                 raise UnsupportedError(f"{node.op_type}: output {i} ('{out_name}') is not produced by the TF handler",
                                        {node.op_type: 1})
+            refine_static_shape(results[i], self.shapes.get(out_name))
+            self._note_static(out_name, results[i])
             local[out_name] = results[i]
             if self.trace is not None:
                 self.trace[out_name] = results[i]
@@ -188,6 +194,18 @@ class GraphWalker:
             return out[0] if isinstance(out, (list, tuple)) else out
 
         remember_channels_last(result, make)
+
+    def _note_static(self, name: str, tensor: Any) -> None:
+        """A handler's small constant result (Shape of a tensor whose shape TF knows) counts as static, so the
+        shape arithmetic after it folds too."""
+        if not self.fold_constants or name in self.static or getattr(tensor, "op", None) is None:
+            return
+        shape = getattr(tensor, "shape", None)
+        if tensor.op.type != "Const" or shape is None or not shape.is_fully_defined() or shape.num_elements() > 4096:
+            return
+        value = self.static_value(name, tensor)
+        if value is not None:
+            self.static[name] = value
 
     def _foldable(self, node: Any) -> bool:
         if not self.fold_constants or node.op_type in _NO_FOLD:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class TfProgram:
     function: Any
     input_map: dict[str, str]
     output_map: dict[str, str]  # with expose_intermediates, every node output is here too
+    warnings: list[str] = field(default_factory=list)  # what handlers approximated (GraphWalker.warnings)
 
 
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
@@ -50,10 +51,12 @@ def _conv_weight_layouts(model: Any) -> dict[str, list[int]]:
             if uses.get(init.name) == {("Conv", 1)} and len(init.dims) >= 3}
 
 
-def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
+def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
+                  shapes: dict[str, Any] | None = None) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
-    ``expose_intermediates`` adds every node output to the function's outputs (for localisation).
+    ``expose_intermediates`` adds every node output to the function's outputs (for localisation);
+    ``shapes`` are the value shapes ``passes.shapes`` inferred (see ``GraphWalker``).
     """
     import numpy as np
     import tensorflow as tf
@@ -79,13 +82,15 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
 
     signature = _input_signature(model, input_map)
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
+    warnings: list[str] = []
 
     def serve(*args: Any) -> dict[str, Any]:
         # A weight stored channels-last is handed to the handlers in ONNX layout; the Conv handler's own
         # transpose back to channels-last then cancels out (Grappler removes inverse transpose pairs).
         weights = {name: tf.transpose(var, np.argsort(layouts[name])) if name in layouts else var
                    for name, var in variables.items()}
-        walker = GraphWalker(model, weights=weights)
+        walker = GraphWalker(model, weights=weights, shapes=shapes)
+        walker.warnings = warnings
         traced: dict[str, Any] = {}
         if expose_intermediates:
             walker.trace = traced
@@ -104,7 +109,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
-    return TfProgram(module, concrete, input_map, dict(output_map))
+    return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)))
 
 
 def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:

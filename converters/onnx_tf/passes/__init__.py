@@ -1,0 +1,1 @@
+"""ONNX-level passes that run on the ModelProto before the graph walk; each module states its contract."""
