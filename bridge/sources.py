@@ -1,7 +1,9 @@
-"""Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx`` or ``model.pt2``.
+"""Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx``, ``model.pt2`` or a
+TorchScript file (``torch.jit.save``).
 
 ``file.py:NAME`` and ``package.module:NAME`` *run the user's Python code* by design: only point
-bridge at code you trust. ONNX and ``.pt2`` files are data and are loaded without running code.
+bridge at code you trust. ONNX, ``.pt2`` and TorchScript files are data and are loaded without running
+pickled code (``torch.jit.load`` compiles the archive's TorchScript, which cannot reach Python).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from bridge.errors import UsageError
 from bridge.model import Model
+from bridge.torchscript import TORCHSCRIPT_SUFFIXES, load_torchscript
 
 __all__ = ["load_source", "model_from_module", "eval_mode"]
 
@@ -42,9 +45,14 @@ def load_source(source: Any) -> Model:
         return _load_onnx(Path(text))
     if lower.endswith(".pt2"):
         return _load_pt2(Path(text))
+    if lower.endswith(TORCHSCRIPT_SUFFIXES) or (":" not in text and Path(text).is_file()):
+        if not Path(text).is_file():
+            raise UsageError(f"no such file: {text}")
+        return load_torchscript(Path(text))
     if ":" not in text:
         raise UsageError(
-            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx or model.pt2"
+            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2 "
+            "or a TorchScript file"
         )
     where, _, name = text.rpartition(":")
     if not where or not name:
@@ -66,11 +74,17 @@ def _import_file(path: Path) -> Any:
         raise UsageError(f"cannot import {path}; is it a Python file?")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
+    # As for `python file.py`: the file's folder comes first on the import path, so its siblings import.
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # user code: report it, don't crash
         sys.modules.pop(mod_name, None)
         raise UsageError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     return module
 
 
