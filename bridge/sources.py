@@ -19,7 +19,7 @@ from typing import Any
 
 from bridge.errors import UsageError
 from bridge.model import Model
-from bridge.torchscript import TORCHSCRIPT_SUFFIXES, load_torchscript
+from bridge.torchscript import TORCHSCRIPT_SUFFIXES, load_torchscript, looks_like_zip
 
 __all__ = ["load_source", "model_from_module", "eval_mode"]
 
@@ -45,7 +45,7 @@ def load_source(source: Any) -> Model:
         return _load_onnx(Path(text))
     if lower.endswith(".pt2"):
         return _load_pt2(Path(text))
-    if lower.endswith(TORCHSCRIPT_SUFFIXES) or (":" not in text and Path(text).is_file()):
+    if lower.endswith(TORCHSCRIPT_SUFFIXES) or (":" not in text and looks_like_zip(Path(text))):
         if not Path(text).is_file():
             raise UsageError(f"no such file: {text}")
         return load_torchscript(Path(text))

@@ -14,10 +14,19 @@ from typing import Any
 from bridge.errors import UsageError, first_line
 from bridge.model import InputSpec, Model
 
-__all__ = ["zip_kind", "load_torchscript", "TORCHSCRIPT_SUFFIXES"]
+__all__ = ["zip_kind", "looks_like_zip", "load_torchscript", "TORCHSCRIPT_SUFFIXES"]
 
 # Suffixes tried as TorchScript when the SOURCE names an existing file (the contents decide).
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".jit", ".ts", ".torchscript", ".zip")
+
+
+def looks_like_zip(path: Path) -> bool:
+    """An existing file that starts like a zip (a TorchScript file under any name)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 def zip_kind(path: Path) -> str:
