@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only the small local models `make test` runs")
     parser.add_argument("--only", action="append", default=[], help="run only this model (repeatable)")
     parser.add_argument("--timeout-s", type=float, default=1200.0)
+    parser.add_argument("--resume", action="store_true", help="reuse the rows already in --json")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--row", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -196,16 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chosen = [e for e in ENTRIES if (not args.only or e.name in args.only) and not (args.local_only and e.download)
               and (not args.quick or e.quick)]
+    done: dict[str, dict[str, Any]] = {}
+    if args.resume and args.json and args.json.is_file():
+        done = {r["model"]: r for r in json.loads(args.json.read_text())}
     rows, start = [], time.perf_counter()
     for item in chosen:
-        row = _run_isolated(item, args.cache, args.timeout_s)
+        row = done.get(item.name) or _run_isolated(item, args.cache, args.timeout_s)
         rows.append(row)
         print(f"{row['outcome']:<12} {item.name}  {row.get('reason', '')[:150]}", flush=True)
-    elapsed = time.perf_counter() - start
+        if args.json:  # after every row, so a long run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    elapsed = time.perf_counter() - start + sum(r.get("seconds", 0) for r in done.values())
     if not args.only and not args.quick:
         _write_table(rows, args.table, elapsed)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     worse = [r for r in rows if RANK[r["outcome"]] < RANK[r["expect"]]]
     print(f"{len(rows) - len(worse)} passed, {len(worse)} failed (against each model's expected outcome; "
           f"{elapsed / 60:.1f} min)")
