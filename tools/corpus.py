@@ -92,8 +92,10 @@ def run_entry(item: Entry, cache: Path, work: Path) -> dict[str, Any]:
     except Exception as exc:  # a failed download or build is a row, not a crash
         return {**row, "outcome": "error", "reason": f"could not obtain the model: {type(exc).__name__}: {exc}"[:300]}
     row["file_producer"], row["opset"] = _describe_source(path)
+    feeds = item.feeds()
+    row["inputs"] = ", ".join(f"{n}:{'x'.join(map(str, v.shape)) or 'scalar'}" for n, v in feeds.items())
     try:
-        result = convert(str(path), to="tflite", out_dir=work, inputs=item.feeds(), force=True, localize=False)
+        result = convert(str(path), to="tflite", out_dir=work, inputs=feeds, force=True, localize=False)
     except BridgeError as exc:
         outcome = "unsupported" if exc.exit_code == 3 else "error"
         return {**row, "outcome": outcome, "reason": f"exit {exc.exit_code}: {exc.message}"[:400],
@@ -143,13 +145,13 @@ def _cell(status: str, value: float | None) -> str:
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table and its closing note (every row that does not fully pass, and why)."""
-    head = ["model", "producer", "opset", "TF vs ORT (max abs)", "TFLite vs ORT", "Flex ops", "transposes",
+    head = ["model", "producer", "opset", "inputs", "TF vs ORT (max abs)", "TFLite vs ORT", "Flex ops", "transposes",
             "seconds", "why not pass"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         producer = r["producer"] + (f" ({r['file_producer']})" if r.get("file_producer") else "")
         why = "" if r["outcome"] == "pass" else (r.get("note") or r.get("reason", ""))
-        cells = [r["model"], producer, str(r.get("opset", "-")), _cell(r.get("tf", "-"), r.get("tf_max_abs")),
+        cells = [r["model"], producer, str(r.get("opset", "-")), r.get("inputs", "-"), _cell(r.get("tf", "-"), r.get("tf_max_abs")),
                  _cell(r.get("tflite", "-"), r.get("tflite_max_abs")), ", ".join(r.get("flex", [])) or "none",
                  str(r.get("transposes", "-")), str(r.get("seconds", "-")), why.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")

@@ -2,6 +2,7 @@
 warning (ONNX Runtime runs such models), exporter idioms ORT accepts are accepted, real errors still refused."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -96,3 +97,14 @@ def test_a_model_with_wrong_value_info_converts_and_the_report_warns(tmp_path):
     assert data["passed"]
     assert any("'t' says [5, 7], inference derives [2, 3]" in w for w in data["warnings"])
     assert "warning: dropped 1 value_info entries" in result.stderr
+
+
+def test_a_model_of_ai_onnx_ml_ops_only_needs_no_default_domain_import(tmp_path):
+    import onnxruntime
+
+    path = Path(onnxruntime.__file__).parent / "datasets" / "logreg_iris.onnx"  # OnnxMLTools, ai.onnx.ml only
+    model = load_onnx_checked(path)
+    assert [o.domain for o in model.opset_import] == ["ai.onnx.ml"]
+    relu_without_import = _relu_model(opsets=(("ai.onnx.ml", 1),))
+    with pytest.raises(UsageError, match="imports no ai.onnx opset"):
+        load_onnx_checked(_save(relu_without_import, tmp_path))

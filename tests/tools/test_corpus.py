@@ -32,6 +32,6 @@ def test_table_lists_every_model_and_explains_each_shortfall():
             {"model": "b", "producer": "skl2onnx", "outcome": "unsupported", "reason": "exit 3: lacks Scaler",
              "note": ""}]
     text = render_table(rows)
-    assert "| a | tf2onnx | 13 | pass (1.0e-07) | pass (2.0e-07) | none | 2 | 3.0 |  |" in text
+    assert "| a | tf2onnx | 13 | - | pass (1.0e-07) | pass (2.0e-07) | none | 2 | 3.0 |  |" in text
     assert "2 models from 2 producers: 1 pass end to end" in text
     assert "- **b**: exit 3: lacks Scaler" in text

@@ -3,7 +3,7 @@
 Contract of :func:`specialise_shapes`:
 
 - Pre: ``model`` passed ``bridge.onnx_io.load_onnx_checked`` (valid; contradicting hints already dropped).
-  It is not modified.
+  It is changed in place (its graph inputs and value_info; weights are never copied) and returned.
 - Binding: every graph input named in ``feeds`` gets the feed's dims, except the axes listed for it in
   ``dynamic``, which stay (or become) symbolic dims. A feed whose rank, or whose size on an axis the model
   fixes, differs from the model's declaration is a UsageError (ONNX Runtime would refuse it too). Inputs
@@ -119,7 +119,7 @@ def _skeleton(model: Any) -> Any:
     import onnx
 
     skeleton = onnx.ModelProto()
-    skeleton.CopyFrom(model) if model.ByteSize() < (1 << 30) else _copy_light(model, skeleton)
+    _copy_light(model, skeleton)
     for graph in walk_graphs(skeleton.graph):
         del graph.value_info[:]
         for value in graph.output:
@@ -135,8 +135,9 @@ def _skeleton(model: Any) -> Any:
 
 def _copy_light(model: Any, target: Any) -> None:
     """Copy ``model`` into ``target`` without the bytes of large main-graph initializers."""
-    target.CopyFrom(type(model)(ir_version=model.ir_version, opset_import=model.opset_import,
-                                producer_name=model.producer_name, functions=model.functions))
+    target.ir_version = model.ir_version
+    target.opset_import.extend(model.opset_import)
+    target.functions.extend(model.functions)
     graph = model.graph
     target.graph.name = graph.name
     target.graph.node.extend(graph.node)
@@ -155,12 +156,9 @@ def specialise_shapes(model: Any, feeds: Mapping[str, Any] | None = None,
                       dynamic: Mapping[str, Mapping[int, str]] | None = None) -> ShapeSpecialisation:
     """Bind ``model``'s graph inputs to ``feeds`` (name -> array or shape) and infer every shape; see the
     module docstring for the contract."""
-    import onnx
-
     feeds = feeds or {}
     dynamic = dynamic or {}
-    bound = onnx.ModelProto()
-    bound.CopyFrom(model)
+    bound = model  # bound in place: weights are never copied (a model may hold gigabytes of them)
     initializers = {t.name for t in bound.graph.initializer}
     inputs = []
     for value in bound.graph.input:
