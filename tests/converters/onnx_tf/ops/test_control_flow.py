@@ -175,7 +175,7 @@ def test_if_branch_that_cannot_run_at_these_shapes_becomes_nan_and_is_reported()
 
     model = _model(SWITCH_MODEL)
     x = rng.standard_normal((1, 6)).astype(np.float32)
-    spec = specialise_shapes(model, {"c": np.array(True), "x": x})
+    spec = specialise_shapes(_model(SWITCH_MODEL), {"c": np.array(True), "x": x})  # binds its own copy
     program = build_program(spec.model, use_variables=False, shapes=spec.value_shapes)
     out = program.output_map["y"]
     taken = program.function(tf.constant(True), tf.constant(x))[out].numpy()
