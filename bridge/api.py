@@ -38,6 +38,14 @@ class ConversionResult:
         return all(p.passed for p in self.parity)
 
     @property
+    def warnings(self) -> list[str]:
+        """What loading and conversion changed or doubted (dropped shape hints, ...), each line once."""
+        lines = list(self.source.warnings)
+        for artifact in self.artifacts:
+            lines += artifact.meta.get("warnings", [])
+        return list(dict.fromkeys(lines))
+
+    @property
     def exit_code(self) -> int:
         return EXIT_OK if self.passed else EXIT_PARITY
 
@@ -57,6 +65,7 @@ class ConversionResult:
             "parity": [p.to_json() for p in self.parity],
             "bench": list(self.bench),
             "passed": self.passed,
+            "warnings": self.warnings,
         }
         if self.parity:
             data["first_failure"] = self.first_failure

@@ -114,6 +114,8 @@ def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
 def _finish(result: Any, report_path: str | None, junit_path: str | None = None, html_path: str | None = None) -> None:
     from bridge.report import print_bench, print_parity, write_json
 
+    for line in getattr(result, "warnings", []):
+        click.echo(f"warning: {line}", err=True)
     if result.parity:
         print_parity(result.parity)
         failure = result.first_failure
@@ -143,9 +145,9 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
 def cli() -> None:
     """Convert PyTorch models to ONNX and TensorFlow, and prove the numbers match at every hop.
 
-    SOURCE is path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2 or a Caffe
-    deploy.prototxt (its weights through --weights model.caffemodel; OpenCV runs it as the reference).
-    A file.py source runs that Python code: only use code you trust.
+    SOURCE is path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2, a TorchScript file
+    (torch.jit.save) or a Caffe deploy.prototxt (its weights through --weights model.caffemodel; OpenCV
+    runs it as the reference). A file.py source runs that Python code: only use code you trust.
 
     Exit codes: 0 converted and every parity check passed; 1 a parity check failed; 2 bad input or
     usage; 3 conversion unsupported (every unsupported op listed); 4 internal error.
@@ -157,7 +159,7 @@ def cli() -> None:
 @click.option("--to", "to", required=True, metavar="FORMAT[,FORMAT...]", help="Target formats, e.g. onnx,tf.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_input_options
-@click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Mark an input axis dynamic (repeatable).")
+@click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Keep an input axis dynamic (repeatable); every other input dim is fixed in the artifacts.")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")

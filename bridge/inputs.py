@@ -154,7 +154,7 @@ def resolve_inputs(
             if missing and model.example_inputs is None and not model.input_specs:
                 raise UsageError(f"no shape for inputs {missing}; add --input-shape for each")
         feeds = random_inputs(shapes, seed, ranges)
-        base = model.example_inputs or random_inputs(model.input_specs, seed, ranges)
+        base = model.example_inputs or random_inputs([s for s in model.input_specs if s.name not in known], seed, ranges)
         ordered = names or list(feeds)
         return {n: feeds[n] if n in feeds else base[n] for n in ordered}
     if model.example_inputs is not None:

@@ -37,6 +37,7 @@ class Model:
     output_names: list[str] = field(default_factory=list)
     example_inputs: dict[str, Any] | None = None
     input_specs: list[InputSpec] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what loading changed or doubted (dropped hints, ...)
 
 
 @dataclass
@@ -54,12 +55,15 @@ class Artifact:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": self.format,
             "path": str(self.path),
             "convert_seconds": round(self.convert_seconds, 4),
             "converter": self.converter,
         }
+        if self.meta.get("input_dims"):  # which input dims the artifact fixes and which stay dynamic
+            data["input_dims"] = self.meta["input_dims"]
+        return data
 
 
 @dataclass

@@ -13,8 +13,12 @@ from bridge.onnx_validate import check_model_semantics
 __all__ = ["load_onnx_checked", "check_model_semantics", "onnx_input_specs", "onnx_dtype_name"]
 
 
-def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
-    """Load and validate an ONNX model; raise UsageError naming the problem if it is not a valid model."""
+def load_onnx_checked(path: Path, load_external_data: bool = True, warnings: list[str] | None = None) -> Any:
+    """Load and validate an ONNX model; raise UsageError naming the problem if it is not a valid model.
+
+    Hints that contradict shape inference are dropped from the returned model; what was dropped or
+    normalised is appended to ``warnings`` when a list is given.
+    """
     import onnx
 
     if not path.is_file():
@@ -27,7 +31,9 @@ def load_onnx_checked(path: Path, load_external_data: bool = True) -> Any:
         raise UsageError(f"{path} holds no ONNX graph; is it an ONNX file?")
     # External data is checked before anything (the ONNX checker included) opens those files.
     check_external_data(model, path.parent)
-    check_model_semantics(model, str(path), path=path)
+    found = check_model_semantics(model, str(path), path=path)
+    if warnings is not None:
+        warnings.extend(found)
     if load_external_data and any(True for _ in external_tensors(model.graph)):
         from onnx.external_data_helper import load_external_data_for_model
 
@@ -60,7 +66,8 @@ def onnx_input_specs(model: Any) -> list[InputSpec]:
         tensor_type = value.type.tensor_type
         dims: tuple[int | str | None, ...] | None = None
         if tensor_type.HasField("shape"):
-            dims = tuple(int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None)
+            # A negative dim_value is an exporter's "dynamic" (paddle2onnx writes -1).
+            dims = tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or None)
                          for d in tensor_type.shape.dim)
         specs.append(InputSpec(value.name, dims, onnx_dtype_name(tensor_type.elem_type)))  # type: ignore[arg-type]
     return specs

@@ -20,27 +20,33 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError, first_line
-from bridge.onnx_graphs import walk_graphs
+from bridge.onnx_graphs import walk_graphs, walk_nodes
 
-__all__ = ["check_model_semantics"]
+__all__ = ["check_model_semantics", "run_isolated", "INFERENCE_TIMEOUT_S"]
 
 INFERENCE_TIMEOUT_S = 300.0
 
 
 def check_model_semantics(model: Any, label: str = "the model", timeout_s: float = INFERENCE_TIMEOUT_S,
-                          path: Path | None = None) -> None:
+                          path: Path | None = None) -> list[str]:
     """Raise UsageError naming the first problem that makes ``model`` an invalid ONNX model.
 
-    ``path``: the file ``model`` came from; the checker needs it to find external data (which
-    ``bridge.external_data`` has vetted by then).
+    Hints (value_info, declared output shapes) that contradict shape inference are dropped from ``model``
+    in place, and exporter idioms ONNX Runtime accepts are normalised (``bridge.onnx_hints``); the
+    returned warnings say what was changed. ``path``: the file ``model`` came from; the checker needs it
+    to find external data (which ``bridge.external_data`` has vetted by then).
     """
+    import json
+
     import onnx
 
     from bridge.external_data import external_tensors
+    from bridge.onnx_hints import drop_hints, hint_warnings, normalize_idioms
 
     graph = model.graph
     if not graph.output:
         raise UsageError(f"{label}: the graph declares no outputs; the ONNX model is invalid, re-export it")
+    warnings = normalize_idioms(model)
     _check_opsets(model, label)
     _check_names(graph, label)
     _check_tensors(graph, label)
@@ -56,24 +62,45 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
             raise UsageError(f"{label}: graph output '{out.name}' is listed twice; the ONNX model is invalid")
         seen.add(out.name)
     external = path is not None and any(True for _ in external_tensors(graph))
-    problem = _isolated(lambda m: _onnx_checks(m, path if external else None), model, timeout_s)
-    if problem:
-        raise UsageError(f"{label} {problem}")
+    answer = run_isolated(lambda m: _onnx_checks(m, path if external else None), model, timeout_s)
+    found = json.loads(answer) if answer and answer.startswith("{") else {"problem": answer}
+    if found.get("problem"):
+        raise UsageError(f"{label} {found['problem']}")
+    hints = [tuple(h) for h in found.get("hints", [])]
+    if hints:
+        drop_hints(model, {h[1] for h in hints})
+        warnings += hint_warnings(hints)  # type: ignore[arg-type]
+    return warnings
 
 
-def _onnx_checks(model: Any, path: Path | None) -> str | None:
+def _onnx_checks(model: Any, path: Path | None) -> str:
+    """The checker and strict inference; a JSON answer: {"problem": ...} or {"hints": [contradicted hints]}."""
+    import json
+
     import onnx
+
+    from bridge.onnx_hints import contradicting_hints, strip_hints
 
     try:
         # From a path the checker resolves external data next to the model; from a proto, next to the cwd.
         onnx.checker.check_model(str(path) if path is not None else model)
     except Exception as exc:
-        return f"failed the ONNX checker: {first_line(exc)}"
+        return json.dumps({"problem": f"failed the ONNX checker: {first_line(exc)}"})
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        if _impossible_shapes(inferred) is None:
+            return json.dumps({})
+    except Exception:
+        pass
+    # What failed may be a hint: infer once more without any, and only what still fails is the model's fault.
+    try:
+        inferred = onnx.shape_inference.infer_shapes(strip_hints(model), check_type=True, strict_mode=True)
     except Exception as exc:
-        return f"failed ONNX type and shape inference: {first_line(exc)}"
-    return _impossible_shapes(inferred)
+        return json.dumps({"problem": f"failed ONNX type and shape inference: {first_line(exc)}"})
+    problem = _impossible_shapes(inferred)
+    if problem:
+        return json.dumps({"problem": problem})
+    return json.dumps({"hints": contradicting_hints(model, inferred)})
 
 
 # A window op whose output has a spatial dim of 0 had a kernel larger than its padded input. ONNX
@@ -165,8 +192,6 @@ def _check_opsets(model: Any, label: str) -> None:
     for entry in model.opset_import:
         domain = "" if entry.domain == "ai.onnx" else entry.domain
         shown = domain or "ai.onnx"
-        if domain in versions:
-            raise UsageError(f"{label}: opset domain '{shown}' is imported twice; the ONNX model is invalid")
         versions[domain] = int(entry.version)
         if domain in known:
             first, last = known[domain]
@@ -175,11 +200,13 @@ def _check_opsets(model: Any, label: str) -> None:
                                  f"{first} to {last}; re-export with a supported --opset")
         elif entry.version < 1:
             raise UsageError(f"{label}: opset domain '{shown}' has version {entry.version}; the ONNX model is invalid")
-    if "" not in versions and model.ir_version >= 3:
-        raise UsageError(f"{label} imports no ai.onnx opset; the ONNX model is invalid, re-export it")
+    # A model of ai.onnx.ml ops only (OnnxMLTools writes these) needs no default-domain import; ORT runs it.
+    if "" not in versions and model.ir_version >= 3 and any(
+            n.domain in ("", "ai.onnx") for n in walk_nodes(model.graph)):
+        raise UsageError(f"{label} uses ai.onnx ops but imports no ai.onnx opset; the ONNX model is invalid, re-export it")
 
 
-def _isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) -> str | None:
+def run_isolated(check: Callable[[Any], str | None], model: Any, timeout_s: float) -> str | None:
     """``check(model)`` in a forked child where the platform allows it; its death or hang is a finding."""
     if not sys.platform.startswith("linux"):
         return check(model)

@@ -1,8 +1,9 @@
 """Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx``, ``model.pt2`` or a
-Caffe ``deploy.prototxt``.
+TorchScript file (``torch.jit.save``) or a Caffe ``deploy.prototxt``.
 
 ``file.py:NAME`` and ``package.module:NAME`` *run the user's Python code* by design: only point
-bridge at code you trust. ONNX, ``.pt2`` and Caffe files are data and are loaded without running code.
+bridge at code you trust. ONNX, ``.pt2``, TorchScript and Caffe files are data and are loaded without
+running pickled code (``torch.jit.load`` compiles the archive's TorchScript, which cannot reach Python).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from bridge.errors import UsageError
 from bridge.model import Model
 from bridge.sources_caffe import CAFFE_SUFFIXES, load_caffe
+from bridge.torchscript import TORCHSCRIPT_SUFFIXES, load_torchscript, looks_like_zip
 
 __all__ = ["load_source", "model_from_module", "eval_mode"]
 
@@ -48,10 +50,14 @@ def load_source(source: Any) -> Model:
         return load_caffe(Path(text))
     if lower.endswith(".caffemodel"):
         raise UsageError(f"{text} holds Caffe weights; give the deploy.prototxt as SOURCE and --weights {text}")
+    if lower.endswith(TORCHSCRIPT_SUFFIXES) or (":" not in text and looks_like_zip(Path(text))):
+        if not Path(text).is_file():
+            raise UsageError(f"no such file: {text}")
+        return load_torchscript(Path(text))
     if ":" not in text:
         raise UsageError(
-            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2 "
-            "or deploy.prototxt"
+            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2, "
+            "a TorchScript file or deploy.prototxt"
         )
     where, _, name = text.rpartition(":")
     if not where or not name:
@@ -73,11 +79,17 @@ def _import_file(path: Path) -> Any:
         raise UsageError(f"cannot import {path}; is it a Python file?")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
+    # As for `python file.py`: the file's folder comes first on the import path, so its siblings import.
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # user code: report it, don't crash
         sys.modules.pop(mod_name, None)
         raise UsageError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     return module
 
 
@@ -172,7 +184,8 @@ def _to_numpy(value: Any) -> Any:
 def _load_onnx(path: Path) -> Model:
     from bridge.onnx_io import load_onnx_checked, onnx_input_specs
 
-    model = load_onnx_checked(path)
+    warnings: list[str] = []
+    model = load_onnx_checked(path, warnings=warnings)
     specs = onnx_input_specs(model)
     return Model(
         format="onnx",
@@ -182,6 +195,7 @@ def _load_onnx(path: Path) -> Model:
         input_names=[s.name for s in specs],
         output_names=[o.name for o in model.graph.output],
         input_specs=specs,
+        warnings=warnings,
     )
 
 

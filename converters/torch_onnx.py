@@ -84,10 +84,15 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     attempts = [(DYNAMO, dict(dynamo, dynamic_shapes=dynamic_shapes_for(names, dynamic_axes)))]
     if dynamic_axes:  # named dims refuse an example that specialises them (a batch of 1): let torch pick
         attempts.append((DYNAMO, dict(dynamo, dynamic_shapes=dynamic_shapes_for(names, dynamic_axes, named=False))))
+    if isinstance(module, torch.jit.ScriptModule):  # a loaded TorchScript file: torch.export cannot take it
+        attempts = []
     attempts.append((TORCHSCRIPT, dict(dynamo=False, dynamic_axes=dynamic_axes or None, do_constant_folding=True)))
+    # A ScriptModule is exported as it is (its TorchScript graph, If and Loop included); wrapping it in a
+    # Python module would make the exporter trace through it, which a loaded ScriptModule refuses.
+    target = module if isinstance(module, torch.jit.ScriptModule) else wrapper
     for exporter, kwargs in attempts:
         try:
-            _quietly(lambda kw=kwargs: torch.onnx.export(wrapper, args, str(out_path), **common, **kw))
+            _quietly(lambda kw=kwargs: torch.onnx.export(target, args, str(out_path), **common, **kw))
             onnx.checker.check_model(str(out_path))
             used = exporter
             break

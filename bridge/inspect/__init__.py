@@ -14,7 +14,7 @@ from pathlib import Path
 from bridge.artifacts import detect_format
 from bridge.errors import UsageError
 
-__all__ = ["inspect_file", "summarize_file", "format_summary", "ModelSummary", "TensorInfo"]
+__all__ = ["inspect_file", "summarize_file", "format_summary", "dims_details", "ModelSummary", "TensorInfo"]
 
 Dim = int | str | None
 
@@ -66,6 +66,17 @@ def format_summary(summary: ModelSummary) -> str:
     else:
         lines.append("ops: not available for this file")
     return "\n".join(lines)
+
+
+def dims_details(inputs: list[TensorInfo], specialised: list[str] | None = None) -> list[tuple[str, str]]:
+    """Which input dims stay dynamic (with their labels), and which a conversion fixed from its inputs."""
+    dynamic = [f"{t.name}[{axis}]={'?' if d is None else d}" for t in inputs if t.shape is not None
+               for axis, d in enumerate(t.shape) if not isinstance(d, int)]
+    unranked = [f"{t.name} (rank unknown)" for t in inputs if t.shape is None]
+    lines = [("dynamic", ", ".join(dynamic + unranked) or "none (every input dim is fixed)")]
+    if specialised:
+        lines.append(("fixed from the inputs", ", ".join(specialised)))
+    return lines
 
 
 def summarize_file(file: str | Path) -> ModelSummary:

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from bridge.inspect import ModelSummary, TensorInfo
+from bridge.inspect import ModelSummary, TensorInfo, dims_details
 
 __all__ = ["summarize_onnx"]
 
@@ -18,6 +18,7 @@ def summarize_onnx(path: Path) -> ModelSummary:
     summary = ModelSummary(str(path), "onnx", note=f"ir_version {model.ir_version}")
     summary.details.append(("opsets", ", ".join(f"{o.domain or 'ai.onnx'}={o.version}" for o in model.opset_import)))
     summary.inputs = [TensorInfo(s.name, s.shape, s.dtype) for s in onnx_input_specs(model)]
+    summary.details += dims_details(summary.inputs)
     for out in model.graph.output:
         t = out.type.tensor_type
         dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim)

@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge._frameworks import import_tensorflow
 from bridge.errors import UsageError, first_line
-from bridge.inspect import ModelSummary, TensorInfo
+from bridge.inspect import ModelSummary, TensorInfo, dims_details
 
 __all__ = ["summarize_savedmodel", "function_op_histogram"]
 
@@ -60,6 +60,18 @@ def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
     return ops, const_elements
 
 
+def _specialised(path: Path) -> list[str]:
+    """Input dims that bridge's conversion fixed from the inputs it was given (from its name map)."""
+    import json
+
+    meta = Path(path) / "assets.extra" / "bridge.json"
+    try:
+        dims = json.loads(meta.read_text()).get("input_dims", []) if meta.is_file() else []
+        return [f"{d['name']}[{a}]" for d in dims for a in d.get("specialised_axes", [])]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+
+
 def summarize_savedmodel(path: Path) -> ModelSummary:
     tf = import_tensorflow()
     try:
@@ -77,6 +89,7 @@ def summarize_savedmodel(path: Path) -> ModelSummary:
     args, kwargs = fn.structured_input_signature
     summary.inputs = [_tensor_info(getattr(s, "name", None) or f"arg{i}", s) for i, s in enumerate(args)]
     summary.inputs += [_tensor_info(name, spec) for name, spec in sorted(kwargs.items())]
+    summary.details += dims_details(summary.inputs, _specialised(path))
     outputs = fn.structured_outputs
     if isinstance(outputs, dict):
         summary.outputs = [_tensor_info(name, t) for name, t in sorted(outputs.items())]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError, first_line
-from bridge.inspect import ModelSummary, TensorInfo
+from bridge.inspect import ModelSummary, TensorInfo, dims_details
 
 __all__ = ["summarize_tflite"]
 
@@ -51,6 +51,7 @@ def summarize_tflite(path: Path) -> ModelSummary:
         summary.inputs = [_info(d["name"], d) for d in interpreter.get_input_details()]
         summary.outputs = [_info(d["name"], d) for d in interpreter.get_output_details()]
 
+    summary.details += dims_details(summary.inputs)
     tensors = interpreter.get_tensor_details()
     summary.counts.append(("tensors", len(tensors)))
     try:

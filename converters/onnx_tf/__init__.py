@@ -14,6 +14,7 @@ from bridge.registry import converter
 from bridge_converters.onnx_tf import ops as _ops  # noqa: F401  (registers the handlers)
 from bridge_converters.onnx_tf.graph import GraphWalker, check_supported, find_unsupported
 from bridge_converters.onnx_tf.ops.ml_features import zipmap_outputs
+from bridge_converters.onnx_tf.passes.shapes import specialise_shapes
 from bridge_converters.onnx_tf.registry import OPS, onnx_op
 from bridge_converters.onnx_tf.savedmodel import TfProgram, build_program, sanitize_names, save_savedmodel
 
@@ -33,17 +34,23 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
     from bridge.onnx_io import load_onnx_checked
 
     import_tensorflow()
-    model = load_onnx_checked(Path(source.path))
-    program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")))
+    warnings: list[str] = []
+    model = load_onnx_checked(Path(source.path), warnings=warnings)
+    # Every input dim not marked dynamic is fixed to the shapes being converted (passes/shapes.py).
+    spec = specialise_shapes(model, options.feeds, options.dynamic)
+    program = build_program(spec.model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
+                            shapes=spec.value_shapes)
+    input_dims = [i.to_json() for i in spec.inputs]
     # ZipMap outputs (sequences of maps in ONNX) are dense probability tensors here: record their labels.
-    zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(model).items()}
+    zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(spec.model).items()}
     extra = {"zipmap_labels": zipmaps} if zipmaps else {}
-    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, **extra})
+    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, "input_dims": input_dims, **extra})
     return Artifact(
         format="tf",
         path=out_path,
         converter=CONVERTER_NAME,
         input_names=list(program.input_map),
         output_names=list(program.output_map),
-        meta={"inputs": program.input_map, "outputs": program.output_map, **extra},
+        meta={"inputs": program.input_map, "outputs": program.output_map, "input_dims": input_dims,
+              "warnings": warnings + spec.warnings + program.warnings, **extra},
     )

@@ -26,6 +26,8 @@ class ConversionScope(Protocol):
 
     def record_static(self, name: str, value: Any) -> None: ...
 
+    def warn(self, message: str) -> None: ...
+
     def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]: ...
 
 
@@ -131,6 +133,10 @@ class NodeContext:
         if value is None:
             raise self.unsupported(f"{what} must be a constant")
         return value
+
+    def warn(self, message: str) -> None:
+        """Record what the conversion approximated; it reaches the report's warnings."""
+        self.scope.warn(message)
 
     def unsupported(self, why: str) -> OpUnsupported:
         return OpUnsupported(f"{self.op_type} ({self.name or 'unnamed'}): {why}", {self.op_type: 1})

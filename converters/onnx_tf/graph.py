@@ -16,6 +16,7 @@ from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
 from bridge_converters.onnx_tf.context import NodeContext, parse_attributes
 from bridge_converters.onnx_tf.passes.layout import NodeView, Perm, Plan, between, identity, inverse
+from bridge_converters.onnx_tf.passes.shapes import refine_static_shape
 from bridge_converters.onnx_tf.registry import OPS, OpRegistry
 
 __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets", "handler_failure"]
@@ -57,11 +58,15 @@ class GraphWalker:
 
     ``weights`` maps initializer names to tensors or variables to use instead of constants;
     ``weight_layouts`` gives the layout a weight is stored in (e.g. a conv kernel kept in TF's filter layout).
+    ``shapes`` (value name -> ONNX-order dims, from ``passes.shapes``) refines the static shape of node
+    outputs where TF knows less.
     """
 
     def __init__(self, model: Any, weights: Mapping[str, Any] | None = None, ops: OpRegistry = OPS,
-                 fold_constants: bool = True, weight_layouts: Mapping[str, Perm] | None = None) -> None:
+                 fold_constants: bool = True, weight_layouts: Mapping[str, Perm] | None = None,
+                 shapes: Mapping[str, Any] | None = None) -> None:
         self.model = model
+        self.shapes = dict(shapes or {})
         self.opsets = model_opsets(model)
         self.weights = dict(weights or {})
         self.weight_layouts = dict(weight_layouts or {})
@@ -72,6 +77,7 @@ class GraphWalker:
         self._arranged: dict[tuple[int, str, Perm, int], Any] = {}  # (graph, name, layout, rank) -> tensor
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
+        self.warnings: list[str] = []  # what a handler approximated, for the report
 
     # -- static values -------------------------------------------------------------------------------
     def static_value(self, name: str, tensor: Any, layout: Sequence[int] | None = None) -> Any:
@@ -87,6 +93,10 @@ class GraphWalker:
 
     def record_static(self, name: str, value: Any) -> None:
         self.static[name] = value
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     # -- layouts -------------------------------------------------------------------------------------
     def arrange(self, name: str, tensor: Any, want: Perm | None, rank: int | None = None) -> Any:
@@ -203,6 +213,11 @@ class GraphWalker:
                 self.layouts[out_name] = tuple(layout)
             else:
                 self.layouts.pop(out_name, None)
+            dims, layout = self.shapes.get(out_name), self.layouts.get(out_name)
+            if dims is not None and layout:  # inferred in ONNX order, held physically
+                dims = [dims[a] for a in layout] if len(dims) == len(layout) else None
+            refine_static_shape(results[i], dims)
+            self._note_static(out_name, results[i])
             if self.trace is not None:
                 self.trace[out_name] = self.onnx_order(out_name, results[i])
 
@@ -250,6 +265,19 @@ class GraphWalker:
             return None if value is None else _arranged_value(value, inverse(layouts[i]) if layouts[i] else None)
 
         return NodeView(node, opset, attrs, [t is not None for t in inputs], layouts, shapes, const)
+
+    def _note_static(self, name: str, tensor: Any) -> None:
+        """A handler's small constant result (Shape of a tensor whose shape TF knows) counts as static, so the
+        shape arithmetic after it folds too."""
+        if not self.fold_constants or name in self.static or getattr(tensor, "op", None) is None:
+            return
+        shape = getattr(tensor, "shape", None)
+        if tensor.op.type != "Const" or shape is None or not shape.is_fully_defined() or shape.num_elements() > 4096:
+            return
+        value = self.static_value(name, tensor)
+        if value is not None:
+            layout = self.layouts.get(name)
+            self.static[name] = _arranged_value(value, inverse(layout)) if layout else value
 
     def _foldable(self, node: Any) -> bool:
         if not self.fold_constants or node.op_type in _NO_FOLD:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class TfProgram:
     function: Any
     input_map: dict[str, str]
     output_map: dict[str, str]  # with expose_intermediates, every node output is here too
+    warnings: list[str] = field(default_factory=list)  # what handlers approximated (GraphWalker.warnings)
 
 
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
@@ -57,11 +58,12 @@ def _conv_weight_layouts(model: Any) -> dict[str, tuple[int, ...]]:
 
 
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
-                  fuse: bool = True) -> TfProgram:
+                  shapes: dict[str, Any] | None = None, fuse: bool = True) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
-    ``expose_intermediates`` adds every node output to the function's outputs (for localisation). ``fuse``
-    first applies the exact fusions of ``passes/fuse.py`` to ``model`` (in place).
+    ``expose_intermediates`` adds every node output to the function's outputs (for localisation);
+    ``shapes`` are the value shapes ``passes.shapes`` inferred (see ``GraphWalker``); ``fuse`` first applies
+    the exact fusions of ``passes/fuse.py`` to ``model`` (in place).
     """
     import numpy as np
     import tensorflow as tf
@@ -91,10 +93,12 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
 
     signature = _input_signature(model, input_map)
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
+    warnings: list[str] = []
 
     def serve(*args: Any) -> dict[str, Any]:
-        walker = GraphWalker(model, weights=variables,
+        walker = GraphWalker(model, weights=variables, shapes=shapes,
                              weight_layouts={n: p for n, p in layouts.items() if n in variables})
+        walker.warnings = warnings
         traced: dict[str, Any] = {}
         if expose_intermediates:
             walker.trace = traced
@@ -113,7 +117,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
-    return TfProgram(module, concrete, input_map, dict(output_map))
+    return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)))
 
 
 def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:

@@ -92,3 +92,18 @@ def test_pt2_source_keeps_names_and_example_inputs(tmp_path):
     again = bridge.convert(str(pt2), to="onnx", out_dir=tmp_path / "b")
     assert again.passed
     assert [o.name for o in again.parity[0].outputs] == ["similarity", "joint"]
+
+
+def test_file_source_imports_its_sibling_modules_and_leaves_sys_path_as_it_was(tmp_path):
+    import sys
+
+    (tmp_path / "blocks_for_bridge_test.py").write_text(
+        "import torch\n\nclass Stem(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n")
+    (tmp_path / "net.py").write_text(
+        "import torch\nfrom blocks_for_bridge_test import Stem\n\n"
+        "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.stem = Stem()\n\n    def forward(self, x):\n        return self.stem(x)\n")
+    before = list(sys.path)
+    model = load_source(f"{tmp_path / 'net.py'}:Net")
+    assert type(model.handle.stem).__name__ == "Stem"
+    assert sys.path == before

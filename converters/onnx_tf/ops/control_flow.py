@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bridge.errors import first_line
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -85,9 +86,54 @@ def if_op(ctx: Any) -> Any:
     if static is not None:  # a known condition converts only the branch taken, keeping its static shapes
         return then_branch([]) if bool(np.asarray(static).reshape(-1)[0]) else else_branch([])
     # Branches may produce different shapes; tf.cond then reports the most specific common shape.
-    outs = tf.cond(tf.reshape(tf.cast(ctx.inputs[0], tf.bool), []), lambda: list(then_branch([])),
-                   lambda: list(else_branch([])))
+    then_fn, else_fn = _guarded_branches(ctx, then_branch, else_branch)
+    outs = tf.cond(tf.reshape(tf.cast(ctx.inputs[0], tf.bool), []), then_fn, else_fn)
     return list(outs) if isinstance(outs, (list, tuple)) else [outs]
+
+
+def _shape_failure(exc: BaseException) -> bool:
+    """A branch that failed on the static shapes it was given (not on an unsupported op or attribute)."""
+    import tensorflow as tf
+
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    text = str(cause).lower()
+    return isinstance(cause, (ValueError, tf.errors.InvalidArgumentError)) and any(
+        word in text for word in ("shape", "rank", "dimension"))
+
+
+def _guarded_branches(ctx: Any, then_branch: Callable[..., Any], else_branch: Callable[..., Any]) -> tuple[Any, Any]:
+    """A data-dependent If whose one branch cannot even be built at the input shapes being converted (a
+    sample-rate switch whose other branch expects other lengths): that branch could never run at these
+    shapes in ONNX Runtime either, so it becomes one that raises at run time, shaped like the other."""
+    import tensorflow as tf
+
+    def trial(branch: Callable[..., Any]) -> BaseException | None:
+        try:
+            tf.function(lambda: list(branch([])), autograph=False).get_concrete_function()
+        except Exception as exc:  # noqa: BLE001 - judged by _shape_failure below
+            return exc
+        return None
+
+    failures = [trial(then_branch), trial(else_branch)]
+    if all(f is None for f in failures) or all(f is not None for f in failures):
+        return (lambda: list(then_branch([]))), (lambda: list(else_branch([])))
+    bad = 0 if failures[0] is not None else 1
+    if not _shape_failure(failures[bad]):  # type: ignore[arg-type]
+        raise failures[bad]  # type: ignore[misc]
+    good = else_branch if bad == 0 else then_branch
+    which = ("then_branch", "else_branch")[bad]
+    ctx.warn(
+        f"If '{ctx.name or '(unnamed)'}': its {which} cannot run at the input shapes converted for "
+        f"({first_line(failures[bad].__cause__ or failures[bad])[:120]}); where ONNX Runtime would raise, the converted "
+        "model returns NaN (float) or the lowest value (integer) outputs; keep axes --dynamic to convert it whole")
+
+    def failing() -> list[Any]:
+        # No Assert: TFLite has no builtin for it, and ONNX Runtime would fail here anyway.
+        outs = list(good([]))
+        return [tf.fill(tf.shape(o), tf.constant(float("nan") if o.dtype.is_floating else o.dtype.min, o.dtype))
+                if o.dtype.is_floating or o.dtype.is_integer else tf.zeros_like(o) for o in outs]
+
+    return (failing, lambda: list(good([]))) if bad == 0 else ((lambda: list(good([]))), failing)
 
 
 # -- Loop ------------------------------------------------------------------------------------------------

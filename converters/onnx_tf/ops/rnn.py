@@ -90,6 +90,11 @@ def _run_direction(x_proj: Any, states: list[Any], seq_lens: Any, reverse: bool,
         else:
             x_proj = tf.reverse_sequence(x_proj, seq_lens, seq_axis=0, batch_axis=1)
     init = (tf.zeros_like(states[0]), *states)  # (h_t output, states...)
+    if x_proj.shape[0] is not None and 0 < x_proj.shape[0] <= _UNROLL_MAX_STEPS:
+        y, finals = _unrolled(x_proj, init, seq_lens, cell)
+        if reverse:
+            y = tf.reverse(y, axis=[0]) if seq_lens is None else tf.reverse_sequence(y, seq_lens, seq_axis=0, batch_axis=1)
+        return y, finals
     if seq_lens is None:
         def step(carry: Any, x_t: Any) -> Any:
             h, new_states = cell(x_t, list(carry[1:]))
@@ -117,6 +122,27 @@ def _run_direction(x_proj: Any, states: list[Any], seq_lens: Any, reverse: bool,
     if reverse:
         y = tf.reverse(y, axis=[0]) if seq_lens is None else tf.reverse_sequence(y, seq_lens, seq_axis=0, batch_axis=1)
     return y, finals
+
+
+_UNROLL_MAX_STEPS = 32  # a short static sequence unrolls: no TensorList ops, which TFLite cannot lower inside an IF
+
+
+def _unrolled(x_proj: Any, init: tuple[Any, ...], seq_lens: Any,
+              cell: Callable[[Any, list[Any]], tuple[Any, list[Any]]]) -> tuple[Any, list[Any]]:
+    """The scan of ``_run_direction`` as straight-line ops, one cell per static time step."""
+    import tensorflow as tf
+
+    carry = list(init)
+    ys = []
+    for t in range(int(x_proj.shape[0])):
+        h, new_states = cell(x_proj[t], carry[1:])
+        if seq_lens is not None:
+            ok = (t < seq_lens)[:, None]
+            new_states = [tf.where(ok, s, p) for s, p in zip(new_states, carry[1:])]
+            h = tf.where(ok, h, tf.zeros_like(h))
+        carry = [h, *new_states]
+        ys.append(h)
+    return tf.stack(ys), carry[1:]
 
 
 class _Recurrent:

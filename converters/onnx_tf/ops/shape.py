@@ -126,6 +126,8 @@ def _squeeze(ctx: Any, x: Any, axes: list[int] | None) -> Any:
             return tf.squeeze(x)  # which dims are 1 is only known at run time
         axes = [i for i, d in enumerate(static) if d == 1]
     rank = x.shape.rank
+    if rank is None:  # tf.squeeze resolves negative axes against the run-time rank itself
+        return tf.squeeze(x, axes) if axes else x
     return tf.squeeze(x, [norm_axis(a, rank) for a in axes]) if axes else x
 
 
@@ -142,15 +144,13 @@ def squeeze(ctx: Any) -> Any:
     if not ctx.has_input(1) or ctx.const(1) is not None:
         return _squeeze(ctx, x, const_axes(ctx, 1))
     # Axes known only at run time: keep the dims not listed (the output rank is static if the axes length is).
-    rank = x.shape.rank
-    if rank is None:
-        raise ctx.unsupported("run-time axes need a static input rank")
+    rank = x.shape.rank if x.shape.rank is not None else tf.cast(tf.rank(x), tf.int64)
     axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
     axes = tf.where(axes < 0, axes + rank, axes)
     keep = tf.reduce_all(tf.not_equal(tf.range(rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
     new_shape = tf.boolean_mask(tf.shape(x, out_type=tf.int64), keep)
     n_axes = ctx.inputs[1].shape.num_elements()
-    if n_axes is not None:
+    if n_axes is not None and x.shape.rank is not None:
         new_shape = tf.reshape(new_shape, [rank - n_axes])
     return tf.reshape(x, new_shape)
 
@@ -159,8 +159,8 @@ def _unsqueeze_static(x: Any, axes: list[int]) -> Any:
     import tensorflow as tf
 
     if x.shape.rank is None:
-        if any(a < 0 for a in axes):
-            raise ValueError("Unsqueeze with negative axes needs the input's rank")
+        if any(a < 0 for a in axes):  # the output rank is only known at run time
+            return _unsqueeze_dynamic(x, tf.constant(axes, tf.int64), len(axes))
         for a in sorted(axes):  # ascending non-negative axes index the output directly
             x = tf.expand_dims(x, a)
         return x
@@ -184,11 +184,14 @@ def unsqueeze(ctx: Any) -> Any:
     x = ctx.inputs[0]
     if ctx.const(1) is not None:
         return _unsqueeze_static(x, const_axes(ctx, 1))
-    rank = x.shape.rank
-    if rank is None:
-        raise ctx.unsupported("run-time axes need a static input rank")
-    axes = tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1])
-    n_axes = ctx.inputs[1].shape.num_elements()
+    return _unsqueeze_dynamic(x, tf.reshape(tf.cast(ctx.inputs[1], tf.int64), [-1]), ctx.inputs[1].shape.num_elements())
+
+
+def _unsqueeze_dynamic(x: Any, axes: Any, n_axes: int | None) -> Any:
+    """Unsqueeze by an int64 axes vector; the input's rank may be known only at run time."""
+    import tensorflow as tf
+
+    rank = x.shape.rank if x.shape.rank is not None else tf.cast(tf.rank(x), tf.int64)
     out_rank = rank + (n_axes if n_axes is not None else tf.size(axes, out_type=tf.int64))
     axes = tf.where(axes < 0, axes + out_rank, axes)
     is_new = tf.reduce_any(tf.equal(tf.range(out_rank, dtype=tf.int64)[:, None], axes[None, :]), axis=1)

@@ -152,3 +152,33 @@ def test_scan_8_batched():
     inputs = {"s0": rng.standard_normal((2, 2)).astype(np.float32),
               "x": rng.standard_normal((2, 3, 2)).astype(np.float32)}
     _check(_model(SCAN8_MODEL), inputs)
+
+
+# A sample-rate switch: the else branch expects another input length and cannot even be built at the one
+# the conversion fixes (ONNX Runtime, which keeps N symbolic, fails only if that branch runs).
+SWITCH_MODEL = """
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[1, N] x) => (float[?, ?] y) {
+    shape = Constant <value = int64[2] {4, -1}> ()
+    y = If (c) <
+        then_branch = t () => (float[?, ?] ty) { ty = Relu (x) },
+        else_branch = e () => (float[?, ?] ey) { ey = Reshape (x, shape) }
+    >
+}
+"""
+
+
+def test_if_branch_that_cannot_run_at_these_shapes_becomes_nan_and_is_reported():
+    import tensorflow as tf
+
+    from bridge_converters.onnx_tf.passes.shapes import specialise_shapes
+
+    model = _model(SWITCH_MODEL)
+    x = rng.standard_normal((1, 6)).astype(np.float32)
+    spec = specialise_shapes(_model(SWITCH_MODEL), {"c": np.array(True), "x": x})  # binds its own copy
+    program = build_program(spec.model, use_variables=False, shapes=spec.value_shapes)
+    out = program.output_map["y"]
+    taken = program.function(tf.constant(True), tf.constant(x))[out].numpy()
+    np.testing.assert_array_equal(taken, run_reference(model, {"c": np.array(True), "x": x}, "onnxruntime")[0])
+    assert np.isnan(program.function(tf.constant(False), tf.constant(x))[out].numpy()).all()
+    assert len(program.warnings) == 1 and "its else_branch cannot run at the input shapes" in program.warnings[0]

