@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__ = ["MS", "gelu_erf"]
@@ -29,7 +30,7 @@ def _add_bias(x: Any, bias: Any) -> Any:
     return x if bias is None else x + bias
 
 
-@onnx_op("Gelu", since=1, domain=MS)
+@onnx_op("Gelu", since=1, domain=MS, layout=ELEMENTWISE)
 def gelu(ctx: Any) -> Any:
     return gelu_erf(ctx.inputs[0])
 
@@ -49,7 +50,7 @@ def fast_gelu(ctx: Any) -> Any:
     return 0.5 * x * (1.0 + tf.tanh(c * (x + tf.cast(0.044715, x.dtype) * x * x * x)))
 
 
-@onnx_op("QuickGelu", since=1, domain=MS)
+@onnx_op("QuickGelu", since=1, domain=MS, layout=ELEMENTWISE)
 def quick_gelu(ctx: Any) -> Any:
     """x * sigmoid(alpha * x); CLIP's approximation (alpha 1.702)."""
     import tensorflow as tf

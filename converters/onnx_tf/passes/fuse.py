@@ -6,6 +6,9 @@
   the kernel; TFLite's converter can, but the SavedModel would keep them.
 - ``merge_pad``: a constant-zero Pad of the spatial axes only, read by nothing but a Conv, becomes that Conv's
   own padding (TFLite then sees one CONV_2D, padded SAME where that is exact).
+- ``fuse_gelu``: the exact GELU written out, ``0.5 * x * (1 + erf(x / sqrt(2)))`` in any of the orders
+  exporters write it, becomes one ``com.microsoft`` Gelu: TF's gelu, TFLite's GELU builtin (TFLite has no
+  builtin for Erf, so the written-out form needs the Flex delegate).
 
 Contract: the model is valid and its initializers are inline. Only main-graph nodes are fused; a weight
 also read elsewhere is left alone and the fused one is added beside it. Parameters no node reads any more are
@@ -19,13 +22,14 @@ from typing import Any
 
 from bridge.onnx_graphs import walk_graphs
 
-__all__ = ["fold_batch_norm", "merge_pad", "fuse"]
+__all__ = ["fold_batch_norm", "merge_pad", "fuse_gelu", "fuse"]
 
 
 def fuse(model: Any) -> bool:
     """All fusions, in order; whether any changed the model."""
     changed = fold_batch_norm(model)
     changed = merge_pad(model) or changed
+    changed = fuse_gelu(model) or changed
     return changed
 
 
@@ -190,3 +194,85 @@ def merge_pad(model: Any) -> bool:
     if drop:
         _prune_initializers(model)
     return bool(drop)
+
+
+def _scalar(consts: dict[str, Any], name: str) -> float | None:
+    import numpy as np
+
+    value = consts.get(name)
+    return float(np.asarray(value).reshape(-1)[0]) if value is not None and np.size(value) == 1 else None
+
+
+def _mul_by(node: Any, consts: dict[str, Any], value: float) -> str | None:
+    """For a Mul of a tensor by the constant ``value`` (either order), the tensor's name."""
+    if node is None or node.op_type != "Mul" or node.domain not in ("", "ai.onnx") or len(node.input) != 2:
+        return None
+    for i in (0, 1):
+        c = _scalar(consts, node.input[1 - i])
+        if c is not None and abs(c - value) < 1e-4 * abs(value):
+            return node.input[i]
+    return None
+
+
+def fuse_gelu(model: Any) -> bool:
+    import math
+
+    import onnx
+
+    graph = model.graph
+    consts = _constants(model)
+    readers = _readers(model)
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[Any]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+
+    def only(name: str, op: str) -> Any:
+        """The one node reading ``name``, when it is the only reader anywhere and of type ``op``."""
+        nodes = consumers.get(name, [])
+        ok = readers[name] == 1 and len(nodes) == 1 and nodes[0].op_type == op and nodes[0].domain in ("", "ai.onnx")
+        return nodes[0] if ok else None
+
+    fused: list[tuple[list[Any], Any]] = []
+    for erf in graph.node:
+        if erf.op_type != "Erf" or erf.domain not in ("", "ai.onnx"):
+            continue
+        pre = producers.get(erf.input[0])
+        if pre is None or readers[pre.output[0]] != 1:
+            continue
+        x = _mul_by(pre, consts, 1 / math.sqrt(2))
+        if x is None and pre.op_type == "Div" and abs((_scalar(consts, pre.input[1]) or 0) - math.sqrt(2)) < 1e-4:
+            x = pre.input[0]
+        add = only(erf.output[0], "Add")
+        if x is None or add is None or abs((_scalar(consts, next(i for i in add.input if i != erf.output[0])) or 0) - 1) > 1e-6:
+            continue
+        m1 = only(add.output[0], "Mul")
+        if m1 is None:
+            continue
+        other = m1.input[1] if m1.input[0] == add.output[0] else m1.input[0]
+        half = _mul_by(producers.get(other), consts, 0.5)
+        if half == x and readers[other] == 1:  # (x * 0.5) * (1 + erf)
+            chain = [pre, erf, add, producers[other], m1]
+        else:
+            m2 = only(m1.output[0], "Mul")
+            if m2 is None:
+                continue
+            if other == x and _mul_by(m2, consts, 0.5) == m1.output[0]:  # ((1 + erf) * x) * 0.5
+                chain = [pre, erf, add, m1, m2]
+            elif _scalar(consts, other) == 0.5 and x in m2.input:  # ((1 + erf) * 0.5) * x
+                chain = [pre, erf, add, m1, m2]
+            else:
+                continue
+        fused.append((chain, onnx.helper.make_node("Gelu", [x], [chain[-1].output[0]], domain="com.microsoft",
+                                                   name=(erf.name or "gelu") + "/fused")))
+    for chain, gelu in fused:
+        at = list(graph.node).index(chain[-1])
+        graph.node.insert(at, gelu)
+        for node in chain:
+            graph.node.remove(node)
+    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    if fused:
+        _prune_initializers(model)
+    return bool(fused)

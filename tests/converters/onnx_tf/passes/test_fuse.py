@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bridge_converters.onnx_tf.passes.fuse import fold_batch_norm, merge_pad
+from bridge_converters.onnx_tf.passes.fuse import fold_batch_norm, fuse_gelu, merge_pad
 from tests.converters.onnx_tf.ops.node_check import run_reference, run_tf
 
 RNG = np.random.default_rng(0)
@@ -64,3 +64,39 @@ def test_pad_merges_into_the_conv_only_when_exact(pads, merged):
         assert conv.op_type == "Conv" and list(helper.get_attribute_value(conv.attribute[-1])) == [2, 2, 1, 1]
         assert "pads" not in {i.name for i in model.graph.initializer}
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
+
+
+def _gelu_nodes(order):
+    mul = helper.make_node
+    nodes = [helper.make_node("Div", ["x", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["a"])]
+    if order == "x_last":  # torch: ((1 + erf) * 0.5) * x
+        nodes += [mul("Mul", ["a", "half"], ["m"]), mul("Mul", ["m", "x"], ["y"])]
+    elif order == "half_last":  # ((1 + erf) * x) * 0.5
+        nodes += [mul("Mul", ["x", "a"], ["m"]), mul("Mul", ["m", "half"], ["y"])]
+    else:  # (x * 0.5) * (1 + erf), with x / sqrt(2) written as x * 0.7071
+        nodes[0] = helper.make_node("Mul", ["x", "inv_sqrt2"], ["d"])
+        nodes += [mul("Mul", ["half", "x"], ["h"]), mul("Mul", ["h", "a"], ["y"])]
+    return nodes
+
+
+@pytest.mark.parametrize("order", ["x_last", "half_last", "half_first"])
+def test_written_out_gelu_becomes_one_gelu(order):
+    inits = {"sqrt2": np.array(np.sqrt(2), np.float32), "inv_sqrt2": np.array(1 / np.sqrt(2), np.float32),
+             "one": np.array(1, np.float32), "half": np.array(0.5, np.float32)}
+    model = _model(_gelu_nodes(order), inits, [2, 5], opset=13)
+    x = RNG.standard_normal((2, 5)).astype(np.float32) * 3
+    want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+    assert fuse_gelu(model)
+    assert [(n.domain, n.op_type) for n in model.graph.node] == [("com.microsoft", "Gelu")]
+    assert not model.graph.initializer  # the constants went with the nodes
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], want, rtol=1e-6, atol=1e-6)
+
+
+def test_gelu_is_left_alone_when_an_intermediate_is_read_elsewhere():
+    inits = {"sqrt2": np.array(np.sqrt(2), np.float32), "one": np.array(1, np.float32), "half": np.array(0.5, np.float32)}
+    nodes = _gelu_nodes("x_last")
+    nodes[-1] = helper.make_node("Mul", ["m", "x"], ["g"])
+    nodes.append(helper.make_node("Add", ["g", "e"], ["y"]))  # erf's output read twice
+    model = _model(nodes, inits, [2, 5], opset=13)
+    assert not fuse_gelu(model)
