@@ -108,3 +108,21 @@ def test_a_model_of_ai_onnx_ml_ops_only_needs_no_default_domain_import(tmp_path)
     relu_without_import = _relu_model(opsets=(("ai.onnx.ml", 1),))
     with pytest.raises(UsageError, match="imports no ai.onnx opset"):
         load_onnx_checked(_save(relu_without_import, tmp_path))
+
+
+def _default_domain_op(op_type, opset):
+    inits = [onnx.numpy_helper.from_array(np.ones(4, np.float32), "s"), onnx.numpy_helper.from_array(np.zeros(4, np.float32), "b")]
+    graph = helper.make_graph([helper.make_node(op_type, ["x", "s", "b"], ["y"], axis=-1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_an_op_onnx_runtime_defines_is_accepted_where_the_onnx_checker_does_not_know_it(tmp_path):
+    """ORT's optimisers write default-domain LayerNormalization below opset 17: ORT runs it, so do we."""
+    warnings = []
+    model = load_onnx_checked(_save(_default_domain_op("LayerNormalization", 14), tmp_path), warnings=warnings)
+    assert model.graph.node[0].op_type == "LayerNormalization"
+    assert any("ONNX Runtime loads the model" in w for w in warnings), warnings
+    with pytest.raises(UsageError, match="failed the ONNX checker: No Op registered for NoSuchNorm"):
+        load_onnx_checked(_save(_default_domain_op("NoSuchNorm", 14), tmp_path, "bad.onnx"))
