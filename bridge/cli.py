@@ -64,16 +64,19 @@ def _tolerances(values: Sequence[str], option: str) -> tuple[float | None, dict[
     return default, per
 
 
-def _build_tolerances(atol: Sequence[str], rtol: Sequence[str]) -> Any:
+def _build_tolerances(atol: Sequence[str], rtol: Sequence[str], noise_factor: float = 8.0) -> Any:
     from bridge.verify.compare import Tolerances
 
     a, per_a = _tolerances(atol, "--atol")
     r, per_r = _tolerances(rtol, "--rtol")
-    tol = Tolerances(per_output_atol=per_a, per_output_rtol=per_r)
+    if not noise_factor > 0:
+        raise UsageError(f"--noise-factor {noise_factor:g} must be positive (default 8)")
+    tol = Tolerances(per_output_atol=per_a, per_output_rtol=per_r, noise_factor=noise_factor)
     if a is not None:
         tol.atol = a
     if r is not None:
         tol.rtol = r
+    tol.explicit = a is not None or r is not None  # a default atol/rtol: every output by the fixed rule
     return tol
 
 
@@ -84,8 +87,9 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--input-range", "input_ranges", multiple=True, metavar="NAME:LOW:HIGH", help="Draw random values for NAME from [LOW, HIGH), e.g. token ids."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for random inputs."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X."),
-        click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y."),
+        click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X; switches those outputs to the fixed rule."),
+        click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y; switches those outputs to the fixed rule."),
+        click.option("--noise-factor", "noise_factor", type=float, default=8.0, show_default=True, help="Calibrated rule (the default for PyTorch sources): pass within this many times the source's own float32 error against float64."),
         click.option("--shapes", metavar="'x:1x3x64x64;x:4x3x96x96'", help="Verify at several input shapes (sets split by ';', inputs by ',')."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
@@ -165,6 +169,7 @@ def cli() -> None:
 @_guarded
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
+            noise_factor: float,
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
             threads: tuple[int, ...], force: bool) -> None:
@@ -172,7 +177,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
 
-    tol = _build_tolerances(atol, rtol)
+    tol = _build_tolerances(atol, rtol, noise_factor)
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
@@ -192,14 +197,14 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
-           shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
+           noise_factor: float, shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
            weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
-                        tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize,
+                        tolerances=_build_tolerances(atol, rtol, noise_factor), seed=seed, localize=localize,
                         weights=weights, trust_pickle=trust_pickle)
     _finish(result, report_path, junit_path, html_path)
 

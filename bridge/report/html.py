@@ -105,30 +105,48 @@ def _log_position(edges: Sequence[float], value: float) -> float | None:
     return float(len(logs) - 1)
 
 
-def histogram_svg(output: Mapping[str, Any], title: str = "") -> str:
-    """The error histogram of one output: counts per decade of |candidate - reference|, atol marked."""
+def histogram_svg(output: Mapping[str, Any], title: str = "", against: str = "") -> str:
+    """The error histogram of one output: counts per decade of |candidate - reference|, atol marked.
+
+    Under the calibrated rule the lines are the noise floor (the source's own float32 error) and the limit
+    (``noise_factor`` floors plus a few ULPs); bins are coloured by the limit. ``against`` names what the
+    errors were measured against, for the axis label.
+    """
     hist = output.get("histogram") or {}
     edges = [float(e) for e in hist.get("edges", []) if isinstance(e, numbers.Real)]
     counts = list(hist.get("counts", []))
     if len(edges) != len(counts) + 1 or not counts:
         return ""
-    atol = output.get("atol")
+    calibrated = output.get("rule") == "calibrated" and isinstance(output.get("noise_limit"), numbers.Real)
+    limit = output.get("noise_limit") if calibrated else output.get("atol")
     colors = []
     for lo, hi in zip(edges, edges[1:]):
-        if not isinstance(atol, numbers.Real):
+        if not isinstance(limit, numbers.Real):
             colors.append("#4c78a8")
         else:
-            # Green: every error in the bin is within atol; red: every one is beyond it; orange: straddles.
-            colors.append(_GREEN if hi <= atol else _RED if lo >= atol else _ORANGE)
-    pos = _log_position(edges, float(atol)) if isinstance(atol, numbers.Real) else None
+            # Green: every error in the bin is within the limit; red: every one is beyond it; orange: straddles.
+            colors.append(_GREEN if hi <= limit else _RED if lo >= limit else _ORANGE)
+    lines: list[tuple[float, str]] = []
+    if calibrated:
+        floor = output.get("noise_floor")
+        for value, label in ((floor, f"floor {fmt_num(floor)}"),
+                             (limit, f"limit {fmt_num(output.get('noise_factor'))}× floor")):
+            pos = _log_position(edges, float(value)) if isinstance(value, numbers.Real) else None
+            if pos is not None:
+                lines.append((pos, label))
+    elif isinstance(limit, numbers.Real):
+        pos = _log_position(edges, float(limit))
+        if pos is not None:
+            lines.append((pos, f"atol {fmt_num(limit)}"))
     return bar_chart(
         [f"{_decade(lo)}–{_decade(hi)}" for lo, hi in zip(edges, edges[1:])],
         {"count": counts},
         title=title or f"{output.get('name', '?')}: |error| histogram",
-        x_label="|candidate − reference|, per decade (first bin includes exact matches)",
+        x_label=f"|candidate − {against or 'reference'}|, per decade (first bin includes exact matches)",
         y_label="elements",
         edge_labels=[_decade(e) for e in edges],
-        marker=(pos, f"atol {fmt_num(atol)}") if pos is not None else None,
+        marker=lines[0] if lines else None,
+        markers=lines[1:],
         category_colors=colors,
         value_format=lambda v: str(int(v)) if v == int(v) else fmt_num(v),
         width=560,
@@ -178,8 +196,8 @@ def _artifacts_section(report: Report) -> str:
         if rows else '<p class="note">none</p>')
 
 
-_PARITY_COLS = ("output", "result", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch", "worst index",
-                "atol", "rtol", "shape", "dtype", "problem")
+_PARITY_COLS = ("output", "result", "rule", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch", "worst index",
+                "atol", "rtol", "error vs float64", "noise floor", "× floor", "shape", "dtype", "problem")
 
 
 def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
@@ -187,10 +205,12 @@ def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     ratio = out.get("mismatch_ratio")
     mismatch = f"{ratio:.2%}" if isinstance(ratio, numbers.Real) and math.isfinite(ratio) else fmt_num(ratio)
     worst = out.get("worst_index")
-    cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL")]
+    calibrated = out.get("rule") == "calibrated"
+    cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL"), ("", _e(out.get("rule", "fixed")))]
     cells += [("num", _e(fmt_num(out.get(k)))) for k in ("max_abs", "max_rel", "mean_abs", "cosine")]
     cells += [("num", _e(mismatch)), ("num", _e(worst if worst is not None else "-"))]
-    cells += [("num", _e(fmt_num(out.get(k)))) for k in ("atol", "rtol")]
+    cells += [("num", _e(fmt_num(out.get(k)) if not calibrated else "-")) for k in ("atol", "rtol")]
+    cells += [("num", _e(fmt_num(out.get(k)) if calibrated else "-")) for k in ("error", "noise_floor", "noise_ratio")]
     cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(out.get("problem", "")))]
     return ("pass" if passed else "fail"), cells
 
@@ -205,10 +225,14 @@ def _parity_section(report: Report) -> str:
         parts.append(f"<h3>{_badge(bool(stage.get('passed')))} {_e(stage_name(stage))}</h3>")
         if stage.get("error"):
             parts.append(f'<pre class="error">{_e(stage["error"])}</pre>')
+        if stage.get("calibration"):
+            parts.append(f'<p class="note">{_e(stage["calibration"])}</p>')
         outputs = stage.get("outputs") or []
         if outputs:
             parts.append(_table(_PARITY_COLS, [_output_row(o) for o in outputs]))
-            plots = [histogram_svg(o) for o in outputs]
+            source_stage = stage.get("reference") == (report.get("source") or {}).get("format")
+            plots = [histogram_svg(o, against="float64 truth" if o.get("rule") == "calibrated" and source_stage
+                                   else str(stage.get("reference", "reference"))) for o in outputs]
             missing = [o.get("name", "?") for o, p in zip(outputs, plots) if not p]
             parts.append('<div class="plots">' + "".join(f'<div class="plot">{p}</div>' for p in plots if p) + "</div>")
             if missing:

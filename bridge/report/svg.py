@@ -49,6 +49,7 @@ def bar_chart(
     y_label: str = "",
     edge_labels: Sequence[str] | None = None,
     marker: tuple[float, str] | None = None,
+    markers: Sequence[tuple[float, str]] = (),
     category_colors: Sequence[str] | None = None,
     value_format: Callable[[float], str] = _short,
     width: int = 640,
@@ -135,14 +136,18 @@ def bar_chart(
             out.append(f'<line x1="{ex}" x2="{ex}" y1="{top + plot_h}" y2="{top + plot_h + 4}" stroke="#888"/>')
             out.append(f'<text x="{ex}" y="{top + plot_h + 15}" text-anchor="middle" fill="#333">{escape(label)}</text>')
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#888"/>')
-    if marker is not None and math.isfinite(marker[0]):
-        mx = _num(left + min(max(marker[0], 0.0), n_cat) * slot)
-        out.append(f'<line x1="{mx}" x2="{mx}" y1="{top}" y2="{top + plot_h}" stroke="#d62728" '
+    lines = ([marker] if marker is not None else []) + list(markers)
+    for k, (position, label) in enumerate(lines):
+        if not math.isfinite(position):
+            continue
+        color = "#d62728" if k == 0 else ("#6f42c1", "#1f77b4", "#2ca02c")[(k - 1) % 3]
+        mx = _num(left + min(max(position, 0.0), n_cat) * slot)
+        out.append(f'<line x1="{mx}" x2="{mx}" y1="{top}" y2="{top + plot_h}" stroke="{color}" '
                    f'stroke-width="1.5" stroke-dasharray="5 3"/>')
-        # Label inside the plot beside the line, on whichever side has room.
+        # Label inside the plot beside the line, on whichever side has room; later lines one row lower.
         anchor, dx = ("end", -4) if float(mx) > left + plot_w * 0.7 else ("start", 4)
-        out.append(f'<text x="{_num(float(mx) + dx)}" y="{top + 8}" text-anchor="{anchor}" fill="#d62728" '
-                   f'font-weight="600">{escape(marker[1])}</text>')
+        out.append(f'<text x="{_num(float(mx) + dx)}" y="{top + 8 + 12 * k}" text-anchor="{anchor}" fill="{color}" '
+                   f'font-weight="600">{escape(label)}</text>')
     if x_label:
         out.append(f'<text x="{_num(left + plot_w / 2)}" y="{top + plot_h + 32}" text-anchor="middle" '
                    f'fill="#555">{escape(x_label)}</text>')

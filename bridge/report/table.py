@@ -17,17 +17,22 @@ def parity_table(parity: Sequence[Any]) -> Any:
 
     table = Table(title="parity", title_justify="left")
     labelled = any(stage.inputs for stage in parity)
-    columns = ("inputs",) * labelled + ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol", "result")
+    columns = ("inputs",) * labelled + ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol",
+                                        "x floor", "result")
     for col in columns:
-        table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol") else "left")
+        table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol", "x floor") else "left")
     for stage in parity:
         lead = (stage.inputs,) * labelled + (stage.format, stage.runtime, stage.device, stage.reference)
         if stage.error:
-            table.add_row(*lead, "-", "", "", "", "", f"[red]FAIL[/] {stage.error}")
+            table.add_row(*lead, "-", "", "", "", "", "", f"[red]FAIL[/] {stage.error}")
             continue
         for out in stage.outputs:
             verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
-            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), f"{out.atol:g}", f"{out.rtol:g}", verdict)
+            # calibrated: the error against float64 truth in noise floors (limit noise_factor); fixed: atol/rtol
+            calibrated = out.rule == "calibrated"
+            ratio = f"{out.noise_ratio:.2f} (<= {out.noise_factor:g})" if calibrated else "-"
+            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), "-" if calibrated else f"{out.atol:g}",
+                          "-" if calibrated else f"{out.rtol:g}", ratio, verdict)
     return table
 
 
