@@ -128,6 +128,7 @@ def convert(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    trainable: bool = False,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -148,7 +149,7 @@ def convert(
     progress = Progress(quiet=quiet)
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
-    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
+    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, extra={"trainable": True} if trainable else {})
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     if verify:

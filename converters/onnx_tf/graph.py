@@ -67,6 +67,10 @@ class GraphWalker:
         self.static: dict[str, Any] = {}
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
+        # --trainable: None converts the graph as it is; True/False switch BatchNormalization and Dropout to
+        # training/inference, and BatchNormalization updates its running statistics in ``variables``
+        self.training: bool | None = None
+        self.variables: dict[str, Any] = {}
 
     # -- static values -------------------------------------------------------------------------------
     def static_value(self, name: str, tensor: Any) -> Any:
