@@ -104,6 +104,24 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _training_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--gradients", is_flag=True, help="Compare gradients of the loss w.r.t. every input and parameter: PyTorch autograd against tf.GradientTape on the trainable SavedModel (implies --trainable)."),
+        click.option("--loss", type=click.Choice(["sum", "mse", "cross_entropy"]), default="sum", show_default=True, help="Loss for --gradients and --train-steps: sum of outputs, MSE against --labels (or zeros), cross-entropy over the last axis against --labels."),
+        click.option("--labels", type=click.Path(dir_okay=False), help="Targets .npz for --loss, keyed by output name (class indices for cross_entropy)."),
+        click.option("--train-steps", "train_steps", type=click.IntRange(min=0), default=0, help="Run N steps of SGD and of Adam in PyTorch and TensorFlow from the same weights; compare loss curves and parameter drift."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _loss(loss: str, labels: str | None) -> Any:
+    from bridge.verify.gradients import LossSpec, load_labels
+
+    return LossSpec(loss, load_labels(labels) if labels else {})
+
+
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
     return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time, repeating the first sample (repeatable; default: the inputs as given).")(fn)
@@ -126,6 +144,14 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
                        + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
     for loc in getattr(result, "localization", []):
         click.echo(f"localised: {loc.describe()}")
+    if getattr(result, "gradients", None) or getattr(result, "gradient_notes", None):
+        from bridge.report.table import print_gradients
+
+        print_gradients(result.gradients, result.gradient_notes)
+    if getattr(result, "train_steps", None):
+        from bridge.report.table import print_train_steps
+
+        print_train_steps(result.train_steps)
     if result.bench:
         print_bench(result.bench, result.harness_overhead_ms)
     data = result.to_json()
@@ -166,13 +192,16 @@ def cli() -> None:
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
 @click.option("--force", is_flag=True, help="Overwrite existing artifacts.")
+@click.option("--trainable", is_flag=True, help="SavedModel with trainable variables named after the PyTorch parameters and a forward(..., training) signature that switches BatchNorm and Dropout.")
+@_training_options
 @_guarded
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
             noise_factor: float,
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], force: bool) -> None:
+            threads: tuple[int, ...], force: bool, trainable: bool, gradients: bool, loss: str, labels: str | None,
+            train_steps: int) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
@@ -183,6 +212,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
         threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
+        trainable=trainable, gradients=gradients, loss=_loss(loss, labels), train_steps=train_steps,
     )
     if not quiet:
         for artifact in result.artifacts:
@@ -194,18 +224,21 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @click.argument("artifacts", nargs=-1, required=True)
 @click.option("--reference", required=True, metavar="SOURCE", help="The source to compare against.")
 @_input_options
+@_training_options
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
            noise_factor: float, shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool) -> None:
+           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, gradients: bool, loss: str,
+           labels: str | None, train_steps: int) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
                         tolerances=_build_tolerances(atol, rtol, noise_factor), seed=seed, localize=localize,
-                        weights=weights, trust_pickle=trust_pickle)
+                        weights=weights, trust_pickle=trust_pickle, gradients=gradients, loss=_loss(loss, labels),
+                        train_steps=train_steps)
     _finish(result, report_path, junit_path, html_path)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["parity_table", "print_parity", "print_bench"]
+__all__ = ["parity_table", "print_parity", "print_bench", "print_gradients", "print_train_steps"]
 
 
 def _num(value: float) -> str:
@@ -66,3 +66,44 @@ def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = Non
     console.print(table)
     if overhead_ms is not None:
         console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")
+
+
+def _console(console: Any) -> Any:
+    from rich.console import Console
+
+    return console if console is not None else (Console() if Console().is_terminal else Console(width=140))
+
+
+def print_gradients(gradients: Sequence[Any], notes: Sequence[str] = (), console: Any = None) -> None:
+    """One row per input and parameter gradient: TF against PyTorch, and the calibrated verdict."""
+    from rich.table import Table
+
+    console = _console(console)
+    table = Table(title="gradients", title_justify="left")
+    for col in ("mode", "kind", "tensor", "max_abs", "norm", "max_abs/norm", "x floor", "result"):
+        table.add_column(col, justify="right" if col in ("max_abs", "norm", "max_abs/norm", "x floor") else "left")
+    for g in gradients:
+        verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/]{' ' + g.problem if g.problem else ''}"
+        table.add_row(g.mode, g.kind, g.name, _num(g.max_abs), _num(g.norm), _num(g.rel), f"{g.noise_ratio:.2f}", verdict)
+    console.print(table)
+    for note in notes:
+        console.print(f"gradients: {note}")
+
+
+def print_train_steps(runs: Sequence[Any], console: Any = None) -> None:
+    from rich.table import Table
+
+    console = _console(console)
+    table = Table(title="training steps", title_justify="left")
+    for col in ("optimizer", "lr", "steps", "mode", "first loss", "last loss (torch)", "last loss (tf)",
+                "max rel diff", "x floor", "worst drift x floor", "result"):
+        table.add_column(col, justify="left" if col in ("optimizer", "mode", "result") else "right")
+    for run in runs:
+        worst = max((d["noise_ratio"] for d in run.drift), default=0.0)
+        verdict = "[green]pass[/]" if run.passed else f"[red]FAIL[/]{' ' + run.problem if run.problem else ''}"
+        last_tf = f"{run.tf_loss[-1]:.6g}" if run.tf_loss else "-"
+        table.add_row(run.optimizer, f"{run.learning_rate:g}", str(run.steps), run.mode,
+                      f"{run.torch_loss[0]:.6g}" if run.torch_loss else "-",
+                      f"{run.torch_loss[-1]:.6g}" if run.torch_loss else "-", last_tf, _num(run.max_rel_loss_diff),
+                      f"{run.loss_ratio:.2f}", f"{worst:.2f}", verdict)
+    console.print(table)
