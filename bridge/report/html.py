@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
-from bridge.report.svg import bar_chart
+from bridge.report.svg import bar_chart, line_chart
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
 
@@ -267,6 +267,53 @@ def _bench_section(report: Report) -> str:
     return "".join(parts)
 
 
+def _gradients_section(report: Report) -> str:
+    grads = [g for g in report.get("gradients") or [] if isinstance(g, Mapping)]
+    notes = [str(n) for n in report.get("gradient_notes") or []]
+    if not grads and not notes:
+        return ""
+    cols = ("mode", "kind", "tensor", "result", "max_abs", "norm", "max_abs/norm", "error vs float64", "noise floor",
+            "× floor", "problem")
+    rows = []
+    for g in grads:
+        passed = bool(g.get("passed"))
+        cells = [("", _e(g.get(k, ""))) for k in ("mode", "kind", "name")]
+        cells.append(("verdict", "pass" if passed else "FAIL"))
+        cells += [("num", _e(fmt_num(g.get(k)))) for k in ("max_abs", "norm", "rel", "error", "noise_floor", "noise_ratio")]
+        cells.append(("", _e(g.get("problem", ""))))
+        rows.append(("pass" if passed else "fail", cells))
+    parts = ["<h2>Gradients</h2>", f'<div class="card">{_table(cols, rows)}']
+    parts += [f'<p class="note">{_e(n)}</p>' for n in notes]
+    return "".join(parts) + "</div>"
+
+
+def _train_steps_section(report: Report) -> str:
+    runs = [r for r in report.get("train_steps") or [] if isinstance(r, Mapping)]
+    if not runs:
+        return ""
+    parts = ["<h2>Training steps</h2>"]
+    for run in runs:
+        name = f"{run.get('optimizer', '?')} lr {fmt_num(run.get('learning_rate'))}, {run.get('steps', '?')} steps ({run.get('mode', '?')} mode)"
+        parts.append(f'<section class="card"><h3>{_badge(bool(run.get("passed")))} {_e(name)}</h3>')
+        if run.get("problem"):
+            parts.append(f'<pre class="error">{_e(run["problem"])}</pre>')
+        parts.append(f'<p class="note">loss: largest relative difference TF vs PyTorch {_e(fmt_num(run.get("max_rel_loss_diff")))}; '
+                     f'error vs float64 {_e(fmt_num(run.get("loss_ratio")))}× the noise floor</p>')
+        chart = line_chart({"torch": run.get("torch_loss") or [], "tensorflow": run.get("tf_loss") or []},
+                           title=f"loss per step: {name}", x_label="step", y_label="loss", dashed=("tensorflow",))
+        parts.append(f'<div class="plots"><div class="plot">{chart}</div></div>')
+        drift = [d for d in run.get("drift") or [] if isinstance(d, Mapping)]
+        if drift:
+            rows = [("pass" if d.get("passed") else "fail",
+                     [("", _e(d.get("name", "?"))), ("verdict", "pass" if d.get("passed") else "FAIL")]
+                     + [("num", _e(fmt_num(d.get(k)))) for k in ("max_abs", "update", "error", "noise_floor", "noise_ratio")])
+                    for d in drift]
+            parts.append(_table(("parameter", "result", "max_abs tf vs torch", "largest update", "error vs float64",
+                                 "noise floor", "× floor"), rows))
+        parts.append("</section>")
+    return "".join(parts)
+
+
 def _first_failure(report: Report) -> str:
     """Where a chain of conversions first stops matching: the hop to look at first."""
     first = report.get("first_failure")
@@ -298,7 +345,8 @@ def _report_section(report: Report, anchor: str = "") -> str:
         f'<header class="report">{_badge(passed, big=True)}<h1>{_e(source.get("path", "(unknown source)"))}</h1></header>',
         f'<p class="meta">source format <b>{_e(source.get("format", "?"))}</b> · bridge '
         f'{_e(report.get("bridge_version", "?"))} · {_e(summary)}</p>',
-        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report), _bench_section(report),
+        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report),
+        _gradients_section(report), _train_steps_section(report), _bench_section(report),
         "</article>",
     ])
 

@@ -170,7 +170,7 @@ def torch_gradients(module: Any, feeds: Mapping[str, Any], spec: LossSpec, mode:
 
     inputs = {name: grad(t) for name, t in zip(feeds, args) if t.is_floating_point()}
     params = {name: grad(p) for name, p in work.named_parameters() if p.requires_grad}
-    return float(loss), inputs, params
+    return float(loss.detach()), inputs, params
 
 
 class TrainableSavedModel:
@@ -228,24 +228,28 @@ def tf_gradients(model: TrainableSavedModel, feeds: Mapping[str, Any], spec: Los
 
     inputs = {n: tf.constant(v) for n, v in feeds.items()}
     float_inputs = {n: t for n, t in inputs.items() if t.dtype.is_floating}
-    with tf.GradientTape(persistent=True) as tape:
-        for tensor in float_inputs.values():
-            tape.watch(tensor)
-        loss = tf_loss(model.forward(inputs, mode == "train"), spec)
     sources = {**{("input", n): t for n, t in float_inputs.items()},
                **{("parameter", n): v for n, v in model.parameters.items()}}
+
+    def gradients(keys: list[tuple[str, str]]) -> tuple[Any, list[Any]]:
+        # a fresh, non-persistent tape each time: a persistent one over a SavedModel function is far slower
+        with tf.GradientTape() as tape:
+            for tensor in float_inputs.values():
+                tape.watch(tensor)
+            loss = tf_loss(model.forward(inputs, mode == "train"), spec)
+        return loss, tape.gradient(loss, [sources[k] for k in keys], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
     grads: dict[tuple[str, str], Any] = {}
     missing: dict[str, str] = {}
     try:
-        values = tape.gradient(loss, list(sources.values()), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        loss, values = gradients(list(sources))
         grads = dict(zip(sources, values))
     except LookupError:  # some op has no gradient: find which tensors it cuts off, one by one
-        for key, source in sources.items():
+        for key in sources:
             try:
-                grads[key] = tape.gradient(loss, source, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                loss, (grads[key],) = gradients([key])
             except LookupError as exc:
                 missing[key[1]] = _no_gradient_op(exc)
-    del tape
 
     def dense(g: Any) -> Any:
         return np.asarray(tf.convert_to_tensor(g), dtype=np.float64)
