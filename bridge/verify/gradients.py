@@ -207,17 +207,51 @@ class TrainableSavedModel:
                 variable.assign(value)
 
 
-_NO_GRADIENT = re.compile(r"operation '([^']+)' \(op type: ([^)]+)\)|has no entry for: (\S+)")
+_NO_GRADIENT = re.compile(r"op type: ([^)]+)\)|has no entry for: (\w+)")
 
 
-def _no_gradient_op(exc: BaseException) -> str:
+def _no_gradient_op_type(exc: BaseException) -> str:
     match = _NO_GRADIENT.search(str(exc))
-    if not match:
-        return first_line(exc)[:160]
-    if match.group(3):
-        return f"TF op type {match.group(3)}"
-    name, op_type = match.group(1), match.group(2)
-    return f"TF op {op_type} ('{name}')"
+    return (match.group(1) or match.group(2)) if match else ""
+
+
+def _scope(name: str) -> str:
+    # the TF name scope the ONNX->TF walker gives a node (bridge_converters.onnx_tf.graph._scope_name)
+    scope = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name).strip("/")
+    return scope if scope and scope[0].isalnum() else f"n{scope}"
+
+
+def cut_off_by(model: TrainableSavedModel, op_type: str) -> tuple[list[str], set[str]]:
+    """The ONNX nodes whose TF ops include ``op_type``, and every input and parameter upstream of them
+    (from the training graph the SavedModel was built from, when it lies beside the SavedModel)."""
+    import json
+
+    import onnx
+
+    from bridge.runtimes.tf_savedmodel import read_name_map
+
+    graph_def = model.loaded.signatures["forward"].graph.as_graph_def()
+    names = [n.name for f in graph_def.library.function for n in f.node_def if n.op == op_type]
+    names += [n.name for n in graph_def.node if n.op == op_type]
+    view = model.path.parent / str(read_name_map(model.path).get("training_view", ""))
+    if not view.is_file():
+        return [], set()
+    onnx_model = onnx.load(str(view), load_external_data=False)
+    by_scope = {_scope(n.name or n.op_type): n for n in onnx_model.graph.node}
+    nodes = [by_scope[s] for s in {n.rsplit("/", 1)[0].split("/")[-1] for n in names if "/" in n} if s in by_scope]
+    producer = {out: n for n in onnx_model.graph.node for out in n.output}
+    props = {p.key: p.value for p in onnx_model.metadata_props}
+    torch_names = json.loads(props.get("bridge.parameters", "{}"))
+    seen: set[str] = set()
+    stack = [i for n in nodes for i in n.input]
+    while stack:
+        tensor = stack.pop()
+        if tensor in seen or not tensor:
+            continue
+        seen.add(tensor)
+        if tensor in producer:
+            stack.extend(producer[tensor].input)
+    return [n.name for n in nodes], {torch_names.get(t, t) for t in seen}
 
 
 def tf_gradients(model: TrainableSavedModel, feeds: Mapping[str, Any], spec: LossSpec, mode: str
@@ -244,12 +278,16 @@ def tf_gradients(model: TrainableSavedModel, feeds: Mapping[str, Any], spec: Los
     try:
         loss, values = gradients(list(sources))
         grads = dict(zip(sources, values))
-    except LookupError:  # some op has no gradient: find which tensors it cuts off, one by one
-        for key in sources:
-            try:
-                loss, (grads[key],) = gradients([key])
-            except LookupError as exc:
-                missing[key[1]] = _no_gradient_op(exc)
+    except LookupError as exc:
+        # TF differentiates a SavedModel function as a whole, so no gradient at all comes back; the graph
+        # tells which tensors lie upstream of the op (cut off) and which TF merely did not compute
+        op_type = _no_gradient_op_type(exc) or first_line(exc)[:120]
+        nodes, upstream = cut_off_by(model, op_type)
+        where = f" (ONNX node {', '.join(nodes)})" if nodes else ""
+        loss = tf.constant(float("nan"))
+        for _, name in sources:
+            missing[name] = (f"no TF gradient: {op_type}{where}" if name in upstream or not upstream
+                             else f"not computed: TF cannot differentiate the function while it holds {op_type}")
 
     def dense(g: Any) -> Any:
         return np.asarray(tf.convert_to_tensor(g), dtype=np.float64)
@@ -304,8 +342,7 @@ def gradient_parity(module: Any, artifact: Artifact, feeds: Mapping[str, Any], s
         for kind, g32s, g64s, gtfs in (("input", in32, in64, in_tf), ("parameter", par32, par64, par_tf)):
             for name, g32 in g32s.items():
                 if name in missing:
-                    results.append(GradientParity(name, kind, mode, passed=False,
-                                                  problem=f"no TF gradient: {missing[name]}"))
+                    results.append(GradientParity(name, kind, mode, passed=False, problem=missing[name]))
                     continue
                 results.append(_judge(name, kind, mode, g32, g64s[name], gtfs.get(name), noise_factor))
     ops = sorted({r.problem for r in results if r.problem.startswith("no TF gradient")})

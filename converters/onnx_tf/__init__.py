@@ -41,6 +41,9 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
     if options.extra.get("trainable"):
         model, trainable = training_view(source, model)
         extra_meta["trainable"] = True
+        # the graph it was built from (beside the ONNX file), for naming what an op without a gradient cuts off
+        extra_meta["training_view"] = next((Path(c).name for c in getattr(source, "companions", [])
+                                            if str(c).endswith(".training.onnx")), Path(source.path).name)
     program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
                             trainable=trainable)
     save_savedmodel(program, out_path, extra_meta)
