@@ -121,3 +121,15 @@ def test_double_onnx_casts_constants_casts_and_attributes():
 def test_noise_factor_must_be_positive(tmp_path):
     proc = run_bridge("convert", SEED, "--to", "onnx", "--out", str(tmp_path), "--noise-factor", "0")
     assert proc.returncode == 2 and "--noise-factor" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_html_histogram_draws_the_floor_and_the_limit(seed_onnx):
+    from bridge.report.html import histogram_svg, render_html
+
+    data = bridge.verify([seed_onnx], SEED).to_json()
+    out = data["parity"][0]["outputs"][0]
+    svg = histogram_svg(out, against="float64 truth")
+    assert "floor " in svg and "limit 8× floor" in svg and "float64 truth" in svg
+    assert svg.count("stroke-dasharray") == 2
+    page = render_html(data)
+    assert "noise-calibrated against torch float64" in page and "× floor" in page
