@@ -32,10 +32,14 @@ class ConversionResult:
     bench: list[dict[str, Any]] = field(default_factory=list)
     harness_overhead_ms: float | None = None
     localization: list[Any] = field(default_factory=list)
+    gradients: list[Any] = field(default_factory=list)  # GradientParity (bridge.verify.gradients)
+    gradient_notes: list[str] = field(default_factory=list)
+    train_steps: list[Any] = field(default_factory=list)  # TrainStepsParity (bridge.verify.training)
 
     @property
     def passed(self) -> bool:
-        return all(p.passed for p in self.parity)
+        return (all(p.passed for p in self.parity) and all(g.passed for g in self.gradients)
+                and all(t.passed for t in self.train_steps))
 
     @property
     def warnings(self) -> list[str]:
@@ -73,6 +77,11 @@ class ConversionResult:
             data["harness_overhead_ms"] = self.harness_overhead_ms
         if self.localization:
             data["localization"] = [loc.to_json() for loc in self.localization]
+        if self.gradients or self.gradient_notes:
+            data["gradients"] = [g.to_json() for g in self.gradients]
+            data["gradient_notes"] = list(self.gradient_notes)
+        if self.train_steps:
+            data["train_steps"] = [t.to_json() for t in self.train_steps]
         return data
 
 
@@ -141,6 +150,10 @@ def convert(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    trainable: bool = False,
+    gradients: bool = False,
+    loss: Any = None,
+    train_steps: int = 0,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -151,18 +164,24 @@ def convert(
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
     ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
     (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first; for a Caffe
-    ``deploy.prototxt`` SOURCE it is the ``.caffemodel``.
+    ``deploy.prototxt`` SOURCE it is the ``.caffemodel``. ``trainable`` writes the SavedModel with trainable
+    variables and a ``forward(..., training)`` signature; ``gradients`` (which implies it) compares gradients
+    of ``loss`` (a ``bridge.verify.gradients.LossSpec``; default: the sum of the outputs) in PyTorch and
+    TensorFlow; ``train_steps`` runs that many SGD and Adam steps in both.
     """
     targets = parse_targets(to)
     model = _load(source, weights, trust_pickle)
     steps = plan(model.format, targets)
+    if gradients or train_steps:
+        _check_training(model, [s.target for s in steps], train_steps)
+        trainable = True
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
     check_device(device)
     dyn = {k: dict(v) for k, v in (dynamic or {}).items()} or _auto_dynamic(sets)
     progress = Progress(quiet=quiet)
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
-    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
+    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, extra={"trainable": True} if trainable else {})
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     if verify:
@@ -170,10 +189,38 @@ def convert(
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
         with progress.step("localising"):
             _localize_into(result, sets, tolerances, localize)
+    if gradients or train_steps:
+        with progress.step("gradients"):
+            _training_into(result, gradients, loss, train_steps, tolerances)
     if bench_batches:
         with progress.step("benchmarking"):
             _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
     return result
+
+
+def _check_training(model: Model, formats: Sequence[str], train_steps: int) -> None:
+    if model.format != "torch":
+        raise UsageError(f"--gradients and --train-steps compare with PyTorch's autograd; {model.path} is "
+                         f"{model.format}, not a PyTorch module")
+    if "tf" not in formats:
+        raise UsageError("--gradients and --train-steps run the trainable SavedModel; add tf to --to")
+    if train_steps < 0:
+        raise UsageError(f"--train-steps {train_steps} must be positive")
+
+
+def _training_into(result: ConversionResult, gradients: bool, loss: Any, train_steps: int,
+                   tolerances: Tolerances | None) -> None:
+    """Gradient parity and training-step parity on the first input set, against the trainable SavedModel."""
+    from bridge.verify.gradients import LossSpec, gradient_parity
+    from bridge.verify.training import train_steps_parity
+
+    spec = loss if isinstance(loss, LossSpec) else LossSpec(loss or "sum")
+    factor = (tolerances or Tolerances()).noise_factor
+    saved = next(a for a in result.artifacts if a.format == "tf")
+    if gradients:
+        result.gradients, result.gradient_notes = gradient_parity(result.source.handle, saved, result.inputs, spec, factor)
+    if train_steps:
+        result.train_steps = train_steps_parity(result.source.handle, saved, result.inputs, spec, train_steps, factor)
 
 
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
@@ -200,17 +247,25 @@ def verify(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    gradients: bool = False,
+    loss: Any = None,
+    train_steps: int = 0,
 ) -> ConversionResult:
-    """Check existing artifacts against a reference SOURCE without converting anything."""
+    """Check existing artifacts against a reference SOURCE without converting anything (``gradients`` and
+    ``train_steps`` as in :func:`convert`, on a SavedModel converted with ``trainable``)."""
     from bridge.artifacts import open_artifact
 
     model = _load(reference, weights, trust_pickle)
+    opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
+    if gradients or train_steps:
+        _check_training(model, [a.format for a in opened], train_steps)
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
     check_device(device)
-    opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
     _localize_into(result, sets, tolerances, localize)
+    if gradients or train_steps:
+        _training_into(result, gradients, loss, train_steps, tolerances)
     return result
 
 

@@ -101,6 +101,7 @@ def _tolerances(model: dict[str, Any]) -> Tolerances:
         tol.atol = float(model["atol"])
     if "rtol" in model:
         tol.rtol = float(model["rtol"])
+    tol.explicit = "atol" in model or "rtol" in model  # as on the command line: the fixed rule for every output
     return tol
 
 

@@ -64,16 +64,19 @@ def _tolerances(values: Sequence[str], option: str) -> tuple[float | None, dict[
     return default, per
 
 
-def _build_tolerances(atol: Sequence[str], rtol: Sequence[str]) -> Any:
+def _build_tolerances(atol: Sequence[str], rtol: Sequence[str], noise_factor: float = 8.0) -> Any:
     from bridge.verify.compare import Tolerances
 
     a, per_a = _tolerances(atol, "--atol")
     r, per_r = _tolerances(rtol, "--rtol")
-    tol = Tolerances(per_output_atol=per_a, per_output_rtol=per_r)
+    if not noise_factor > 0:
+        raise UsageError(f"--noise-factor {noise_factor:g} must be positive (default 8)")
+    tol = Tolerances(per_output_atol=per_a, per_output_rtol=per_r, noise_factor=noise_factor)
     if a is not None:
         tol.atol = a
     if r is not None:
         tol.rtol = r
+    tol.explicit = a is not None or r is not None  # a default atol/rtol: every output by the fixed rule
     return tol
 
 
@@ -84,8 +87,9 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--input-range", "input_ranges", multiple=True, metavar="NAME:LOW:HIGH", help="Draw random values for NAME from [LOW, HIGH), e.g. token ids."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for random inputs."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X."),
-        click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y."),
+        click.option("--atol", multiple=True, metavar="X|NAME:X", help="Absolute tolerance (default 1e-4), per output with NAME:X; switches those outputs to the fixed rule."),
+        click.option("--rtol", multiple=True, metavar="Y|NAME:Y", help="Relative tolerance (default 1e-3), per output with NAME:Y; switches those outputs to the fixed rule."),
+        click.option("--noise-factor", "noise_factor", type=float, default=8.0, show_default=True, help="Calibrated rule (the default for PyTorch sources): pass within this many times the source's own float32 error against float64."),
         click.option("--shapes", metavar="'x:1x3x64x64;x:4x3x96x96'", help="Verify at several input shapes (sets split by ';', inputs by ',')."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
@@ -98,6 +102,24 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _training_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--gradients", is_flag=True, help="Compare gradients of the loss w.r.t. every input and parameter: PyTorch autograd against tf.GradientTape on the trainable SavedModel (implies --trainable)."),
+        click.option("--loss", type=click.Choice(["sum", "mse", "cross_entropy"]), default="sum", show_default=True, help="Loss for --gradients and --train-steps: sum of outputs, MSE against --labels (or zeros), cross-entropy over the last axis against --labels."),
+        click.option("--labels", type=click.Path(dir_okay=False), help="Targets .npz for --loss, keyed by output name (class indices for cross_entropy)."),
+        click.option("--train-steps", "train_steps", type=click.IntRange(min=0), default=0, help="Run N steps of SGD and of Adam in PyTorch and TensorFlow from the same weights; compare loss curves and parameter drift."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _loss(loss: str, labels: str | None) -> Any:
+    from bridge.verify.gradients import LossSpec, load_labels
+
+    return LossSpec(loss, load_labels(labels) if labels else {})
 
 
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,6 +146,14 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
                        + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
     for loc in getattr(result, "localization", []):
         click.echo(f"localised: {loc.describe()}")
+    if getattr(result, "gradients", None) or getattr(result, "gradient_notes", None):
+        from bridge.report.table import print_gradients
+
+        print_gradients(result.gradients, result.gradient_notes)
+    if getattr(result, "train_steps", None):
+        from bridge.report.table import print_train_steps
+
+        print_train_steps(result.train_steps)
     if result.bench:
         print_bench(result.bench, result.harness_overhead_ms)
     data = result.to_json()
@@ -165,22 +195,27 @@ def cli() -> None:
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
 @click.option("--force", is_flag=True, help="Overwrite existing artifacts.")
+@click.option("--trainable", is_flag=True, help="SavedModel with trainable variables named after the PyTorch parameters and a forward(..., training) signature that switches BatchNorm and Dropout.")
+@_training_options
 @_guarded
 def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes: tuple[str, ...],
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
+            noise_factor: float,
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], force: bool) -> None:
+            threads: tuple[int, ...], force: bool, trainable: bool, gradients: bool, loss: str, labels: str | None,
+            train_steps: int) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
 
-    tol = _build_tolerances(atol, rtol)
+    tol = _build_tolerances(atol, rtol, noise_factor)
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
         threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
+        trainable=trainable, gradients=gradients, loss=_loss(loss, labels), train_steps=train_steps,
     )
     if not quiet:
         for artifact in result.artifacts:
@@ -192,18 +227,21 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @click.argument("artifacts", nargs=-1, required=True)
 @click.option("--reference", required=True, metavar="SOURCE", help="The source to compare against.")
 @_input_options
+@_training_options
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
-           shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool) -> None:
+           noise_factor: float, shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
+           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, gradients: bool, loss: str,
+           labels: str | None, train_steps: int) -> None:
     """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
     from bridge.api import verify as api_verify
 
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
-                        tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize,
-                        weights=weights, trust_pickle=trust_pickle)
+                        tolerances=_build_tolerances(atol, rtol, noise_factor), seed=seed, localize=localize,
+                        weights=weights, trust_pickle=trust_pickle, gradients=gradients, loss=_loss(loss, labels),
+                        train_steps=train_steps)
     _finish(result, report_path, junit_path, html_path)
 
 

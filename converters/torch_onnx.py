@@ -107,5 +107,45 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     if errors:
         meta["fallback_reason"] = errors[0]
     data_file = Path(f"{out_path}.data")
+    companions = [data_file] if data_file.exists() else []
+    if options.extra.get("trainable"):
+        companions.append(export_training_view(module, args, Path(out_path), common, attempts[0][1]["dynamic_shapes"]))
+        meta["training_view"] = companions[-1].name
     return Artifact(format="onnx", path=out_path, converter=used, input_names=names, output_names=output_names,
-                    meta=meta, companions=[data_file] if data_file.exists() else [])
+                    meta=meta, companions=companions)
+
+
+def training_view_path(onnx_path: Path) -> Path:
+    return Path(onnx_path).with_suffix(".training.onnx")
+
+
+def export_training_view(module: Any, args: tuple[Any, ...], out_path: Path, common: dict[str, Any],
+                         dynamic_shapes: Any) -> Path:
+    """A second export for ``--trainable``: the module in training mode and without graph optimisation, so
+    every parameter and buffer is an initializer named after it (the eval export folds BatchNorm into the
+    convolutions and drops Dropout) and BatchNormalization and Dropout nodes remain for the TF backend to
+    switch by its ``training`` flag. The initializer -> PyTorch name maps go into the model's metadata."""
+    import copy
+    import json
+
+    import onnx
+    import torch
+
+    path = training_view_path(out_path)
+    wrapper = flat_module(copy.deepcopy(module)).train()
+    try:
+        _quietly(lambda: torch.onnx.export(wrapper, args, str(path), dynamo=True, verbose=False, optimize=False,
+                                           dynamic_shapes=dynamic_shapes, **common))
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        raise UnsupportedError(f"--trainable: torch.onnx could not export the training-mode graph: "
+                               f"{type(exc).__name__}: {first_line(exc)}") from exc
+    model = onnx.load(str(path))
+    present = {init.name for init in model.graph.initializer}
+    prefix = "inner."  # flat_module's child
+    params = {prefix + n: n for n, p in module.named_parameters() if p.requires_grad and prefix + n in present}
+    buffers = {prefix + n: n for n, b in module.named_buffers() if b.is_floating_point() and prefix + n in present}
+    for key, value in (("bridge.parameters", params), ("bridge.buffers", buffers)):
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=json.dumps(value)))
+    onnx.save(model, str(path))
+    return path

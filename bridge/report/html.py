@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
-from bridge.report.svg import bar_chart
+from bridge.report.svg import bar_chart, line_chart
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
 
@@ -105,30 +105,48 @@ def _log_position(edges: Sequence[float], value: float) -> float | None:
     return float(len(logs) - 1)
 
 
-def histogram_svg(output: Mapping[str, Any], title: str = "") -> str:
-    """The error histogram of one output: counts per decade of |candidate - reference|, atol marked."""
+def histogram_svg(output: Mapping[str, Any], title: str = "", against: str = "") -> str:
+    """The error histogram of one output: counts per decade of |candidate - reference|, atol marked.
+
+    Under the calibrated rule the lines are the noise floor (the source's own float32 error) and the limit
+    (``noise_factor`` floors plus a few ULPs); bins are coloured by the limit. ``against`` names what the
+    errors were measured against, for the axis label.
+    """
     hist = output.get("histogram") or {}
     edges = [float(e) for e in hist.get("edges", []) if isinstance(e, numbers.Real)]
     counts = list(hist.get("counts", []))
     if len(edges) != len(counts) + 1 or not counts:
         return ""
-    atol = output.get("atol")
+    calibrated = output.get("rule") == "calibrated" and isinstance(output.get("noise_limit"), numbers.Real)
+    limit = output.get("noise_limit") if calibrated else output.get("atol")
     colors = []
     for lo, hi in zip(edges, edges[1:]):
-        if not isinstance(atol, numbers.Real):
+        if not isinstance(limit, numbers.Real):
             colors.append("#4c78a8")
         else:
-            # Green: every error in the bin is within atol; red: every one is beyond it; orange: straddles.
-            colors.append(_GREEN if hi <= atol else _RED if lo >= atol else _ORANGE)
-    pos = _log_position(edges, float(atol)) if isinstance(atol, numbers.Real) else None
+            # Green: every error in the bin is within the limit; red: every one is beyond it; orange: straddles.
+            colors.append(_GREEN if hi <= limit else _RED if lo >= limit else _ORANGE)
+    lines: list[tuple[float, str]] = []
+    if calibrated:
+        floor = output.get("noise_floor")
+        for value, label in ((floor, f"floor {fmt_num(floor)}"),
+                             (limit, f"limit {fmt_num(output.get('noise_factor'))}× floor")):
+            pos = _log_position(edges, float(value)) if isinstance(value, numbers.Real) else None
+            if pos is not None:
+                lines.append((pos, label))
+    elif isinstance(limit, numbers.Real):
+        pos = _log_position(edges, float(limit))
+        if pos is not None:
+            lines.append((pos, f"atol {fmt_num(limit)}"))
     return bar_chart(
         [f"{_decade(lo)}–{_decade(hi)}" for lo, hi in zip(edges, edges[1:])],
         {"count": counts},
         title=title or f"{output.get('name', '?')}: |error| histogram",
-        x_label="|candidate − reference|, per decade (first bin includes exact matches)",
+        x_label=f"|candidate − {against or 'reference'}|, per decade (first bin includes exact matches)",
         y_label="elements",
         edge_labels=[_decade(e) for e in edges],
-        marker=(pos, f"atol {fmt_num(atol)}") if pos is not None else None,
+        marker=lines[0] if lines else None,
+        markers=lines[1:],
         category_colors=colors,
         value_format=lambda v: str(int(v)) if v == int(v) else fmt_num(v),
         width=560,
@@ -178,8 +196,8 @@ def _artifacts_section(report: Report) -> str:
         if rows else '<p class="note">none</p>')
 
 
-_PARITY_COLS = ("output", "result", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch", "worst index",
-                "atol", "rtol", "shape", "dtype", "problem")
+_PARITY_COLS = ("output", "result", "rule", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch", "worst index",
+                "atol", "rtol", "error vs float64", "noise floor", "× floor", "shape", "dtype", "problem")
 
 
 def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
@@ -187,10 +205,12 @@ def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     ratio = out.get("mismatch_ratio")
     mismatch = f"{ratio:.2%}" if isinstance(ratio, numbers.Real) and math.isfinite(ratio) else fmt_num(ratio)
     worst = out.get("worst_index")
-    cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL")]
+    calibrated = out.get("rule") == "calibrated"
+    cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL"), ("", _e(out.get("rule", "fixed")))]
     cells += [("num", _e(fmt_num(out.get(k)))) for k in ("max_abs", "max_rel", "mean_abs", "cosine")]
     cells += [("num", _e(mismatch)), ("num", _e(worst if worst is not None else "-"))]
-    cells += [("num", _e(fmt_num(out.get(k)))) for k in ("atol", "rtol")]
+    cells += [("num", _e(fmt_num(out.get(k)) if not calibrated else "-")) for k in ("atol", "rtol")]
+    cells += [("num", _e(fmt_num(out.get(k)) if calibrated else "-")) for k in ("error", "noise_floor", "noise_ratio")]
     cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(out.get("problem", "")))]
     return ("pass" if passed else "fail"), cells
 
@@ -205,10 +225,14 @@ def _parity_section(report: Report) -> str:
         parts.append(f"<h3>{_badge(bool(stage.get('passed')))} {_e(stage_name(stage))}</h3>")
         if stage.get("error"):
             parts.append(f'<pre class="error">{_e(stage["error"])}</pre>')
+        if stage.get("calibration"):
+            parts.append(f'<p class="note">{_e(stage["calibration"])}</p>')
         outputs = stage.get("outputs") or []
         if outputs:
             parts.append(_table(_PARITY_COLS, [_output_row(o) for o in outputs]))
-            plots = [histogram_svg(o) for o in outputs]
+            source_stage = stage.get("reference") == (report.get("source") or {}).get("format")
+            plots = [histogram_svg(o, against="float64 truth" if o.get("rule") == "calibrated" and source_stage
+                                   else str(stage.get("reference", "reference"))) for o in outputs]
             missing = [o.get("name", "?") for o, p in zip(outputs, plots) if not p]
             parts.append('<div class="plots">' + "".join(f'<div class="plot">{p}</div>' for p in plots if p) + "</div>")
             if missing:
@@ -243,6 +267,53 @@ def _bench_section(report: Report) -> str:
     return "".join(parts)
 
 
+def _gradients_section(report: Report) -> str:
+    grads = [g for g in report.get("gradients") or [] if isinstance(g, Mapping)]
+    notes = [str(n) for n in report.get("gradient_notes") or []]
+    if not grads and not notes:
+        return ""
+    cols = ("mode", "kind", "tensor", "result", "max_abs", "norm", "max_abs/norm", "error vs float64", "noise floor",
+            "× floor", "problem")
+    rows = []
+    for g in grads:
+        passed = bool(g.get("passed"))
+        cells = [("", _e(g.get(k, ""))) for k in ("mode", "kind", "name")]
+        cells.append(("verdict", "pass" if passed else "FAIL"))
+        cells += [("num", _e(fmt_num(g.get(k)))) for k in ("max_abs", "norm", "rel", "error", "noise_floor", "noise_ratio")]
+        cells.append(("", _e(g.get("problem", ""))))
+        rows.append(("pass" if passed else "fail", cells))
+    parts = ["<h2>Gradients</h2>", f'<div class="card">{_table(cols, rows)}']
+    parts += [f'<p class="note">{_e(n)}</p>' for n in notes]
+    return "".join(parts) + "</div>"
+
+
+def _train_steps_section(report: Report) -> str:
+    runs = [r for r in report.get("train_steps") or [] if isinstance(r, Mapping)]
+    if not runs:
+        return ""
+    parts = ["<h2>Training steps</h2>"]
+    for run in runs:
+        name = f"{run.get('optimizer', '?')} lr {fmt_num(run.get('learning_rate'))}, {run.get('steps', '?')} steps ({run.get('mode', '?')} mode)"
+        parts.append(f'<section class="card"><h3>{_badge(bool(run.get("passed")))} {_e(name)}</h3>')
+        if run.get("problem"):
+            parts.append(f'<pre class="error">{_e(run["problem"])}</pre>')
+        parts.append(f'<p class="note">loss: largest relative difference TF vs PyTorch {_e(fmt_num(run.get("max_rel_loss_diff")))}; '
+                     f'error vs float64 {_e(fmt_num(run.get("loss_ratio")))}× the noise floor</p>')
+        chart = line_chart({"torch": run.get("torch_loss") or [], "tensorflow": run.get("tf_loss") or []},
+                           title=f"loss per step: {name}", x_label="step", y_label="loss", dashed=("tensorflow",))
+        parts.append(f'<div class="plots"><div class="plot">{chart}</div></div>')
+        drift = [d for d in run.get("drift") or [] if isinstance(d, Mapping)]
+        if drift:
+            rows = [("pass" if d.get("passed") else "fail",
+                     [("", _e(d.get("name", "?"))), ("verdict", "pass" if d.get("passed") else "FAIL")]
+                     + [("num", _e(fmt_num(d.get(k)))) for k in ("max_abs", "update", "error", "noise_floor", "noise_ratio")])
+                    for d in drift]
+            parts.append(_table(("parameter", "result", "max_abs tf vs torch", "largest update", "error vs float64",
+                                 "noise floor", "× floor"), rows))
+        parts.append("</section>")
+    return "".join(parts)
+
+
 def _first_failure(report: Report) -> str:
     """Where a chain of conversions first stops matching: the hop to look at first."""
     first = report.get("first_failure")
@@ -274,7 +345,8 @@ def _report_section(report: Report, anchor: str = "") -> str:
         f'<header class="report">{_badge(passed, big=True)}<h1>{_e(source.get("path", "(unknown source)"))}</h1></header>',
         f'<p class="meta">source format <b>{_e(source.get("format", "?"))}</b> · bridge '
         f'{_e(report.get("bridge_version", "?"))} · {_e(summary)}</p>',
-        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report), _bench_section(report),
+        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report),
+        _gradients_section(report), _train_steps_section(report), _bench_section(report),
         "</article>",
     ])
 

@@ -72,6 +72,9 @@ def _failure_message(out: Mapping[str, Any]) -> str:
     parts = []
     if out.get("problem"):
         parts.append(str(out["problem"]))
+    if out.get("rule") == "calibrated":
+        parts.append(f"error {fmt_num(out.get('error'))} = {fmt_num(out.get('noise_ratio'))}x the noise floor "
+                     f"{fmt_num(out.get('noise_floor'))} (limit {fmt_num(out.get('noise_factor'))}x)")
     parts.append(f"max_abs {fmt_num(out.get('max_abs'))} (atol {fmt_num(out.get('atol'))})")
     parts.append(f"max_rel {fmt_num(out.get('max_rel'))} (rtol {fmt_num(out.get('rtol'))})")
     parts.append(_mismatch(out))
@@ -84,7 +87,8 @@ def _failure_message(out: Mapping[str, Any]) -> str:
 
 def _failure_details(out: Mapping[str, Any]) -> str:
     keys = ("problem", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch_ratio", "worst_index",
-            "nonfinite_mismatches", "atol", "rtol", "shape", "dtype")
+            "nonfinite_mismatches", "atol", "rtol", "rule", "error", "noise_floor", "noise_ratio", "noise_factor",
+            "noise_limit", "shape", "dtype")
     lines = [f"{k}: {fmt_num(out[k]) if not isinstance(out[k], list) else out[k]}" for k in keys if k in out]
     hist = out.get("histogram")
     if isinstance(hist, Mapping) and hist.get("counts"):

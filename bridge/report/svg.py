@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
-__all__ = ["bar_chart", "nice_ticks", "PALETTE"]
+__all__ = ["bar_chart", "line_chart", "nice_ticks", "PALETTE"]
 
 PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#b279a2")
 _FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
@@ -49,6 +49,7 @@ def bar_chart(
     y_label: str = "",
     edge_labels: Sequence[str] | None = None,
     marker: tuple[float, str] | None = None,
+    markers: Sequence[tuple[float, str]] = (),
     category_colors: Sequence[str] | None = None,
     value_format: Callable[[float], str] = _short,
     width: int = 640,
@@ -135,14 +136,18 @@ def bar_chart(
             out.append(f'<line x1="{ex}" x2="{ex}" y1="{top + plot_h}" y2="{top + plot_h + 4}" stroke="#888"/>')
             out.append(f'<text x="{ex}" y="{top + plot_h + 15}" text-anchor="middle" fill="#333">{escape(label)}</text>')
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#888"/>')
-    if marker is not None and math.isfinite(marker[0]):
-        mx = _num(left + min(max(marker[0], 0.0), n_cat) * slot)
-        out.append(f'<line x1="{mx}" x2="{mx}" y1="{top}" y2="{top + plot_h}" stroke="#d62728" '
+    lines = ([marker] if marker is not None else []) + list(markers)
+    for k, (position, label) in enumerate(lines):
+        if not math.isfinite(position):
+            continue
+        color = "#d62728" if k == 0 else ("#6f42c1", "#1f77b4", "#2ca02c")[(k - 1) % 3]
+        mx = _num(left + min(max(position, 0.0), n_cat) * slot)
+        out.append(f'<line x1="{mx}" x2="{mx}" y1="{top}" y2="{top + plot_h}" stroke="{color}" '
                    f'stroke-width="1.5" stroke-dasharray="5 3"/>')
-        # Label inside the plot beside the line, on whichever side has room.
+        # Label inside the plot beside the line, on whichever side has room; later lines one row lower.
         anchor, dx = ("end", -4) if float(mx) > left + plot_w * 0.7 else ("start", 4)
-        out.append(f'<text x="{_num(float(mx) + dx)}" y="{top + 8}" text-anchor="{anchor}" fill="#d62728" '
-                   f'font-weight="600">{escape(marker[1])}</text>')
+        out.append(f'<text x="{_num(float(mx) + dx)}" y="{top + 8 + 12 * k}" text-anchor="{anchor}" fill="{color}" '
+                   f'font-weight="600">{escape(label)}</text>')
     if x_label:
         out.append(f'<text x="{_num(left + plot_w / 2)}" y="{top + plot_h + 32}" text-anchor="middle" '
                    f'fill="#555">{escape(x_label)}</text>')
@@ -153,5 +158,61 @@ def bar_chart(
             out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>')
             out.append(f'<text x="{lx + 14}" y="{ly}" fill="#333">{escape(name)}</text>')
             lx += 24 + 7 * len(name)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def line_chart(series: Mapping[str, Sequence[float]], *, title: str = "", x_label: str = "", y_label: str = "",
+               width: int = 560, height: int = 260, dashed: Sequence[str] = ()) -> str:
+    """Lines over a shared x axis 0..n-1 (e.g. a loss per training step), one per series, with a legend.
+    Series named in ``dashed`` draw dashed, so two curves that coincide both stay visible."""
+    names = [n for n in series if len(series[n])]
+    points = {n: [float(v) for v in series[n]] for n in names}
+    finite = [v for vals in points.values() for v in vals if math.isfinite(v)]
+    left, right, top, bottom = 70, 14, 30 if title else 12, 44 + (16 if x_label else 0) + 18
+    plot_w, plot_h = width - left - right, height - top - bottom
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    if hi == lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    steps = max((len(v) for v in points.values()), default=1)
+
+    def x(i: int) -> float:
+        return left + (i / max(steps - 1, 1)) * plot_w
+
+    def y(v: float) -> float:
+        return top + plot_h - (v - lo) / (hi - lo) * plot_h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title or "chart")}" class="chart" '
+           f'style="{_FONT};font-size:11px">']
+    if title:
+        out.append(f"<title>{escape(title)}</title>")
+        out.append(f'<text x="{left}" y="18" font-size="13" font-weight="600" fill="#222">{escape(title)}</text>')
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        ty = _num(y(v))
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{ty}" y2="{ty}" stroke="#e5e5e5"/>')
+        out.append(f'<text x="{left - 6}" y="{ty}" text-anchor="end" dominant-baseline="middle" fill="#555">'
+                   f"{escape(_short(v))}</text>")
+    for i in sorted({0, steps - 1, (steps - 1) // 2}):
+        out.append(f'<text x="{_num(x(i))}" y="{top + plot_h + 14}" text-anchor="middle" fill="#333">{i}</text>')
+    if y_label:
+        out.append(f'<text transform="translate(14 {_num(top + plot_h / 2)}) rotate(-90)" text-anchor="middle" '
+                   f'fill="#555">{escape(y_label)}</text>')
+    if x_label:
+        out.append(f'<text x="{_num(left + plot_w / 2)}" y="{top + plot_h + 32}" text-anchor="middle" '
+                   f'fill="#555">{escape(x_label)}</text>')
+    for j, name in enumerate(names):
+        color = PALETTE[j % len(PALETTE)]
+        path = " ".join(f"{_num(x(i))},{_num(y(v))}" for i, v in enumerate(points[name]) if math.isfinite(v))
+        dash = ' stroke-dasharray="6 4"' if name in dashed else ""
+        out.append(f'<polyline class="curve" points="{path}" fill="none" stroke="{color}" stroke-width="1.8"{dash}>'
+                   f"<title>{escape(name)}</title></polyline>")
+    lx = left
+    for j, name in enumerate(names):
+        out.append(f'<rect x="{lx}" y="{height - 17}" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>')
+        out.append(f'<text x="{lx + 14}" y="{height - 8}" fill="#333">{escape(name)}</text>')
+        lx += 24 + 7 * len(name)
+    out.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#888"/>')
     out.append("</svg>")
     return "\n".join(out)

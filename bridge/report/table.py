@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["parity_table", "print_parity", "print_bench"]
+__all__ = ["parity_table", "print_parity", "print_bench", "print_gradients", "print_train_steps"]
 
 
 def _num(value: float) -> str:
@@ -17,19 +17,24 @@ def parity_table(parity: Sequence[Any]) -> Any:
 
     table = Table(title="parity", title_justify="left")
     labelled = any(stage.inputs for stage in parity)
-    columns = ("inputs",) * labelled + ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol", "result")
+    columns = ("inputs",) * labelled + ("format", "runtime", "device", "vs", "output", "max_abs", "max_rel", "atol", "rtol",
+                                        "x floor", "result")
     for col in columns:
-        table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol") else "left")
+        table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol", "x floor") else "left")
     for stage in parity:
         lead = (stage.inputs,) * labelled + (stage.format, stage.runtime, stage.device, stage.reference)
         if stage.error:
-            table.add_row(*lead, "-", "", "", "", "", f"[red]FAIL[/] {stage.error}")
+            table.add_row(*lead, "-", "", "", "", "", "", f"[red]FAIL[/] {stage.error}")
             continue
         for out in stage.outputs:
             verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
-            if getattr(out, "rule", "fixed") != "fixed":  # judged by another rule (e.g. detections as box sets)
+            if out.rule not in ("fixed", "calibrated"):  # judged by another rule (e.g. detections as box sets)
                 verdict += f" ({out.rule})"
-            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), f"{out.atol:g}", f"{out.rtol:g}", verdict)
+            # calibrated: the error against float64 truth in noise floors (limit noise_factor); fixed: atol/rtol
+            calibrated = out.rule == "calibrated"
+            ratio = f"{out.noise_ratio:.2f} (<= {out.noise_factor:g})" if calibrated else "-"
+            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), "-" if calibrated else f"{out.atol:g}",
+                          "-" if calibrated else f"{out.rtol:g}", ratio, verdict)
     return table
 
 
@@ -63,3 +68,44 @@ def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = Non
     console.print(table)
     if overhead_ms is not None:
         console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")
+
+
+def _console(console: Any) -> Any:
+    from rich.console import Console
+
+    return console if console is not None else (Console() if Console().is_terminal else Console(width=140))
+
+
+def print_gradients(gradients: Sequence[Any], notes: Sequence[str] = (), console: Any = None) -> None:
+    """One row per input and parameter gradient: TF against PyTorch, and the calibrated verdict."""
+    from rich.table import Table
+
+    console = _console(console)
+    table = Table(title="gradients", title_justify="left")
+    for col in ("mode", "kind", "tensor", "max_abs", "norm", "max_abs/norm", "x floor", "result"):
+        table.add_column(col, justify="right" if col in ("max_abs", "norm", "max_abs/norm", "x floor") else "left")
+    for g in gradients:
+        verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/]{' ' + g.problem if g.problem else ''}"
+        table.add_row(g.mode, g.kind, g.name, _num(g.max_abs), _num(g.norm), _num(g.rel), f"{g.noise_ratio:.2f}", verdict)
+    console.print(table)
+    for note in notes:
+        console.print(f"gradients: {note}")
+
+
+def print_train_steps(runs: Sequence[Any], console: Any = None) -> None:
+    from rich.table import Table
+
+    console = _console(console)
+    table = Table(title="training steps", title_justify="left")
+    for col in ("optimizer", "lr", "steps", "mode", "first loss", "last loss (torch)", "last loss (tf)",
+                "max rel diff", "x floor", "worst drift x floor", "result"):
+        table.add_column(col, justify="left" if col in ("optimizer", "mode", "result") else "right")
+    for run in runs:
+        worst = max((d["noise_ratio"] for d in run.drift), default=0.0)
+        verdict = "[green]pass[/]" if run.passed else f"[red]FAIL[/]{' ' + run.problem if run.problem else ''}"
+        last_tf = f"{run.tf_loss[-1]:.6g}" if run.tf_loss else "-"
+        table.add_row(run.optimizer, f"{run.learning_rate:g}", str(run.steps), run.mode,
+                      f"{run.torch_loss[0]:.6g}" if run.torch_loss else "-",
+                      f"{run.torch_loss[-1]:.6g}" if run.torch_loss else "-", last_tf, _num(run.max_rel_loss_diff),
+                      f"{run.loss_ratio:.2f}", f"{worst:.2f}", verdict)
+    console.print(table)

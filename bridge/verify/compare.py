@@ -14,15 +14,31 @@ DEFAULT_RTOL = 1e-3
 
 @dataclass
 class Tolerances:
-    """Default atol/rtol plus per-output overrides."""
+    """Default atol/rtol plus per-output overrides.
+
+    Where the source has a float64 truth, outputs are judged by the noise-calibrated rule
+    (``bridge.verify.noise``) unless a tolerance was chosen for them: ``explicit`` (the default atol/rtol
+    were set, which any value other than the defaults implies) or a per-output entry switches an output to
+    the fixed rule.
+    """
 
     atol: float = DEFAULT_ATOL
     rtol: float = DEFAULT_RTOL
     per_output_atol: dict[str, float] = field(default_factory=dict)
     per_output_rtol: dict[str, float] = field(default_factory=dict)
+    noise_factor: float = 8.0  # bridge.verify.noise.DEFAULT_NOISE_FACTOR
+    explicit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.atol != DEFAULT_ATOL or self.rtol != DEFAULT_RTOL:
+            self.explicit = True
 
     def for_output(self, name: str) -> tuple[float, float]:
         return self.per_output_atol.get(name, self.atol), self.per_output_rtol.get(name, self.rtol)
+
+    def is_fixed(self, name: str) -> bool:
+        """Whether ``name`` is judged by atol/rtol even where a calibrated verdict is possible."""
+        return self.explicit or name in self.per_output_atol or name in self.per_output_rtol
 
 
 @dataclass
@@ -43,8 +59,16 @@ class OutputParity:
     problem: str = ""  # "missing", "shape", "dtype" when the comparison could not be numeric
     # |candidate - reference| histogram: counts per log10 bin; edges are powers of ten (plots, re-rendering)
     histogram: dict[str, list[float]] | None = None
-    rule: str = "fixed"  # the verdict rule that judged this output (see bridge/verify/*.py)
-    detections: dict[str, Any] | None = None  # the "detections" rule's matching (bridge/verify/detections.py)
+    # the rule that judged it: "fixed" (atol/rtol), "calibrated" (bridge.verify.noise), "detections"
+    # (bridge.verify.detections)
+    rule: str = "fixed"
+    detections: dict[str, Any] | None = None  # the "detections" rule's matching
+    # the calibrated rule's numbers: error against float64 truth, the source's own float32 error, their ratio
+    error: float | None = None
+    noise_floor: float | None = None
+    noise_ratio: float | None = None
+    noise_factor: float | None = None
+    noise_limit: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
@@ -61,6 +85,7 @@ class StageParity:
     outputs: list[OutputParity]
     error: str = ""
     inputs: str = ""  # which input set, e.g. "x:4x3x96x96", when several shapes are verified
+    calibration: str = ""  # how float outputs were judged: against which float64 truth, or why by the fixed rule
 
     @property
     def passed(self) -> bool:
@@ -79,6 +104,8 @@ class StageParity:
             data["error"] = self.error
         if self.inputs:
             data["inputs"] = self.inputs
+        if self.calibration:
+            data["calibration"] = self.calibration
         return data
 
 

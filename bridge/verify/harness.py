@@ -16,6 +16,7 @@ from bridge.names import sanitize_names
 from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
 from bridge.verify.detections import detection_outputs, judge_detections
+from bridge.verify.noise import Truth, calibrate, float64_truth
 from bridge.verify.ties import excuse_argmax_ties
 
 __all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
@@ -75,10 +76,16 @@ def verify_artifacts(
     label: str = "",
     runners: dict[str, Any] | None = None,
 ) -> list[StageParity]:
-    """Stages for every artifact against the source, then against its parent artifact where it has one."""
+    """Stages for every artifact against the source, then against its parent artifact where it has one.
+
+    Float outputs are judged by the noise-calibrated rule where the source has a float64 truth (see
+    ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol.
+    """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
     ref = reference_outputs(source, feeds, device)
+    truth = (Truth(None, reason="--atol/--rtol given") if tolerances.explicit
+             else float64_truth(source, feeds, device))
     outputs: dict[str, dict[str, Any] | None] = {source.format: ref}
     onnx_path = source.path if source.format == "onnx" else next((a.path for a in artifacts if a.format == "onnx"), None)
     # Detection outputs: as the converter recorded them, else read from the ONNX file once an output fails
@@ -90,6 +97,8 @@ def verify_artifacts(
         compared = compare_outputs(reference, candidate, tolerances)
         if onnx_path is not None:
             excuse_argmax_ties(compared, reference, candidate, onnx_path, feeds)
+        calibrate(compared, ref, candidate, truth, tolerances, reference=None if reference is ref else reference)
+        # detection outputs are sets of boxes: their own rule has the last word on them
         if detections["specs"] is None and any(not r.passed for r in compared):
             detections["specs"] = detection_outputs(onnx_path)
         if detections["specs"]:
@@ -103,14 +112,15 @@ def verify_artifacts(
         outputs[artifact.format] = out
         runtime = runners[artifact.format].runtime if artifact.format in runners else FORMATS[artifact.format].runtime
         compared = compare(ref, out) if out is not None else []
-        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label))
+        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label, truth.note))
         parent = artifact.parent
         if parent and parent != source.format and parent in outputs:
             parent_out = outputs[parent]
             if out is not None and parent_out is not None:
-                chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label))
+                chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label,
+                                         truth.note))
             elif out is None:
-                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label))
+                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label, truth.note))
     return results + chain
 
 

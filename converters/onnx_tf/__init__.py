@@ -16,12 +16,15 @@ from bridge_converters.onnx_tf.graph import GraphWalker, check_supported, find_u
 from bridge_converters.onnx_tf.ops.ml_features import zipmap_outputs
 from bridge_converters.onnx_tf.passes.shapes import specialise_shapes
 from bridge_converters.onnx_tf.registry import OPS, onnx_op
-from bridge_converters.onnx_tf.savedmodel import TfProgram, build_program, sanitize_names, save_savedmodel
+from bridge_converters.onnx_tf.savedmodel import TfProgram, Trainable, build_program, sanitize_names, save_savedmodel
 
 __all__ = ["OPS", "onnx_op", "GraphWalker", "TfProgram", "build_program", "save_savedmodel", "sanitize_names",
            "check_supported", "find_unsupported", "onnx_to_tf"]
 
 CONVERTER_NAME = "bridge onnx_tf"
+_WEIGHT_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "BatchNormalization", "LayerNormalization",
+               "InstanceNormalization", "GroupNormalization", "RMSNormalization", "LSTM", "GRU", "RNN", "Gather",
+               "PRelu", "Einsum"}
 
 
 def supported_ops() -> list[tuple[str, str, int]]:
@@ -36,21 +39,53 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
     import_tensorflow()
     warnings: list[str] = []
     model = load_onnx_checked(Path(source.path), warnings=warnings)
+    trainable = None
+    extra: dict[str, Any] = {}
+    if options.extra.get("trainable"):
+        model, trainable = training_view(source, model)
+        # the graph it was built from (beside the ONNX file), for naming what an op without a gradient cuts off
+        extra["trainable"] = True
+        extra["training_view"] = next((Path(c).name for c in getattr(source, "companions", [])
+                                       if str(c).endswith(".training.onnx")), Path(source.path).name)
     # Every input dim not marked dynamic is fixed to the shapes being converted (passes/shapes.py).
     spec = specialise_shapes(model, options.feeds, options.dynamic)
     program = build_program(spec.model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
-                            shapes=spec.value_shapes)
-    input_dims = [i.to_json() for i in spec.inputs]
+                            shapes=spec.value_shapes, trainable=trainable)
+    extra["input_dims"] = [i.to_json() for i in spec.inputs]
     # ZipMap outputs (sequences of maps in ONNX) are dense probability tensors here: record their labels.
     zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(spec.model).items()}
-    extra = {"zipmap_labels": zipmaps} if zipmaps else {}
-    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, "input_dims": input_dims, **extra})
+    if zipmaps:
+        extra["zipmap_labels"] = zipmaps
+    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, **extra})
     return Artifact(
         format="tf",
         path=out_path,
         converter=CONVERTER_NAME,
         input_names=list(program.input_map),
         output_names=list(program.output_map),
-        meta={"inputs": program.input_map, "outputs": program.output_map, "input_dims": input_dims,
+        meta={"inputs": program.input_map, "outputs": program.output_map,
               "warnings": warnings + spec.warnings + program.warnings, **extra},
     )
+
+
+def training_view(source: Any, model: Any) -> tuple[Any, Trainable]:
+    """The graph a trainable SavedModel is built from and which initializers become variables.
+
+    From PyTorch, that is the training-mode export written beside the ONNX file (see
+    ``bridge_converters.torch_onnx.export_training_view``), whose metadata names every parameter and buffer.
+    An ONNX source has only its own graph: every float initializer is a parameter, except BatchNorm's
+    running statistics, which are buffers; Dropout that the exporter removed cannot come back."""
+    import json
+
+    from bridge.onnx_io import load_onnx_checked
+
+    view = next((Path(c) for c in getattr(source, "companions", []) if str(c).endswith(".training.onnx")), None)
+    if view is not None and view.is_file():
+        model = load_onnx_checked(view)
+        props = {p.key: p.value for p in model.metadata_props}
+        return model, Trainable(json.loads(props.get("bridge.parameters", "{}")), json.loads(props.get("bridge.buffers", "{}")))
+    stats = {n.input[i] for n in model.graph.node if n.op_type == "BatchNormalization" for i in (3, 4) if len(n.input) > i}
+    # only what layers read as data: a float initializer read as Resize scales or a shape must stay a constant
+    read = {name for n in model.graph.node if n.op_type in _WEIGHT_OPS for name in n.input}
+    floats = [t.name for t in model.graph.initializer if t.data_type in (1, 10, 11, 16) and t.name in read]
+    return model, Trainable({n: n for n in floats if n not in stats}, {n: n for n in floats if n in stats})

@@ -28,6 +28,9 @@ class ConversionScope(Protocol):
 
     def warn(self, message: str) -> None: ...
 
+    training: bool | None  # --trainable: the ``training`` switch being traced (None: the graph as it is)
+    variables: dict[str, Any]  # --trainable: initializer name -> tf.Variable
+
     def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]: ...
 
 
@@ -137,6 +140,15 @@ class NodeContext:
     def warn(self, message: str) -> None:
         """Record what the conversion approximated; it reaches the report's warnings."""
         self.scope.warn(message)
+
+    @property
+    def training(self) -> bool | None:
+        """For a trainable SavedModel, whether this trace is its training branch; None otherwise."""
+        return getattr(self.scope, "training", None)
+
+    def variable(self, name: str) -> Any:
+        """The tf.Variable behind initializer ``name`` in a trainable SavedModel, or None."""
+        return getattr(self.scope, "variables", {}).get(name)
 
     def unsupported(self, why: str) -> OpUnsupported:
         return OpUnsupported(f"{self.op_type} ({self.name or 'unnamed'}): {why}", {self.op_type: 1})

@@ -78,6 +78,10 @@ class GraphWalker:
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
         self.warnings: list[str] = []  # what a handler approximated, for the report
+        # --trainable: None converts the graph as it is; True/False switch BatchNormalization and Dropout to
+        # training/inference, and BatchNormalization updates its running statistics in ``variables``
+        self.training: bool | None = None
+        self.variables: dict[str, Any] = {}
 
     # -- static values -------------------------------------------------------------------------------
     def static_value(self, name: str, tensor: Any, layout: Sequence[int] | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,18 @@ from bridge.onnx_io import onnx_input_specs
 from bridge_converters.onnx_tf.dtypes import tf_dtype
 from bridge_converters.onnx_tf.graph import GraphWalker, check_supported
 
-__all__ = ["sanitize_names", "TfProgram", "build_program", "save_savedmodel", "NAME_MAP_FILE"]
+__all__ = ["sanitize_names", "TfProgram", "Trainable", "build_program", "save_savedmodel", "NAME_MAP_FILE"]
 
 NAME_MAP_FILE = "assets.extra/bridge.json"
 _VARIABLE_MIN_ELEMENTS = 64  # smaller float initializers (scales, epsilons) stay constants so they can fold
+
+
+@dataclass
+class Trainable:
+    """Which initializers become ``tf.Variable``s for ``--trainable``: ONNX name -> PyTorch name."""
+
+    parameters: dict[str, str]  # trainable variables
+    buffers: dict[str, str] = field(default_factory=dict)  # non-trainable ones (BatchNorm running statistics)
 
 
 @dataclass
@@ -28,6 +37,8 @@ class TfProgram:
     input_map: dict[str, str]
     output_map: dict[str, str]  # with expose_intermediates, every node output is here too
     warnings: list[str] = field(default_factory=list)  # what handlers approximated (GraphWalker.warnings)
+    forward: Any = None  # with trainable: the concrete ``forward(*inputs, training)`` function
+    variable_map: dict[str, str] = field(default_factory=dict)  # with trainable: PyTorch name -> variable name
 
 
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
@@ -57,20 +68,40 @@ def _conv_weight_layouts(model: Any) -> dict[str, tuple[int, ...]]:
             if uses.get(init.name, set()) and uses[init.name] <= _KERNEL_INPUTS and len(init.dims) >= 3}
 
 
+def _trainable_variables(model: Any, spec: Trainable) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every parameter and buffer as a variable named after its PyTorch name by the one rule of
+    ``bridge.names.sanitize_names``, in PyTorch's layout (no channels-last storage: a user maps them back)."""
+    import tensorflow as tf
+    from onnx import numpy_helper
+
+    torch_names = {**spec.parameters, **spec.buffers}
+    var_names = sanitize_names(list(torch_names.values()))
+    variables = {}
+    for init in model.graph.initializer:
+        if init.name in torch_names:
+            variables[init.name] = tf.Variable(numpy_helper.to_array(init), trainable=init.name in spec.parameters,
+                                               name=var_names[torch_names[init.name]])
+    return variables, {torch_names[k]: var_names[torch_names[k]] for k in variables}
+
+
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
-                  shapes: dict[str, Any] | None = None, fuse: bool = True) -> TfProgram:
+                  shapes: dict[str, Any] | None = None, fuse: bool = True,
+                  trainable: Trainable | None = None) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
     ``expose_intermediates`` adds every node output to the function's outputs (for localisation);
     ``shapes`` are the value shapes ``passes.shapes`` inferred (see ``GraphWalker``); ``fuse`` first applies
-    the exact fusions of ``passes/fuse.py`` to ``model`` (in place).
+    the exact fusions of ``passes/fuse.py`` to ``model`` (in place). ``trainable`` makes its parameters
+    trainable variables and adds ``forward(*inputs, training)``, in which BatchNormalization and Dropout
+    follow ``training`` (a bool tensor); serving is ``training=False``. A trainable program is not fused
+    (BatchNormalization must stay to switch) and keeps its weights in PyTorch's layout.
     """
     import numpy as np
     import tensorflow as tf
     from onnx import numpy_helper
 
     check_supported(model)
-    if fuse:
+    if fuse and not trainable:
         from bridge_converters.onnx_tf.passes.fuse import fuse as apply_fusions
 
         apply_fusions(model)
@@ -80,8 +111,15 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
 
     module = tf.Module(name="onnx_model")
     variables: dict[str, Any] = {}
-    layouts = _conv_weight_layouts(model)
-    if use_variables:
+    variable_map: dict[str, str] = {}
+    layouts = {} if trainable else _conv_weight_layouts(model)
+    if trainable:
+        variables, variable_map = _trainable_variables(model, trainable)
+        module.weights = list(variables.values())
+        # plain TensorFlow sees these lists on the loaded object (it has no trainable_variables property)
+        module.parameters = [v for v in variables.values() if v.trainable]
+        module.buffers = [v for v in variables.values() if not v.trainable]
+    elif use_variables:
         var_names = sanitize_names([t.name for t in model.graph.initializer])
         for init in model.graph.initializer:
             value = numpy_helper.to_array(init)
@@ -95,10 +133,12 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
     warnings: list[str] = []
 
-    def serve(*args: Any) -> dict[str, Any]:
+    def serve(*args: Any, training: bool | None = None) -> dict[str, Any]:
         walker = GraphWalker(model, weights=variables, shapes=shapes,
                              weight_layouts={n: p for n, p in layouts.items() if n in variables})
         walker.warnings = warnings
+        if trainable:
+            walker.training, walker.variables = bool(training), variables
         traced: dict[str, Any] = {}
         if expose_intermediates:
             walker.trace = traced
@@ -108,24 +148,49 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         output_map.update(sanitize_names(list(outputs)))
         return {output_map[name]: tf.identity(t) for name, t in outputs.items()}
 
+    def forward(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound = forward.__signature__.bind(*args, **kwargs)
+        *inputs, training = bound.args
+        return tf.cond(training, lambda: serve(*inputs, training=True), lambda: serve(*inputs, training=False))
+
+    # named parameters, so that plain TF calls forward(x=..., training=True) as well as positionally
+    forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in [*input_map.values(), "training"]])
+
     module.serve = tf.function(serve, input_signature=signature, autograph=False)
+    forward_fn = None
     try:
         concrete = module.serve.get_concrete_function()
+        if trainable:
+            module.forward = tf.function(forward, input_signature=[*signature, tf.TensorSpec([], tf.bool, name="training")],
+                                         autograph=False)
+            forward_fn = module.forward.get_concrete_function()
     except BridgeError:
         raise
     except Exception as exc:  # outside any one node (outputs, signature): still never a traceback
         detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
-    return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)))
+    return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)), forward_fn,
+                     variable_map)
 
 
 def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:
-    """Write the SavedModel with a ``serving_default`` signature and bridge's name map in assets.extra."""
+    """Write the SavedModel with a ``serving_default`` signature and bridge's name map in assets.extra.
+
+    A trainable program also gets the ``forward`` signature (its inputs plus ``training``) and, in the
+    name map, ``parameters`` and ``buffers``: PyTorch name -> variable name."""
     import tensorflow as tf
 
-    tf.saved_model.save(program.module, str(path), signatures={"serving_default": program.function})
+    signatures = {"serving_default": program.function}
+    if program.forward is not None:
+        signatures["forward"] = program.forward
+    tf.saved_model.save(program.module, str(path), signatures=signatures)
     meta_path = Path(path) / NAME_MAP_FILE
     meta_path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"inputs": program.input_map, "outputs": program.output_map, **(extra_meta or {})}
+    if program.forward is not None:
+        trainable = {v.name.split(":")[0] for v in program.module.parameters}
+        meta["parameters"] = {t: v for t, v in program.variable_map.items() if v in trainable}
+        meta["buffers"] = {t: v for t, v in program.variable_map.items() if v not in trainable}
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")

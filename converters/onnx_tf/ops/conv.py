@@ -34,11 +34,12 @@ def _dilate_kernel(w: Any, axes: list[int], dilations: list[int]) -> Any:
 
 
 def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int], group: int,
-                       pads: Any = None) -> Any:
+                       pads: Any = None, differentiable: bool = False) -> Any:
     """N-D convolution of channels-last ``xl`` (N, *spatial, C) with ``wl`` (*k, C/group, M).
 
     ``pads`` is a list of (begin, end) per spatial axis (None: no padding) or "SAME" (TF's SAME, which is
-    ONNX's SAME_UPPER).
+    ONNX's SAME_UPPER). ``differentiable`` (trainable SavedModels) runs a grouped 2-D convolution group by
+    group, since TF on the CPU has no gradient for grouped Conv2D.
     """
     import tensorflow as tf
 
@@ -52,7 +53,8 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
             pads = "SAME"
     if n == 1:  # run 1-D as 2-D with a unit height
         pads2 = pads if pads == "SAME" else [(0, 0), *pads]
-        y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group, pads2)
+        y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group, pads2,
+                               differentiable)
         return y[:, 0]
     if pads == "SAME":
         padding: Any = "SAME"
@@ -68,6 +70,9 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
             if isinstance(padding, list):  # explicit padding aborts inside DepthwiseConv2dNative: pad first
                 xl, padding = tf.pad(xl, padding), "VALID"
             return tf.nn.depthwise_conv2d(xl, dw, strides=[1, *strides, 1], padding=padding, dilations=dilations)
+        if group > 1 and differentiable:
+            return tf.concat([conv_channels_last(a, b, strides, dilations, 1, pads) for a, b in
+                              zip(tf.split(xl, group, axis=-1), tf.split(wl, group, axis=-1))], -1)
         # Conv2D takes grouped filters (input depth a multiple of the filter's), strides with dilations and
         # explicit padding (cheaper than a separate tf.pad)
         return tf.nn.conv2d(xl, wl, strides=[1, *strides, 1], padding=padding, dilations=[1, *dilations, 1])
@@ -117,7 +122,8 @@ def _conv(ctx: Any, xl: Any, wl: Any) -> Any:
     pads = _conv_pads(ctx, xl, kernel, strides, dilations)
     if tf.is_tensor(pads):
         xl, pads = tf.pad(xl, pads), None
-    return conv_channels_last(xl, wl, strides, dilations, int(ctx.attr("group", 1)), pads)
+    return conv_channels_last(xl, wl, strides, dilations, int(ctx.attr("group", 1)), pads,
+                              differentiable=ctx.training is not None)
 
 
 @onnx_op("Conv", since=1, layout=CONV)

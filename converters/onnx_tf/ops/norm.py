@@ -60,6 +60,8 @@ def batch_norm_14(ctx: Any) -> Any:
     x, scale, bias, mean, var = ctx.inputs[:5]
     eps = ctx.attr("epsilon", 1e-5)
     axis = _channel_axis(ctx)
+    if ctx.training is not None:  # a trainable SavedModel: its ``training`` argument decides
+        return _batch_norm_switched(ctx, x, scale, bias, mean, var, eps, axis)
     if not ctx.attr("training_mode", 0):
         return _batch_norm_apply(x, scale, bias, mean, var, eps, axis)
     # training: normalise with the batch statistics (population variance), update the running ones
@@ -72,6 +74,30 @@ def batch_norm_14(ctx: Any) -> Any:
     running_var = tf.cast(var, x.dtype) * momentum + batch_var * (1 - momentum)
     y = _batch_norm_apply(x, scale, bias, batch_mean, batch_var, eps, axis)
     return [y, tf.cast(running_mean, mean.dtype), tf.cast(running_var, var.dtype)]
+
+
+def _batch_norm_switched(ctx: Any, x: Any, scale: Any, bias: Any, mean: Any, var: Any, eps: float,
+                         axis: int) -> Any:
+    """BatchNorm as PyTorch runs it: in training, normalise with the batch's statistics (biased variance)
+    and move the running statistics (the variables behind ``mean`` and ``var``) towards them with the
+    unbiased variance; in inference, use the running statistics."""
+    import tensorflow as tf
+
+    if not ctx.training:
+        return _batch_norm_apply(x, scale, bias, mean, var, eps, axis)
+    axes = [a for a in range(x.shape.rank) if a != axis]
+    batch_mean, batch_var = tf.nn.moments(x, axes=axes)
+    momentum = float(ctx.attr("momentum", 0.9))  # ONNX's momentum is the running statistics' weight
+    count = tf.cast(tf.size(x) // tf.shape(x)[axis], x.dtype)
+    unbiased = batch_var * count / tf.maximum(count - 1, 1)
+    outputs = [_batch_norm_apply(x, scale, bias, batch_mean, batch_var, eps, axis)]
+    for name, running, batch in ((ctx.node.input[3], mean, batch_mean), (ctx.node.input[4], var, unbiased)):
+        updated = tf.cast(running, x.dtype) * momentum + batch * (1 - momentum)
+        variable = ctx.variable(name)
+        if variable is not None:
+            variable.assign(tf.cast(updated, variable.dtype))
+        outputs.append(tf.cast(updated, running.dtype))
+    return outputs[: max(1, ctx.num_outputs)]
 
 
 def _normalize(x: Any, axes: list[int], eps: float, dtype: Any) -> tuple[Any, Any, Any]:

@@ -108,6 +108,11 @@ def dropout_v12(ctx: Any) -> Any:
     x = ctx.inputs[0]
     training = ctx.const(2) if ctx.has_input(2) else False
     ratio = ctx.const(1) if ctx.has_input(1) else 0.5
+    if ctx.training is not None:  # a trainable SavedModel: its ``training`` argument decides
+        training = ctx.training
+        if training and ratio is not None and float(ratio) > 0.0:
+            y = tf.nn.dropout(x, rate=float(ratio), seed=ctx.attr("seed"))
+            return [y, tf.not_equal(y, 0)][: max(1, ctx.num_outputs)]
     if (training is not None and not bool(training)) or (ratio is not None and float(ratio) == 0.0):
         return [tf.identity(x), tf.ones_like(x, dtype=tf.bool)][: max(1, ctx.num_outputs)]
     ratio_t = tf.cast(ctx.input(1, tf.constant(0.5)), tf.float32)
