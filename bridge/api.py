@@ -32,6 +32,7 @@ class ConversionResult:
     bench: list[dict[str, Any]] = field(default_factory=list)
     harness_overhead_ms: float | None = None
     localization: list[Any] = field(default_factory=list)
+    bench_warnings: list[str] = field(default_factory=list)  # e.g. denormal inputs or activations
 
     @property
     def passed(self) -> bool:
@@ -62,6 +63,8 @@ class ConversionResult:
             data["first_failure"] = self.first_failure
         if self.harness_overhead_ms is not None:
             data["harness_overhead_ms"] = self.harness_overhead_ms
+        if self.bench_warnings:
+            data["bench_warnings"] = list(self.bench_warnings)
         if self.localization:
             data["localization"] = [loc.to_json() for loc in self.localization]
         return data
@@ -125,6 +128,8 @@ def convert(
     quiet: bool = True,
     bench_batches: Sequence[int | None] = (),
     threads: Sequence[int | None] = (None,),
+    bench_rounds: int = 5,
+    bench_isolate: bool = True,
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
@@ -158,7 +163,8 @@ def convert(
             _localize_into(result, sets, tolerances, localize)
     if bench_batches:
         with progress.step("benchmarking"):
-            _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
+            _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads,
+                        rounds=bench_rounds, isolate=bench_isolate)
     return result
 
 
@@ -234,8 +240,16 @@ def bench(
     seed: int = 0,
     runs: int | None = None,
     min_seconds: float = 1.0,
+    rounds: int = 5,
+    isolate: bool = True,
 ) -> ConversionResult:
-    """Latency percentiles and throughput of each SOURCE or artifact, per batch size and thread count."""
+    """Latency percentiles and throughput of each SOURCE or artifact, per batch size and thread count.
+
+    Each artifact runs alone in its own process with the same intra-op threads as every other runtime
+    (None: the CPUs this process may use), in ``rounds`` alternating rounds; ``runs`` or ``min_seconds``
+    is the total per case. Ratios to ONNX Runtime are medians of per-round ratios (see
+    ``bridge.verify.bench_rounds``). ``isolate=False`` times everything in this process instead.
+    """
     from bridge.artifacts import open_artifact
 
     if not targets:
@@ -252,13 +266,8 @@ def bench(
     first = opened[0] if isinstance(opened[0], Model) else _model_for(opened[0])
     feeds = resolve_inputs(first, inputs, _specs(input_shapes), seed, input_ranges)
     result = ConversionResult(source=first, inputs=feeds)
-    _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds)
+    _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds, rounds, isolate)
     return result
-
-
-def _batch_of(feeds: Mapping[str, Any]) -> int:
-    shape = getattr(next(iter(feeds.values()), None), "shape", ())
-    return int(shape[0]) if shape else 1
 
 
 def _model_for(artifact: Artifact) -> Model:
@@ -272,28 +281,14 @@ def _model_for(artifact: Artifact) -> Model:
 
 def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping[str, Any], device: str,
                 batches: Sequence[int | None], threads: Sequence[int | None], runs: int | None = None,
-                min_seconds: float = 1.0) -> None:
-    from bridge.runtimes import load_runner
-    from bridge.verify.bench import batched_feeds, bench_runner, harness_overhead_ms
+                min_seconds: float = 1.0, rounds: int = 5, isolate: bool = True) -> None:
+    from bridge.verify.bench_rounds import BenchPlan, run_bench
+    from bridge.verify.denormal import denormal_warnings
 
-    for count in threads:
-        for target in targets:
-            runner = load_runner(target, device, threads=count)
-            if result.harness_overhead_ms is None:
-                result.harness_overhead_ms = harness_overhead_ms(runner, feeds)
-            for batch in batches:
-                sized = batched_feeds(feeds, batch) if batch else dict(feeds)
-                entry = bench_runner(runner, target.format, sized, batch or _batch_of(feeds), count,
-                                     runs=runs, min_seconds=min_seconds)
-                result.bench.append(entry.to_json())
-    _ratios_to_onnxruntime(result.bench)
-
-
-def _ratios_to_onnxruntime(bench: list[dict[str, Any]]) -> None:
-    """Each entry's p50 over ONNX Runtime's at the same device, batch and threads, measured in the same run."""
-    baseline = {(b["device"], b["batch"], b["threads"]): b["p50_ms"] for b in bench
-                if b["runtime"] == "onnxruntime" and not b.get("error") and b["p50_ms"] > 0}
-    for b in bench:
-        key = (b["device"], b["batch"], b["threads"])
-        if key in baseline and not b.get("error"):
-            b["p50_vs_onnxruntime"] = round(b["p50_ms"] / baseline[key], 3)
+    plan = BenchPlan(batches=batches, threads=threads, runs=runs, min_seconds=min_seconds, rounds=rounds,
+                     isolate=isolate)
+    outcome = run_bench(targets, feeds, device, plan)
+    result.bench += outcome.entries
+    if result.harness_overhead_ms is None:
+        result.harness_overhead_ms = outcome.harness_overhead_ms
+    result.bench_warnings += denormal_warnings(targets, feeds)

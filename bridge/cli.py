@@ -101,7 +101,12 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
+    fn = click.option("--isolate/--in-process", "isolate", default=True, show_default=True,
+                      help="Time each artifact alone in its own process (--in-process: all here, ONNX Runtime's spinning off).")(fn)
+    fn = click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True,
+                      help="Alternating rounds over the runtimes; ratios to ONNX Runtime are medians of per-round ratios.")(fn)
+    fn = click.option("--threads", "threads", type=click.IntRange(min=1), multiple=True,
+                      help="Intra-op threads, the same for every runtime (repeatable; default: the CPUs available).")(fn)
     return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time, repeating the first sample (repeatable; default: the inputs as given).")(fn)
 
 
@@ -124,6 +129,8 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
         click.echo(f"localised: {loc.describe()}")
     if result.bench:
         print_bench(result.bench, result.harness_overhead_ms)
+    for warning in getattr(result, "bench_warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     data = result.to_json()
     if report_path:
         write_json(data, report_path)
@@ -167,7 +174,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], force: bool) -> None:
+            threads: tuple[int, ...], rounds: int, isolate: bool, force: bool) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
@@ -177,7 +184,8 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
-        threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
+        threads=threads or (None,), bench_rounds=rounds, bench_isolate=isolate, localize=localize, weights=weights,
+        trust_pickle=trust_pickle,
     )
     if not quiet:
         for artifact in result.artifacts:
@@ -219,17 +227,20 @@ def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with latency charts here.")
 @_guarded
 def bench(targets: tuple[str, ...], inputs: str | None, input_shapes: tuple[str, ...], input_ranges: tuple[str, ...],
-          seed: int, device: str, batches: tuple[int, ...], threads: tuple[int, ...], runs: int | None,
-          min_time: float, report_path: str | None, junit_path: str | None, html_path: str | None) -> None:
+          seed: int, device: str, batches: tuple[int, ...], threads: tuple[int, ...], rounds: int, isolate: bool,
+          runs: int | None, min_time: float, report_path: str | None, junit_path: str | None, html_path: str | None) -> None:
     """Latency (p50/p90/p99, mean) and throughput of each artifact or SOURCE, per batch size and thread count.
 
-    Warm-up calls first; only the runtime call is timed, and the harness's own overhead is shown once.
+    Measured the way a deployment runs: each artifact alone in its own process, the same --threads for every
+    runtime, --rounds alternating rounds; the ratio to ONNX Runtime is the median of the per-round ratios.
+    Warm-up calls first; only the runtime call is timed, and the harness's own overhead is shown once. Warns
+    when inputs or activations are near the denormal range.
     """
     from bridge.api import bench as api_bench
 
     result = api_bench(list(targets), inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
                        batches=batches or (None,), threads=threads or (None,), device=device, seed=seed, runs=runs,
-                       min_seconds=min_time)
+                       min_seconds=min_time, rounds=rounds, isolate=isolate)
     _finish(result, report_path, junit_path, html_path)
 
 
