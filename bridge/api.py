@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._version import __version__
-from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError
+from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError, first_line
 from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
@@ -33,6 +33,7 @@ class ConversionResult:
     harness_overhead_ms: float | None = None
     localization: list[Any] = field(default_factory=list)
     bench_warnings: list[str] = field(default_factory=list)  # e.g. denormal inputs or activations
+    source_graph: dict[str, Any] | None = None  # graph figures of a file source (ONNX)
 
     @property
     def passed(self) -> bool:
@@ -49,7 +50,8 @@ class ConversionResult:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "bridge_version": __version__,
-            "source": {"path": self.source.path, "format": self.source.format},
+            "source": {"path": self.source.path, "format": self.source.format,
+                       **({"graph": self.source_graph} if self.source_graph else {})},
             "inputs": [
                 {"name": n, "shape": list(getattr(v, "shape", ())), "dtype": str(getattr(v, "dtype", ""))}
                 for n, v in self.inputs.items()
@@ -156,6 +158,7 @@ def convert(
     options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
+    _attach_graph_figures(artifacts, result)
     if verify:
         with progress.step("verifying parity"):
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
@@ -166,6 +169,26 @@ def convert(
             _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads,
                         rounds=bench_rounds, isolate=bench_isolate)
     return result
+
+
+def _figures(path: Any, fmt: str) -> dict[str, Any] | None:
+    from bridge.inspect.figures import graph_figures
+
+    try:
+        figures = graph_figures(path, fmt)
+    except Exception as exc:  # a figure is a report detail: it never fails a conversion
+        return {"error": first_line(exc)}
+    return None if figures is None else figures.to_json()
+
+
+def _attach_graph_figures(artifacts: Sequence[Artifact], result: ConversionResult | None = None) -> None:
+    """Op count, transposes, casts, Flex ops and XNNPACK coverage of each artifact (and of an ONNX source),
+    read without the weights."""
+    for artifact in artifacts:
+        if artifact.graph is None:
+            artifact.graph = _figures(artifact.path, artifact.format)
+    if result is not None and result.source.format == "onnx" and result.source_graph is None:
+        result.source_graph = _figures(result.source.path, "onnx")
 
 
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
@@ -201,6 +224,7 @@ def verify(
     check_device(device)
     opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
+    _attach_graph_figures(opened, result)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
     _localize_into(result, sets, tolerances, localize)
     return result
@@ -265,7 +289,8 @@ def bench(
     check_device(device)
     first = opened[0] if isinstance(opened[0], Model) else _model_for(opened[0])
     feeds = resolve_inputs(first, inputs, _specs(input_shapes), seed, input_ranges)
-    result = ConversionResult(source=first, inputs=feeds)
+    result = ConversionResult(source=first, inputs=feeds, artifacts=[t for t in opened if isinstance(t, Artifact)])
+    _attach_graph_figures(result.artifacts, result)
     _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds, rounds, isolate)
     return result
 

@@ -188,8 +188,14 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         trust_pickle=trust_pickle,
     )
     if not quiet:
+        from bridge.inspect.figures import GraphFigures, describe_figures
+
         for artifact in result.artifacts:
             click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+            if artifact.graph and "ops" in artifact.graph:
+                figures = GraphFigures(artifact.format, **{k: v for k, v in artifact.graph.items()
+                                                           if k in GraphFigures.__dataclass_fields__})
+                click.echo(f"       graph: {describe_figures(figures)}", err=True)
     _finish(result, report_path, junit_path, html_path)
 
 

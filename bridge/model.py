@@ -52,14 +52,18 @@ class Artifact:
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    graph: dict[str, Any] | None = None  # graph figures (bridge.inspect.figures): ops, transposes, casts, ...
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": self.format,
             "path": str(self.path),
             "convert_seconds": round(self.convert_seconds, 4),
             "converter": self.converter,
         }
+        if self.graph is not None:
+            data["graph"] = dict(self.graph)
+        return data
 
 
 @dataclass
