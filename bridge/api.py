@@ -135,6 +135,7 @@ def convert(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    xla: bool = False,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -144,7 +145,8 @@ def convert(
     or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
     ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
-    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first.
+    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first. ``xla`` compiles the
+    SavedModel's serving function with XLA (``jit_compile``).
     """
     targets = parse_targets(to)
     model = _load(source, weights, trust_pickle)
@@ -155,7 +157,7 @@ def convert(
     progress = Progress(quiet=quiet)
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
-    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
+    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, jit_compile=xla)
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)

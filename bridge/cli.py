@@ -165,6 +165,7 @@ def cli() -> None:
 @_input_options
 @click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Mark an input axis dynamic (repeatable).")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
+@click.option("--xla", is_flag=True, help="Compile the SavedModel's serving function with XLA (jit_compile); bench it to see whether it helps.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
@@ -174,7 +175,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], rounds: int, isolate: bool, force: bool) -> None:
+            threads: tuple[int, ...], rounds: int, isolate: bool, force: bool, xla: bool) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
@@ -185,7 +186,7 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
         threads=threads or (None,), bench_rounds=rounds, bench_isolate=isolate, localize=localize, weights=weights,
-        trust_pickle=trust_pickle,
+        trust_pickle=trust_pickle, xla=xla,
     )
     if not quiet:
         from bridge.inspect.figures import GraphFigures, describe_figures

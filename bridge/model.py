@@ -68,9 +68,13 @@ class Artifact:
 
 @dataclass
 class ConvertOptions:
-    """What every converter may read. ``feeds`` are the example inputs (name -> array)."""
+    """What every converter may read. ``feeds`` are the example inputs (name -> array).
+
+    ``jit_compile``: compile the SavedModel's serving function with XLA (``--xla``).
+    """
 
     feeds: dict[str, Any] = field(default_factory=dict)
     opset: int | None = None
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    jit_compile: bool = False

@@ -165,7 +165,7 @@ def _to_numpy(value: Any) -> Any:
 def _load_onnx(path: Path) -> Model:
     from bridge.onnx_io import load_onnx_checked, onnx_input_specs
 
-    model = load_onnx_checked(path)
+    model = load_onnx_checked(path, load_external_data=False)  # names and shapes only: weights stay on disk
     specs = onnx_input_specs(model)
     return Model(
         format="onnx",

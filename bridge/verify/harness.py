@@ -6,7 +6,9 @@ onnx, tflite from tf), with that stage too, so a report can name the first hop w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bridge.errors import BridgeError, ParityError, first_line
@@ -17,13 +19,16 @@ from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
 from bridge.verify.ties import excuse_argmax_ties
 
-__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
+__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds", "artifact_bytes"]
 
 
 def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
     """Run the source in its own runtime."""
     try:
-        return load_runner(source, device).run(feeds)
+        outputs = load_runner(source, device).run(feeds)
+        if source.format == "onnx" and artifact_bytes(Artifact("onnx", Path(source.path))) >= KEEP_RUNNER_BYTES:
+            gc.collect()  # big weights: the reference runtime is gone before the artifacts' runtimes load
+        return outputs
     except BridgeError as exc:
         if "--device" in str(exc):
             raise
@@ -50,12 +55,33 @@ def describe_feeds(feeds: Mapping[str, Any]) -> str:
     return ";".join(f"{n}:{'x'.join(str(d) for d in getattr(v, 'shape', ())) or 'scalar'}" for n, v in feeds.items())
 
 
+# Runners of artifacts at least this big are dropped after their run instead of kept for the next input set,
+# so that two copies of big weights (one per runtime) are never resident at once.
+KEEP_RUNNER_BYTES = 1 << 30
+
+
+def artifact_bytes(artifact: Artifact) -> int:
+    """Bytes on disk: the file with its external data, or every file of a SavedModel folder."""
+    path = Path(artifact.path)
+    files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path, *artifact.companions]
+    if not path.is_dir():  # external data beside an ONNX file that was opened from disk
+        files += [f for f in path.parent.glob(f"{path.name}.*") if f.is_file() and f not in files]
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
 def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, Any], device: str,
          runners: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    import gc
+
     try:
         runner = runners.get(artifact.format) or load_runner(artifact, device)
-        runners[artifact.format] = runner
-        return align_outputs(reference, runner.run(feeds)), ""
+        outputs = runner.run(feeds)
+        if artifact.format in runners or artifact_bytes(artifact) < KEEP_RUNNER_BYTES:
+            runners[artifact.format] = runner
+        else:
+            del runner
+            gc.collect()  # TensorFlow's loaded objects hold reference cycles
+        return align_outputs(reference, outputs), ""
     except BridgeError as exc:
         if "--device" in str(exc):
             raise

@@ -5,6 +5,7 @@ Importing this package registers the ``onnx -> tf`` edge and every op handler in
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,24 @@ def supported_ops() -> list[tuple[str, str, int]]:
 def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
     """Convert the ONNX file at ``source.path`` into a SavedModel directory at ``out_path``."""
     from bridge.onnx_io import load_onnx_checked
+    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes
 
     import_tensorflow()
-    model = load_onnx_checked(Path(source.path))
-    program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")))
-    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME})
+    path = Path(source.path)
+    # Without external data: big weights stream from their files into their variables (weights.py).
+    model = load_onnx_checked(path, load_external_data=False)
+    program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
+                            jit_compile=options.jit_compile, base_dir=path.parent)
+    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, "jit_compile": options.jit_compile})
+    input_map, output_map = program.input_map, program.output_map
+    del program, model
+    if artifact_bytes(Artifact(format="onnx", path=path)) >= KEEP_RUNNER_BYTES:
+        gc.collect()  # big weights: the variables (a full copy) go before verification loads a runtime
     return Artifact(
         format="tf",
         path=out_path,
         converter=CONVERTER_NAME,
-        input_names=list(program.input_map),
-        output_names=list(program.output_map),
-        meta={"inputs": program.input_map, "outputs": program.output_map},
+        input_names=list(input_map),
+        output_names=list(output_map),
+        meta={"inputs": input_map, "outputs": output_map, "jit_compile": options.jit_compile},
     )

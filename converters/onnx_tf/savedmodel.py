@@ -50,14 +50,30 @@ def _conv_weight_layouts(model: Any) -> dict[str, list[int]]:
             if uses.get(init.name) == {("Conv", 1)} and len(init.dims) >= 3}
 
 
-def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
+def _becomes_variable(init: Any) -> bool:
+    """Float initializers of at least ``_VARIABLE_MIN_ELEMENTS`` elements, judged from dims and type alone."""
+    import math
+
+    import onnx
+
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
+    return init.data_type in floats and math.prod(init.dims) >= _VARIABLE_MIN_ELEMENTS
+
+
+def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
+                  jit_compile: bool = False, base_dir: str | Path | None = None) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
     ``expose_intermediates`` adds every node output to the function's outputs (for localisation).
+    ``jit_compile`` compiles the serving function with XLA. ``base_dir`` is the folder of a model loaded
+    without its external data: big initializers then stream from their files into their variables one at
+    a time (``weights.py``), and only the small ones that stay constants are read into the proto.
     """
     import numpy as np
     import tensorflow as tf
-    from onnx import numpy_helper
+
+    from bridge.external_data import external_tensors
+    from bridge_converters.onnx_tf.weights import initializer_array, inline_external, is_external
 
     check_supported(model)
     initializers = {t.name for t in model.graph.initializer}
@@ -70,12 +86,16 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     if use_variables:
         var_names = sanitize_names([t.name for t in model.graph.initializer])
         for init in model.graph.initializer:
-            value = numpy_helper.to_array(init)
-            if value.dtype.kind == "f" and value.size >= _VARIABLE_MIN_ELEMENTS:
-                if init.name in layouts:
-                    value = np.transpose(value, layouts[init.name])
-                variables[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+            if not _becomes_variable(init):
+                continue
+            value = initializer_array(init, base_dir)  # one tensor in flight, dropped once its variable holds it
+            if init.name in layouts:
+                value = np.transpose(value, layouts[init.name])
+            variables[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+            del value
         module.weights = list(variables.values())
+    # Whatever stays a constant (small tensors, subgraph and Constant-node tensors) is read into the proto.
+    inline_external([t for t in external_tensors(model.graph) if is_external(t) and t.name not in variables], base_dir)
 
     signature = _input_signature(model, input_map)
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
@@ -95,7 +115,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         output_map.update(sanitize_names(list(outputs)))
         return {output_map[name]: tf.identity(t) for name, t in outputs.items()}
 
-    module.serve = tf.function(serve, input_signature=signature, autograph=False)
+    module.serve = tf.function(serve, input_signature=signature, autograph=False, jit_compile=jit_compile or None)
     try:
         concrete = module.serve.get_concrete_function()
     except BridgeError:
