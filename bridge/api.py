@@ -158,12 +158,20 @@ def convert(
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
     options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, jit_compile=xla)
+    references = None
+    if verify and model.format == "onnx":
+        # An ONNX source runs in ONNX Runtime before TensorFlow loads: TensorFlow's CPU allocator keeps what
+        # it once held, so with big weights the two runtimes' copies would otherwise add up.
+        from bridge.verify.harness import reference_outputs
+
+        with progress.step("running the source"):
+            references = [reference_outputs(model, feeds, device) for feeds in sets]
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)
     if verify:
         with progress.step("verifying parity"):
-            result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
+            result.parity = _verify_sets(model, artifacts, sets, tolerances, device, references)
         with progress.step("localising"):
             _localize_into(result, sets, tolerances, localize)
     if bench_batches:
@@ -194,12 +202,14 @@ def _attach_graph_figures(artifacts: Sequence[Artifact], result: ConversionResul
 
 
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
-                 tolerances: Tolerances | None, device: str) -> list[StageParity]:
+                 tolerances: Tolerances | None, device: str,
+                 references: Sequence[Mapping[str, Any]] | None = None) -> list[StageParity]:
     runners: dict[str, Any] = {}
     parity: list[StageParity] = []
-    for feeds in sets:
+    for i, feeds in enumerate(sets):
         label = describe_feeds(feeds) if len(sets) > 1 else ""
-        parity += verify_artifacts(model, artifacts, feeds, tolerances, device, label, runners)
+        parity += verify_artifacts(model, artifacts, feeds, tolerances, device, label, runners,
+                                   reference=references[i] if references is not None else None)
     return parity
 
 

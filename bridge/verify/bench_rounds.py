@@ -161,13 +161,12 @@ def _batch_of(feeds: Mapping[str, Any]) -> int:
     return int(shape[0]) if shape else 1
 
 
-def _bench_batch(workers: list[_Worker], feeds: Mapping[str, Any], batch: int | None, threads: int, device: str,
-                 plan: BenchPlan) -> list[BenchResult]:
-    sized = batched_feeds(feeds, batch) if batch else dict(feeds)
-    size = batch or _batch_of(feeds)
+def _bench_batch(workers: list[_Worker], feeds: Sequence[Mapping[str, Any]], batch: int | None, threads: int,
+                 device: str, plan: BenchPlan) -> list[BenchResult]:
+    size = batch or _batch_of(feeds[0])
     key = batch or 0
-    for w in workers:
-        w.request("feeds", batch=key, feeds=sized)
+    for w, own in zip(workers, feeds):
+        w.request("feeds", batch=key, feeds=batched_feeds(own, batch) if batch else dict(own))
         w.request("warmup", batch=key, calls=plan.warmup)
     rounds, runs, seconds = _round_sizes(plan)
     min_runs = max(1, math.ceil(10 / rounds))  # at least 10 calls per case, as bench_runner guarantees
@@ -197,8 +196,15 @@ def _bench_batch(workers: list[_Worker], feeds: Mapping[str, Any], batch: int | 
     return results
 
 
-def run_bench(targets: Sequence[Any], feeds: Mapping[str, Any], device: str, plan: BenchPlan) -> BenchOutcome:
-    """Time every target (Model or Artifact) on ``feeds`` per batch size and thread count (see the module doc)."""
+def run_bench(targets: Sequence[Any], feeds: Mapping[str, Any] | Sequence[Mapping[str, Any]], device: str,
+              plan: BenchPlan) -> BenchOutcome:
+    """Time every target (Model or Artifact) on ``feeds`` per batch size and thread count (see the module doc).
+
+    ``feeds`` is one mapping for every target, or one per target (e.g. an NHWC twin of a model).
+    """
+    per_target = [feeds] * len(targets) if isinstance(feeds, Mapping) else list(feeds)
+    if len(per_target) != len(targets):
+        raise ValueError(f"{len(targets)} targets but {len(per_target)} feed sets")
     outcome = BenchOutcome()
     for count in plan.threads:
         threads = count or available_cpus()
@@ -209,10 +215,10 @@ def run_bench(targets: Sequence[Any], feeds: Mapping[str, Any], device: str, pla
             for w in workers:
                 w.finish_start()
             for batch in plan.batches:
-                results = _bench_batch(workers, feeds, batch, threads, device, plan)
+                results = _bench_batch(workers, per_target, batch, threads, device, plan)
                 outcome.entries += [r.to_json() for r in results]
             if outcome.harness_overhead_ms is None:
-                reply = workers[0].request("overhead", feeds=dict(feeds))
+                reply = workers[0].request("overhead", feeds=dict(per_target[0]))
                 outcome.harness_overhead_ms = reply.get("ms")
         finally:
             for w in workers:

@@ -25,10 +25,7 @@ __all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_fail
 def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
     """Run the source in its own runtime."""
     try:
-        outputs = load_runner(source, device).run(feeds)
-        if source.format == "onnx" and artifact_bytes(Artifact("onnx", Path(source.path))) >= KEEP_RUNNER_BYTES:
-            gc.collect()  # big weights: the reference runtime is gone before the artifacts' runtimes load
-        return outputs
+        return load_runner(source, device).run(feeds)
     except BridgeError as exc:
         if "--device" in str(exc):
             raise
@@ -99,11 +96,15 @@ def verify_artifacts(
     device: str = "cpu",
     label: str = "",
     runners: dict[str, Any] | None = None,
+    reference: Mapping[str, Any] | None = None,
 ) -> list[StageParity]:
-    """Stages for every artifact against the source, then against its parent artifact where it has one."""
+    """Stages for every artifact against the source, then against its parent artifact where it has one.
+
+    ``reference``: the source's outputs on ``feeds`` when already computed (see ``bridge.api.convert``).
+    """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
-    ref = reference_outputs(source, feeds, device)
+    ref = dict(reference) if reference is not None else reference_outputs(source, feeds, device)
     outputs: dict[str, dict[str, Any] | None] = {source.format: ref}
     onnx_path = source.path if source.format == "onnx" else next((a.path for a in artifacts if a.format == "onnx"), None)
 
