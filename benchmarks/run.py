@@ -156,12 +156,19 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
                                "threads": args.threads, "rounds": args.rounds, "seconds_per_runtime": args.seconds,
                                "models": [], "tiny": []}
+    def save() -> None:  # after every case, so that a long run interrupted still leaves its numbers
+        if args.json_path:
+            args.json_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+
     for model in torch_models():
         if not only or model.name in only:
             results["models"].append(run_case(model, plan, args.keep))
+            save()
     if not args.skip_tiny and not only:
         tiny_plan = BenchPlan(threads=[args.threads], rounds=args.rounds, min_seconds=min(args.seconds, 2.0))
-        results["tiny"] = [run_tiny(source, tiny_plan) for source in tiny_models()]
+        for source in tiny_models():
+            results["tiny"].append(run_tiny(source, tiny_plan))
+            save()
         tf_ratios = [r["ratios"]["tf/ort"] for r in results["tiny"] if r["ratios"]["tf/ort"] is not None]
         lite_ratios = [r["ratios"]["tflite/ort"] for r in results["tiny"] if r["ratios"]["tflite/ort"] is not None]
         results["tiny_median"] = {"tf/ort": statistics.median(tf_ratios) if tf_ratios else None,
@@ -169,8 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_memory:
         results["memory"] = run_memory(args.threads)
     print_tables(results)
-    if args.json_path:
-        args.json_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    save()
 
 
 if __name__ == "__main__":

@@ -68,3 +68,10 @@ def print_tables(results: dict[str, Any]) -> None:
                           f"convert + verify peak RSS {memory['peak_rss_bytes'] / 2**30:.2f} GiB "
                           f"(limit 1.5 x weights + 2 GiB = {memory['limit_bytes'] / 2**30:.2f} GiB): "
                           f"{'within' if memory['within_limit'] else 'OVER'}; parity {'pass' if memory['passed'] else 'FAIL'}")
+
+
+if __name__ == "__main__":  # python -m benchmarks.table benchmarks/results.json: the table again
+    import json
+    import sys
+
+    print_tables(json.loads(open(sys.argv[1]).read()))
