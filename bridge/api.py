@@ -158,14 +158,7 @@ def convert(
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
     options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, jit_compile=xla)
-    references = None
-    if verify and model.format == "onnx":
-        # An ONNX source runs in ONNX Runtime before TensorFlow loads: TensorFlow's CPU allocator keeps what
-        # it once held, so with big weights the two runtimes' copies would otherwise add up.
-        from bridge.verify.harness import reference_outputs
-
-        with progress.step("running the source"):
-            references = [reference_outputs(model, feeds, device) for feeds in sets]
+    references = _early_references(model, sets, device, progress) if verify else None
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)
@@ -179,6 +172,23 @@ def convert(
             _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads,
                         rounds=bench_rounds, isolate=bench_isolate)
     return result
+
+
+def _early_references(model: Model, sets: Sequence[dict[str, Any]], device: str,
+                      progress: Progress) -> list[dict[str, Any]] | None:
+    """A big ONNX source runs in ONNX Runtime before TensorFlow loads: TensorFlow's CPU allocator keeps what
+    it once held, so the two runtimes' copies of the weights would otherwise add up. Failures are left to
+    verification, after conversion has reported what it cannot convert."""
+    from bridge.errors import ParityError
+    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes, reference_outputs
+
+    if model.format != "onnx" or artifact_bytes(Artifact(format="onnx", path=Path(model.path))) < KEEP_RUNNER_BYTES:
+        return None
+    try:
+        with progress.step("running the source"):
+            return [reference_outputs(model, feeds, device) for feeds in sets]
+    except ParityError:
+        return None
 
 
 def _figures(path: Any, fmt: str) -> dict[str, Any] | None:
