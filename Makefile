@@ -33,8 +33,12 @@ conformance: install
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info
 
+# Ratios against ONNX Runtime and native Keras measured in one run (see benchmarks/run.py); transformers
+# builds the ResNet-50, MobileNetV2 and BERT-style models. BENCH_ARGS e.g. '--only resnet50 --skip-memory'.
+BENCH_ARGS ?=
 bench: install
-	$(PY) -m benchmarks.convert_speed --json benchmarks/results.json
+	$(PY) -m pip install -q -e '.[tf-cpu,test,bench]'
+	$(PY) -m benchmarks.run --threads 2 --json benchmarks/results.json $(BENCH_ARGS)
 
 # At least 10,000 mutated and generated ONNX models through load, convert and (a share) verify; only
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["import_tensorflow", "quiet_torch_onnx_logs"]
+__all__ = ["import_tensorflow", "quiet_torch_onnx_logs", "silenced_stderr"]
 
 
 @contextlib.contextmanager
@@ -32,6 +32,11 @@ def _silenced_fd2() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def silenced_stderr() -> contextlib.AbstractContextManager[None]:
+    """File descriptor 2 pointed at /dev/null: for C++ libraries that log on start-up (LiteRT, TensorFlow)."""
+    return _silenced_fd2()
 
 
 def import_tensorflow() -> Any:

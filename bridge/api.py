@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge._version import __version__
-from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError
+from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError, first_line
 from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
@@ -35,6 +35,8 @@ class ConversionResult:
     gradients: list[Any] = field(default_factory=list)  # GradientParity (bridge.verify.gradients)
     gradient_notes: list[str] = field(default_factory=list)
     train_steps: list[Any] = field(default_factory=list)  # TrainStepsParity (bridge.verify.training)
+    bench_warnings: list[str] = field(default_factory=list)  # e.g. denormal inputs or activations
+    source_graph: dict[str, Any] | None = None  # graph figures of a file source (ONNX)
 
     @property
     def passed(self) -> bool:
@@ -60,7 +62,8 @@ class ConversionResult:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "bridge_version": __version__,
-            "source": {"path": self.source.path, "format": self.source.format},
+            "source": {"path": self.source.path, "format": self.source.format,
+                       **({"graph": self.source_graph} if self.source_graph else {})},
             "inputs": [
                 {"name": n, "shape": list(getattr(v, "shape", ())), "dtype": str(getattr(v, "dtype", ""))}
                 for n, v in self.inputs.items()
@@ -75,6 +78,8 @@ class ConversionResult:
             data["first_failure"] = self.first_failure
         if self.harness_overhead_ms is not None:
             data["harness_overhead_ms"] = self.harness_overhead_ms
+        if self.bench_warnings:
+            data["bench_warnings"] = list(self.bench_warnings)
         if self.localization:
             data["localization"] = [loc.to_json() for loc in self.localization]
         if self.gradients or self.gradient_notes:
@@ -147,6 +152,8 @@ def convert(
     quiet: bool = True,
     bench_batches: Sequence[int | None] = (),
     threads: Sequence[int | None] = (None,),
+    bench_rounds: int = 5,
+    bench_isolate: bool = True,
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
@@ -154,6 +161,7 @@ def convert(
     gradients: bool = False,
     loss: Any = None,
     train_steps: int = 0,
+    xla: bool = False,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -167,7 +175,8 @@ def convert(
     ``deploy.prototxt`` SOURCE it is the ``.caffemodel``. ``trainable`` writes the SavedModel with trainable
     variables and a ``forward(..., training)`` signature; ``gradients`` (which implies it) compares gradients
     of ``loss`` (a ``bridge.verify.gradients.LossSpec``; default: the sum of the outputs) in PyTorch and
-    TensorFlow; ``train_steps`` runs that many SGD and Adam steps in both.
+    TensorFlow; ``train_steps`` runs that many SGD and Adam steps in both. ``xla`` compiles the SavedModel's
+    serving function with XLA (``jit_compile``).
     """
     targets = parse_targets(to)
     model = _load(source, weights, trust_pickle)
@@ -181,12 +190,15 @@ def convert(
     progress = Progress(quiet=quiet)
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
-    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, extra={"trainable": True} if trainable else {})
+    options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, jit_compile=xla,
+                             extra={"trainable": True} if trainable else {})
+    references = _early_references(model, sets, device, progress) if verify else None
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
+    _attach_graph_figures(artifacts, result)
     if verify:
         with progress.step("verifying parity"):
-            result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
+            result.parity = _verify_sets(model, artifacts, sets, tolerances, device, references)
         with progress.step("localising"):
             _localize_into(result, sets, tolerances, localize)
     if gradients or train_steps:
@@ -194,7 +206,8 @@ def convert(
             _training_into(result, gradients, loss, train_steps, tolerances)
     if bench_batches:
         with progress.step("benchmarking"):
-            _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
+            _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads,
+                        rounds=bench_rounds, isolate=bench_isolate)
     return result
 
 
@@ -223,13 +236,52 @@ def _training_into(result: ConversionResult, gradients: bool, loss: Any, train_s
         result.train_steps = train_steps_parity(result.source.handle, saved, result.inputs, spec, train_steps, factor)
 
 
+def _early_references(model: Model, sets: Sequence[dict[str, Any]], device: str,
+                      progress: Progress) -> list[dict[str, Any]] | None:
+    """A big ONNX source runs in ONNX Runtime before TensorFlow loads: TensorFlow's CPU allocator keeps what
+    it once held, so the two runtimes' copies of the weights would otherwise add up. Failures are left to
+    verification, after conversion has reported what it cannot convert."""
+    from bridge.errors import ParityError
+    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes, reference_outputs
+
+    if model.format != "onnx" or artifact_bytes(Artifact(format="onnx", path=Path(model.path))) < KEEP_RUNNER_BYTES:
+        return None
+    try:
+        with progress.step("running the source"):
+            return [reference_outputs(model, feeds, device) for feeds in sets]
+    except ParityError:
+        return None
+
+
+def _figures(path: Any, fmt: str) -> dict[str, Any] | None:
+    from bridge.inspect.figures import graph_figures
+
+    try:
+        figures = graph_figures(path, fmt)
+    except Exception as exc:  # a figure is a report detail: it never fails a conversion
+        return {"error": first_line(exc)}
+    return None if figures is None else figures.to_json()
+
+
+def _attach_graph_figures(artifacts: Sequence[Artifact], result: ConversionResult | None = None) -> None:
+    """Op count, transposes, casts, Flex ops and XNNPACK coverage of each artifact (and of an ONNX source),
+    read without the weights."""
+    for artifact in artifacts:
+        if artifact.graph is None:
+            artifact.graph = _figures(artifact.path, artifact.format)
+    if result is not None and result.source.format == "onnx" and result.source_graph is None:
+        result.source_graph = _figures(result.source.path, "onnx")
+
+
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
-                 tolerances: Tolerances | None, device: str) -> list[StageParity]:
+                 tolerances: Tolerances | None, device: str,
+                 references: Sequence[Mapping[str, Any]] | None = None) -> list[StageParity]:
     runners: dict[str, Any] = {}
     parity: list[StageParity] = []
-    for feeds in sets:
+    for i, feeds in enumerate(sets):
         label = describe_feeds(feeds) if len(sets) > 1 else ""
-        parity += verify_artifacts(model, artifacts, feeds, tolerances, device, label, runners)
+        parity += verify_artifacts(model, artifacts, feeds, tolerances, device, label, runners,
+                                   reference=references[i] if references is not None else None)
     return parity
 
 
@@ -262,6 +314,7 @@ def verify(
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
     check_device(device)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
+    _attach_graph_figures(opened, result)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
     _localize_into(result, sets, tolerances, localize)
     if gradients or train_steps:
@@ -308,8 +361,16 @@ def bench(
     seed: int = 0,
     runs: int | None = None,
     min_seconds: float = 1.0,
+    rounds: int = 5,
+    isolate: bool = True,
 ) -> ConversionResult:
-    """Latency percentiles and throughput of each SOURCE or artifact, per batch size and thread count."""
+    """Latency percentiles and throughput of each SOURCE or artifact, per batch size and thread count.
+
+    Each artifact runs alone in its own process with the same intra-op threads as every other runtime
+    (None: the CPUs this process may use), in ``rounds`` alternating rounds; ``runs`` or ``min_seconds``
+    is the total per case. Ratios to ONNX Runtime are medians of per-round ratios (see
+    ``bridge.verify.bench_rounds``). ``isolate=False`` times everything in this process instead.
+    """
     from bridge.artifacts import open_artifact
 
     if not targets:
@@ -325,14 +386,10 @@ def bench(
     check_device(device)
     first = opened[0] if isinstance(opened[0], Model) else _model_for(opened[0])
     feeds = resolve_inputs(first, inputs, _specs(input_shapes), seed, input_ranges)
-    result = ConversionResult(source=first, inputs=feeds)
-    _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds)
+    result = ConversionResult(source=first, inputs=feeds, artifacts=[t for t in opened if isinstance(t, Artifact)])
+    _attach_graph_figures(result.artifacts, result)
+    _bench_into(result, opened, feeds, device, batches, threads, runs, min_seconds, rounds, isolate)
     return result
-
-
-def _batch_of(feeds: Mapping[str, Any]) -> int:
-    shape = getattr(next(iter(feeds.values()), None), "shape", ())
-    return int(shape[0]) if shape else 1
 
 
 def _model_for(artifact: Artifact) -> Model:
@@ -346,28 +403,14 @@ def _model_for(artifact: Artifact) -> Model:
 
 def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping[str, Any], device: str,
                 batches: Sequence[int | None], threads: Sequence[int | None], runs: int | None = None,
-                min_seconds: float = 1.0) -> None:
-    from bridge.runtimes import load_runner
-    from bridge.verify.bench import batched_feeds, bench_runner, harness_overhead_ms
+                min_seconds: float = 1.0, rounds: int = 5, isolate: bool = True) -> None:
+    from bridge.verify.bench_rounds import BenchPlan, run_bench
+    from bridge.verify.denormal import denormal_warnings
 
-    for count in threads:
-        for target in targets:
-            runner = load_runner(target, device, threads=count)
-            if result.harness_overhead_ms is None:
-                result.harness_overhead_ms = harness_overhead_ms(runner, feeds)
-            for batch in batches:
-                sized = batched_feeds(feeds, batch) if batch else dict(feeds)
-                entry = bench_runner(runner, target.format, sized, batch or _batch_of(feeds), count,
-                                     runs=runs, min_seconds=min_seconds)
-                result.bench.append(entry.to_json())
-    _ratios_to_onnxruntime(result.bench)
-
-
-def _ratios_to_onnxruntime(bench: list[dict[str, Any]]) -> None:
-    """Each entry's p50 over ONNX Runtime's at the same device, batch and threads, measured in the same run."""
-    baseline = {(b["device"], b["batch"], b["threads"]): b["p50_ms"] for b in bench
-                if b["runtime"] == "onnxruntime" and not b.get("error") and b["p50_ms"] > 0}
-    for b in bench:
-        key = (b["device"], b["batch"], b["threads"])
-        if key in baseline and not b.get("error"):
-            b["p50_vs_onnxruntime"] = round(b["p50_ms"] / baseline[key], 3)
+    plan = BenchPlan(batches=batches, threads=threads, runs=runs, min_seconds=min_seconds, rounds=rounds,
+                     isolate=isolate)
+    outcome = run_bench(targets, feeds, device, plan)
+    result.bench += outcome.entries
+    if result.harness_overhead_ms is None:
+        result.harness_overhead_ms = outcome.harness_overhead_ms
+    result.bench_warnings += denormal_warnings(targets, feeds)

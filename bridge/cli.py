@@ -123,7 +123,12 @@ def _loss(loss: str, labels: str | None) -> Any:
 
 
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
+    fn = click.option("--isolate/--in-process", "isolate", default=True, show_default=True,
+                      help="Time each artifact alone in its own process (--in-process: all here, ONNX Runtime's spinning off).")(fn)
+    fn = click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True,
+                      help="Alternating rounds over the runtimes; ratios to ONNX Runtime are medians of per-round ratios.")(fn)
+    fn = click.option("--threads", "threads", type=click.IntRange(min=1), multiple=True,
+                      help="Intra-op threads, the same for every runtime (repeatable; default: the CPUs available).")(fn)
     return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time, repeating the first sample (repeatable; default: the inputs as given).")(fn)
 
 
@@ -156,6 +161,8 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
         print_train_steps(result.train_steps)
     if result.bench:
         print_bench(result.bench, result.harness_overhead_ms)
+    for warning in getattr(result, "bench_warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     data = result.to_json()
     if report_path:
         write_json(data, report_path)
@@ -191,6 +198,7 @@ def cli() -> None:
 @_input_options
 @click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Keep an input axis dynamic (repeatable); every other input dim is fixed in the artifacts.")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
+@click.option("--xla", is_flag=True, help="Compile the SavedModel's serving function with XLA (jit_compile); bench it to see whether it helps.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
@@ -203,8 +211,8 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
             noise_factor: float,
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], force: bool, trainable: bool, gradients: bool, loss: str, labels: str | None,
-            train_steps: int) -> None:
+            threads: tuple[int, ...], rounds: int, isolate: bool, force: bool, xla: bool, trainable: bool,
+            gradients: bool, loss: str, labels: str | None, train_steps: int) -> None:
     """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
@@ -214,12 +222,19 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
-        threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
-        trainable=trainable, gradients=gradients, loss=_loss(loss, labels), train_steps=train_steps,
+        threads=threads or (None,), bench_rounds=rounds, bench_isolate=isolate, localize=localize, weights=weights,
+        trust_pickle=trust_pickle, xla=xla, trainable=trainable, gradients=gradients, loss=_loss(loss, labels),
+        train_steps=train_steps,
     )
     if not quiet:
+        from bridge.inspect.figures import GraphFigures, describe_figures
+
         for artifact in result.artifacts:
             click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+            if artifact.graph and "ops" in artifact.graph:
+                figures = GraphFigures(artifact.format, **{k: v for k, v in artifact.graph.items()
+                                                           if k in GraphFigures.__dataclass_fields__})
+                click.echo(f"       graph: {describe_figures(figures)}", err=True)
     _finish(result, report_path, junit_path, html_path)
 
 
@@ -260,17 +275,20 @@ def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with latency charts here.")
 @_guarded
 def bench(targets: tuple[str, ...], inputs: str | None, input_shapes: tuple[str, ...], input_ranges: tuple[str, ...],
-          seed: int, device: str, batches: tuple[int, ...], threads: tuple[int, ...], runs: int | None,
-          min_time: float, report_path: str | None, junit_path: str | None, html_path: str | None) -> None:
+          seed: int, device: str, batches: tuple[int, ...], threads: tuple[int, ...], rounds: int, isolate: bool,
+          runs: int | None, min_time: float, report_path: str | None, junit_path: str | None, html_path: str | None) -> None:
     """Latency (p50/p90/p99, mean) and throughput of each artifact or SOURCE, per batch size and thread count.
 
-    Warm-up calls first; only the runtime call is timed, and the harness's own overhead is shown once.
+    Measured the way a deployment runs: each artifact alone in its own process, the same --threads for every
+    runtime, --rounds alternating rounds; the ratio to ONNX Runtime is the median of the per-round ratios.
+    Warm-up calls first; only the runtime call is timed, and the harness's own overhead is shown once. Warns
+    when inputs or activations are near the denormal range.
     """
     from bridge.api import bench as api_bench
 
     result = api_bench(list(targets), inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
                        batches=batches or (None,), threads=threads or (None,), device=device, seed=seed, runs=runs,
-                       min_seconds=min_time)
+                       min_seconds=min_time, rounds=rounds, isolate=isolate)
     _finish(result, report_path, junit_path, html_path)
 
 

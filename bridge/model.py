@@ -53,6 +53,7 @@ class Artifact:
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    graph: dict[str, Any] | None = None  # graph figures (bridge.inspect.figures): ops, transposes, casts, ...
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -63,14 +64,20 @@ class Artifact:
         }
         if self.meta.get("input_dims"):  # which input dims the artifact fixes and which stay dynamic
             data["input_dims"] = self.meta["input_dims"]
+        if self.graph is not None:
+            data["graph"] = dict(self.graph)
         return data
 
 
 @dataclass
 class ConvertOptions:
-    """What every converter may read. ``feeds`` are the example inputs (name -> array)."""
+    """What every converter may read. ``feeds`` are the example inputs (name -> array).
+
+    ``jit_compile``: compile the SavedModel's serving function with XLA (``--xla``).
+    """
 
     feeds: dict[str, Any] = field(default_factory=dict)
     opset: int | None = None
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    jit_compile: bool = False

@@ -185,7 +185,7 @@ def _load_onnx(path: Path) -> Model:
     from bridge.onnx_io import load_onnx_checked, onnx_input_specs
 
     warnings: list[str] = []
-    model = load_onnx_checked(path, warnings=warnings)
+    model = load_onnx_checked(path, load_external_data=False, warnings=warnings)  # weights stay on disk
     specs = onnx_input_specs(model)
     return Model(
         format="onnx",

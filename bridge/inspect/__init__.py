@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bridge.artifacts import detect_format
 from bridge.errors import UsageError
@@ -40,6 +41,7 @@ class ModelSummary:
     counts: list[tuple[str, int]] = field(default_factory=list)  # other totals: variables, tensors, buffers
     ops: Counter[str] = field(default_factory=Counter)
     ops_title: str = "nodes"
+    figures: Any = None  # bridge.inspect.figures.GraphFigures, when the format has a graph to count
 
 
 def _shape(dims: tuple[Dim, ...] | None) -> str:
@@ -59,6 +61,10 @@ def format_summary(summary: ModelSummary) -> str:
     if summary.parameters is not None:
         lines.append(f"parameters: {summary.parameters:,}")
     lines += [f"{key}: {value:,}" for key, value in summary.counts]
+    if summary.figures is not None:
+        from bridge.inspect.figures import describe_figures
+
+        lines.append(f"graph: {describe_figures(summary.figures)}")
     if summary.ops:
         lines.append(f"ops ({sum(summary.ops.values())} {summary.ops_title}):")
         for op, count in sorted(summary.ops.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -81,12 +87,25 @@ def dims_details(inputs: list[TensorInfo], specialised: list[str] | None = None)
 
 def summarize_file(file: str | Path) -> ModelSummary:
     """Read ``file`` (``.onnx``, SavedModel folder, ``.tflite``, ``.pt2``, Caffe ``.prototxt``) into a
-    :class:`ModelSummary`."""
+    :class:`ModelSummary`, with its graph figures (op count, transposes, casts, Flex ops, XNNPACK coverage
+    for TFLite)."""
+    from bridge.inspect.figures import figures_from_ops, xnnpack_coverage
+
     path = Path(file)
     if path.suffix.lower() == ".prototxt":
         from bridge.inspect._caffe import summarize_caffe
 
         return summarize_caffe(path)
+    summary = _summarize(path)
+    if summary.ops:
+        summary.figures = figures_from_ops(summary.format, summary.ops)
+        if summary.format == "tflite":
+            summary.figures.xnnpack_nodes, total = xnnpack_coverage(summary.path)
+            summary.figures.xnnpack_share = summary.figures.xnnpack_nodes / total if total else 0.0
+    return summary
+
+
+def _summarize(path: Path) -> ModelSummary:
     fmt = detect_format(path)
     if fmt == "onnx":
         from bridge.inspect._onnx import summarize_onnx

@@ -14,7 +14,7 @@ __all__ = ["summarize_onnx"]
 def summarize_onnx(path: Path) -> ModelSummary:
     from bridge.onnx_io import load_onnx_checked, onnx_dtype_name, onnx_input_specs
 
-    model = load_onnx_checked(path)
+    model = load_onnx_checked(path, load_external_data=False)  # dims are enough: weights stay on disk
     summary = ModelSummary(str(path), "onnx", note=f"ir_version {model.ir_version}")
     summary.details.append(("opsets", ", ".join(f"{o.domain or 'ai.onnx'}={o.version}" for o in model.opset_import)))
     summary.inputs = [TensorInfo(s.name, s.shape, s.dtype) for s in onnx_input_specs(model)]

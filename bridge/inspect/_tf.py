@@ -11,7 +11,7 @@ from bridge._frameworks import import_tensorflow
 from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo, dims_details
 
-__all__ = ["summarize_savedmodel", "function_op_histogram"]
+__all__ = ["summarize_savedmodel", "function_op_histogram", "savedmodel_op_histogram"]
 
 # A signature's graph is plumbing around one call: placeholders for inputs and captured variables, a
 # (Stateful)PartitionedCall into the real function, NoOp/Identity for control deps and outputs. Counting
@@ -104,3 +104,26 @@ def summarize_savedmodel(path: Path) -> ModelSummary:
         summary.counts.append(("constant elements", const_elements))
     summary.ops_title = "ops in the signature's functions"
     return summary
+
+
+def savedmodel_op_histogram(path: Path, signature: str = "serving_default") -> Counter[str]:
+    """The op histogram of ``signature`` read from ``saved_model.pb`` alone: no variable is restored, so a
+    model with gigabytes of weights costs nothing here."""
+    import_tensorflow()
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
+    except Exception as exc:
+        raise UsageError(f"{path} is not a readable SavedModel: {first_line(exc)}") from exc
+    for meta_graph in saved.meta_graphs:
+        if signature in meta_graph.signature_def:
+            break
+    else:
+        raise UsageError(f"{path} has no '{signature}' signature")
+    outputs = {t.name.split(":")[0] for t in meta_graph.signature_def[signature].outputs.values()}
+    graph = type(meta_graph.graph_def)()
+    graph.library.CopyFrom(meta_graph.graph_def.library)
+    graph.node.extend(n for n in meta_graph.graph_def.node if n.name in outputs)
+    return function_op_histogram(graph)[0]

@@ -187,13 +187,27 @@ def _inputs_section(report: Report) -> str:
                                 if rows else '<p class="note">none recorded</p>')
 
 
+def _graph_cells(graph: Any) -> list[tuple[str, str]]:
+    """Graph figures of one artifact: ops, transposes, casts, Flex ops (named), XNNPACK share (TFLite)."""
+    if not isinstance(graph, Mapping) or "ops" not in graph:
+        return [("num", "-")] * 5
+    flex = graph.get("flex_ops")
+    flex_text = "-" if flex is None else str(flex)
+    if isinstance(graph.get("flex"), Mapping) and graph["flex"]:
+        flex_text += " (" + ", ".join(f"{k} ×{v}" for k, v in graph["flex"].items()) + ")"
+    share = graph.get("xnnpack_share")
+    share_text = f"{share:.0%}" if isinstance(share, numbers.Real) and math.isfinite(share) else "-"
+    return [("num", _e(graph.get(k, "-"))) for k in ("ops", "transposes", "casts")] + [
+        ("path" if flex else "num", _e(flex_text)), ("num", _e(share_text))]
+
+
 def _artifacts_section(report: Report) -> str:
     rows = [("", [("", _e(a.get("format", ""))), ("path", _e(a.get("path", ""))), ("", _e(a.get("converter", ""))),
-                  ("num", _e(fmt_num(a.get("convert_seconds"))))])
+                  ("num", _e(fmt_num(a.get("convert_seconds"))))] + _graph_cells(a.get("graph")))
             for a in report.get("artifacts") or []]
+    cols = ["format", "path", "converter", "seconds", "ops", "transposes", "casts", "Flex ops", "XNNPACK share"]
     return "<h2>Artifacts</h2>" + (
-        f'<div class="card">{_table(["format", "path", "converter", "seconds"], rows)}</div>'
-        if rows else '<p class="note">none</p>')
+        f'<div class="card">{_table(cols, rows)}</div>' if rows else '<p class="note">none</p>')
 
 
 _PARITY_COLS = ("output", "result", "rule", "max_abs", "max_rel", "mean_abs", "cosine", "mismatch", "worst index",
@@ -247,8 +261,8 @@ def _bench_section(report: Report) -> str:
     if not bench:
         return ""
     cols = ("format", "runtime", "device", "batch", "threads", "p50 ms", "p90 ms", "p99 ms", "mean ms",
-            "throughput /s", "runs")
-    keys = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput_per_s", "runs")
+            "throughput /s", "runs", "rounds", "p50 / ORT", "per-round / ORT")
+    keys = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput_per_s", "runs", "rounds", "p50_vs_onnxruntime")
     rows = []
     for b in bench:
         verdict = b.get("passed")
@@ -256,8 +270,11 @@ def _bench_section(report: Report) -> str:
         cells = [("", _e(b.get(k, ""))) for k in ("format", "runtime", "device")]
         cells += [("num", _e(b.get(k, "-"))) for k in ("batch", "threads")]
         cells += [("num", _e(fmt_num(b.get(k)))) for k in keys]
+        spread = b.get("p50_vs_onnxruntime_rounds")
+        cells.append(("num", _e(" ".join(fmt_num(r) for r in spread) if isinstance(spread, list) else "-")))
         rows.append((cls, cells))
     parts = ["<h2>Latency</h2>", f'<div class="card">{_table(cols, rows)}']
+    parts += [f'<pre class="error">warning: {_e(w)}</pre>' for w in report.get("bench_warnings") or []]
     overhead = report.get("harness_overhead_ms")
     if overhead is not None:
         parts.append(f'<p class="note">harness overhead per call: {_e(fmt_num(overhead))} ms '

@@ -46,6 +46,12 @@ def print_parity(parity: Sequence[Any], console: Any = None) -> None:
     console.print(parity_table(parity))
 
 
+def _spread(entry: dict[str, Any]) -> str:
+    """How much the per-round ratios moved: a shared machine's noise, in the same units as the ratio."""
+    rounds = entry.get("p50_vs_onnxruntime_rounds") or []
+    return f"{min(rounds):.2f}-{max(rounds):.2f}x ({len(rounds)})" if rounds else "-"
+
+
 def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = None, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -54,17 +60,17 @@ def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = Non
         console = Console() if Console().is_terminal else Console(width=140)
     table = Table(title="latency", title_justify="left")
     for col in ("format", "runtime", "device", "batch", "threads", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "per s",
-                "p50 / ORT"):
+                "p50 / ORT", "rounds: min-max / ORT"):
         table.add_column(col, justify="left" if col in ("format", "runtime", "device") else "right")
     for b in bench:
         if b.get("error"):
             table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"), "-",
-                          f"[red]{b['error']}[/]", "", "", "", "", "")
+                          f"[red]{b['error']}[/]", "", "", "", "", "", "")
             continue
         table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"),
                       str(b["runs"]), f"{b['p50_ms']:.3f}", f"{b['p90_ms']:.3f}", f"{b['p99_ms']:.3f}",
                       f"{b['mean_ms']:.3f}", f"{b['throughput_per_s']:.1f}",
-                      f"{b['p50_vs_onnxruntime']:.2f}x" if "p50_vs_onnxruntime" in b else "-")
+                      f"{b['p50_vs_onnxruntime']:.2f}x" if "p50_vs_onnxruntime" in b else "-", _spread(b))
     console.print(table)
     if overhead_ms is not None:
         console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")

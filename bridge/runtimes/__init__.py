@@ -33,10 +33,12 @@ def check_device(device: str) -> None:
         torch_device(device)
 
 
-def load_runner(target: Any, device: str = "cpu", threads: int | None = None) -> Runner:
+def load_runner(target: Any, device: str = "cpu", threads: int | None = None, spin: bool = True) -> Runner:
     """A runner for a Model or Artifact, by its format, on ``device`` ("cpu" or "cuda").
 
     ``threads`` sets the runtime's intra-op thread count where it has one (None: the runtime's default).
+    ``spin=False`` stops ONNX Runtime's pool from spinning between calls (so that it cannot slow a runtime
+    timed after it in the same process).
     """
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device '{device}'; use cpu or cuda")
@@ -45,6 +47,8 @@ def load_runner(target: Any, device: str = "cpu", threads: int | None = None) ->
         raise UsageError(f"no runner for format '{target.format}' yet; verify one of {sorted(RUNNERS)}")
     module_name, _, attr = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
+    if not spin and target.format == "onnx":
+        return factory(target, device, threads=threads, spin=False)
     if threads is not None:
         return factory(target, device, threads=threads)
     return factory(target, device)

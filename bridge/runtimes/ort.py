@@ -25,13 +25,16 @@ def ort_providers(device: str) -> list[str]:
 class OnnxRuntimeRunner(Runner):
     runtime = "onnxruntime"
 
-    def __init__(self, target: Any, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, target: Any, device: str = "cpu", threads: int | None = None, spin: bool = True) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors reach the user as exceptions; keep ORT's C++ log quiet
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(target.path), options, providers=ort_providers(device))
         except UsageError:

@@ -6,7 +6,9 @@ onnx, tflite from tf), with that stage too, so a report can name the first hop w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bridge.errors import BridgeError, ParityError, first_line
@@ -19,7 +21,7 @@ from bridge.verify.detections import detection_outputs, judge_detections
 from bridge.verify.noise import Truth, calibrate, float64_truth
 from bridge.verify.ties import excuse_argmax_ties
 
-__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
+__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds", "artifact_bytes"]
 
 
 def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
@@ -52,12 +54,33 @@ def describe_feeds(feeds: Mapping[str, Any]) -> str:
     return ";".join(f"{n}:{'x'.join(str(d) for d in getattr(v, 'shape', ())) or 'scalar'}" for n, v in feeds.items())
 
 
+# Runners of artifacts at least this big are dropped after their run instead of kept for the next input set,
+# so that two copies of big weights (one per runtime) are never resident at once.
+KEEP_RUNNER_BYTES = 1 << 30
+
+
+def artifact_bytes(artifact: Artifact) -> int:
+    """Bytes on disk: the file with its external data, or every file of a SavedModel folder."""
+    path = Path(artifact.path)
+    files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path, *artifact.companions]
+    if not path.is_dir():  # external data beside an ONNX file that was opened from disk
+        files += [f for f in path.parent.glob(f"{path.name}.*") if f.is_file() and f not in files]
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
 def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, Any], device: str,
          runners: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    import gc
+
     try:
         runner = runners.get(artifact.format) or load_runner(artifact, device)
-        runners[artifact.format] = runner
-        return align_outputs(reference, runner.run(feeds)), ""
+        outputs = runner.run(feeds)
+        if artifact.format in runners or artifact_bytes(artifact) < KEEP_RUNNER_BYTES:
+            runners[artifact.format] = runner
+        else:
+            del runner
+            gc.collect()  # TensorFlow's loaded objects hold reference cycles
+        return align_outputs(reference, outputs), ""
     except BridgeError as exc:
         if "--device" in str(exc):
             raise
@@ -75,15 +98,17 @@ def verify_artifacts(
     device: str = "cpu",
     label: str = "",
     runners: dict[str, Any] | None = None,
+    reference: Mapping[str, Any] | None = None,
 ) -> list[StageParity]:
     """Stages for every artifact against the source, then against its parent artifact where it has one.
 
     Float outputs are judged by the noise-calibrated rule where the source has a float64 truth (see
-    ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol.
+    ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol. ``reference``: the
+    source's outputs on ``feeds`` when already computed (see ``bridge.api.convert``).
     """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
-    ref = reference_outputs(source, feeds, device)
+    ref = dict(reference) if reference is not None else reference_outputs(source, feeds, device)
     truth = (Truth(None, reason="--atol/--rtol given") if tolerances.explicit
              else float64_truth(source, feeds, device))
     outputs: dict[str, dict[str, Any] | None] = {source.format: ref}

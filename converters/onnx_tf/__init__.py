@@ -5,6 +5,7 @@ Importing this package registers the ``onnx -> tf`` edge and every op handler in
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -35,36 +36,43 @@ def supported_ops() -> list[tuple[str, str, int]]:
 def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
     """Convert the ONNX file at ``source.path`` into a SavedModel directory at ``out_path``."""
     from bridge.onnx_io import load_onnx_checked
+    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes
 
     import_tensorflow()
+    path = Path(source.path)
     warnings: list[str] = []
-    model = load_onnx_checked(Path(source.path), warnings=warnings)
+    # Without external data: big weights stream from their files into their variables (weights.py).
+    model = load_onnx_checked(path, load_external_data=False, warnings=warnings)
     trainable = None
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"jit_compile": options.jit_compile}
     if options.extra.get("trainable"):
         model, trainable = training_view(source, model)
         # the graph it was built from (beside the ONNX file), for naming what an op without a gradient cuts off
         extra["trainable"] = True
         extra["training_view"] = next((Path(c).name for c in getattr(source, "companions", [])
-                                       if str(c).endswith(".training.onnx")), Path(source.path).name)
+                                       if str(c).endswith(".training.onnx")), path.name)
     # Every input dim not marked dynamic is fixed to the shapes being converted (passes/shapes.py).
     spec = specialise_shapes(model, options.feeds, options.dynamic)
     program = build_program(spec.model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
-                            shapes=spec.value_shapes, trainable=trainable)
+                            shapes=spec.value_shapes, trainable=trainable, jit_compile=options.jit_compile,
+                            base_dir=path.parent)
     extra["input_dims"] = [i.to_json() for i in spec.inputs]
     # ZipMap outputs (sequences of maps in ONNX) are dense probability tensors here: record their labels.
     zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(spec.model).items()}
     if zipmaps:
         extra["zipmap_labels"] = zipmaps
     save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, **extra})
+    input_map, output_map, notes = program.input_map, program.output_map, warnings + spec.warnings + program.warnings
+    del program, model, spec
+    if artifact_bytes(Artifact(format="onnx", path=path)) >= KEEP_RUNNER_BYTES:
+        gc.collect()  # big weights: the variables (a full copy) go before verification loads a runtime
     return Artifact(
         format="tf",
         path=out_path,
         converter=CONVERTER_NAME,
-        input_names=list(program.input_map),
-        output_names=list(program.output_map),
-        meta={"inputs": program.input_map, "outputs": program.output_map,
-              "warnings": warnings + spec.warnings + program.warnings, **extra},
+        input_names=list(input_map),
+        output_names=list(output_map),
+        meta={"inputs": input_map, "outputs": output_map, "warnings": notes, **extra},
     )
 
 

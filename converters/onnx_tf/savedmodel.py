@@ -84,9 +84,20 @@ def _trainable_variables(model: Any, spec: Trainable) -> tuple[dict[str, Any], d
     return variables, {torch_names[k]: var_names[torch_names[k]] for k in variables}
 
 
+def _becomes_variable(init: Any) -> bool:
+    """Float initializers of at least ``_VARIABLE_MIN_ELEMENTS`` elements, judged from dims and type alone."""
+    import math
+
+    import onnx
+
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
+    return init.data_type in floats and math.prod(init.dims) >= _VARIABLE_MIN_ELEMENTS
+
+
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
                   shapes: dict[str, Any] | None = None, fuse: bool = True,
-                  trainable: Trainable | None = None) -> TfProgram:
+                  trainable: Trainable | None = None, jit_compile: bool = False,
+                  base_dir: str | Path | None = None) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
     ``expose_intermediates`` adds every node output to the function's outputs (for localisation);
@@ -94,11 +105,16 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     the exact fusions of ``passes/fuse.py`` to ``model`` (in place). ``trainable`` makes its parameters
     trainable variables and adds ``forward(*inputs, training)``, in which BatchNormalization and Dropout
     follow ``training`` (a bool tensor); serving is ``training=False``. A trainable program is not fused
-    (BatchNormalization must stay to switch) and keeps its weights in PyTorch's layout.
+    (BatchNormalization must stay to switch) and keeps its weights in PyTorch's layout. ``jit_compile``
+    compiles the serving function with XLA. ``base_dir`` is the folder of a model loaded without its external
+    data: big initializers then stream from their files into their variables one at a time (``weights.py``),
+    and only the small ones that stay constants are read into the proto.
     """
     import numpy as np
     import tensorflow as tf
-    from onnx import numpy_helper
+
+    from bridge.external_data import external_tensors
+    from bridge_converters.onnx_tf.weights import initializer_array, inline_external, is_external
 
     check_supported(model)
     if fuse and not trainable:
@@ -122,18 +138,22 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     elif use_variables:
         var_names = sanitize_names([t.name for t in model.graph.initializer])
         for init in model.graph.initializer:
-            value = numpy_helper.to_array(init)
-            if value.dtype.kind == "f" and value.size >= _VARIABLE_MIN_ELEMENTS:
-                if init.name in layouts:
-                    value = np.transpose(value, layouts[init.name])
-                variables[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+            if not _becomes_variable(init):
+                continue
+            value = initializer_array(init, base_dir)  # one tensor in flight, dropped once its variable holds it
+            if init.name in layouts:
+                value = np.transpose(value, layouts[init.name])
+            variables[init.name] = tf.Variable(np.ascontiguousarray(value), trainable=False, name=var_names[init.name])
+            del value
         module.weights = list(variables.values())
+    # Whatever stays a constant (small tensors, subgraph and Constant-node tensors) is read into the proto.
+    inline_external([t for t in external_tensors(model.graph) if is_external(t) and t.name not in variables], base_dir)
 
     signature = _input_signature(model, input_map)
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
     warnings: list[str] = []
 
-    def serve(*args: Any, training: bool | None = None) -> dict[str, Any]:
+    def run(args: Any, training: bool | None) -> dict[str, Any]:
         walker = GraphWalker(model, weights=variables, shapes=shapes,
                              weight_layouts={n: p for n, p in layouts.items() if n in variables})
         walker.warnings = warnings
@@ -151,13 +171,16 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     def forward(*args: Any, **kwargs: Any) -> dict[str, Any]:
         bound = forward.__signature__.bind(*args, **kwargs)
         *inputs, training = bound.args
-        return tf.cond(training, lambda: serve(*inputs, training=True), lambda: serve(*inputs, training=False))
+        return tf.cond(training, lambda: run(inputs, True), lambda: run(inputs, False))
+
+    def serve(*args: Any) -> dict[str, Any]:
+        return run(args, None)
 
     # named parameters, so that plain TF calls forward(x=..., training=True) as well as positionally
     forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in [*input_map.values(), "training"]])
 
-    module.serve = tf.function(serve, input_signature=signature, autograph=False)
+    module.serve = tf.function(serve, input_signature=signature, autograph=False, jit_compile=jit_compile or None)
     forward_fn = None
     try:
         concrete = module.serve.get_concrete_function()

@@ -10,7 +10,8 @@
   exporters write it, becomes one ``com.microsoft`` Gelu: TF's gelu, TFLite's GELU builtin (TFLite has no
   builtin for Erf, so the written-out form needs the Flex delegate).
 
-Contract: the model is valid and its initializers are inline. Only main-graph nodes are fused; a weight
+Contract: the model is valid; initializers still in external data are not read, so their nodes are left as
+they are. Only main-graph nodes are fused; a weight
 also read elsewhere is left alone and the fused one is added beside it. Parameters no node reads any more are
 removed. Each pass changes ``model`` in place and returns whether it changed anything.
 """
@@ -49,13 +50,20 @@ def _constants(model: Any) -> dict[str, Any]:
     """Main-graph initializers and Constant-node values, as numpy arrays."""
     from onnx import numpy_helper
 
-    values = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    values = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer if not _external(init)}
     for node in model.graph.node:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
             attr = node.attribute[0]
             if attr.name == "value":
                 values[node.output[0]] = numpy_helper.to_array(attr.t)
     return values
+
+
+def _external(tensor: Any) -> bool:
+    """Weights left in external data (streamed later, ``weights.py``) are not read here; their nodes stay."""
+    import onnx
+
+    return tensor.data_location == onnx.TensorProto.EXTERNAL
 
 
 def _opset(model: Any) -> int:
@@ -109,8 +117,7 @@ def fold_batch_norm(model: Any) -> bool:
     graph = model.graph
     producers = {out: node for node in graph.node for out in node.output}
     readers = _readers(model)
-    inits = {init.name: init for init in graph.initializer}
-    values = {name: numpy_helper.to_array(init) for name, init in inits.items()}
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer if not _external(init)}
     drop = []
     for bn in graph.node:
         if bn.op_type != "BatchNormalization" or bn.domain not in ("", "ai.onnx") or len(bn.input) < 5:
