@@ -13,6 +13,8 @@ from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
+from bridge.quantize import (INTEGER_MODES, QuantizeRequest, calibration_batches, generated_calibration,
+                             load_calibration, parse_modes)
 from bridge.runtimes import check_device
 from bridge.sources import load_source
 from bridge.verify.compare import StageParity, Tolerances
@@ -32,10 +34,12 @@ class ConversionResult:
     bench: list[dict[str, Any]] = field(default_factory=list)
     harness_overhead_ms: float | None = None
     localization: list[Any] = field(default_factory=list)
+    quantization: list[dict[str, Any]] = field(default_factory=list)  # one summary per quantized artifact
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(p.passed for p in self.parity)
+        return all(p.passed for p in self.parity if not p.advisory)
 
     @property
     def exit_code(self) -> int:
@@ -64,6 +68,10 @@ class ConversionResult:
             data["harness_overhead_ms"] = self.harness_overhead_ms
         if self.localization:
             data["localization"] = [loc.to_json() for loc in self.localization]
+        if self.quantization:
+            data["quantization"] = list(self.quantization)
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
@@ -128,6 +136,12 @@ def convert(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    quantize: str | Sequence[str] | None = None,
+    calibration: str | Path | Mapping[str, Any] | None = None,
+    int8_io: bool = False,
+    keep_float: Sequence[str] = (),
+    min_snr: float | Mapping[str, float] | None = None,
+    min_cosine: float | Mapping[str, float] | None = None,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -138,8 +152,16 @@ def convert(
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
     ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
     (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first.
+
+    ``quantize`` (``"fp16"``, ``"dynamic"``, ``"int8"``, ``"int8x16"`` or a list) adds one quantized TFLite per
+    mode beside the float one, each judged by SNR and cosine (``min_snr``/``min_cosine``: a number for every
+    mode or a dict by mode) over ``calibration`` (an ``.npz``, a folder of them, or arrays by input name, first
+    axis = samples), which also calibrates the integer modes. ``int8_io`` keeps integer inputs and outputs;
+    ``keep_float`` (globs on module or node names) adds an int8 artifact with those layers left in float.
     """
     targets = parse_targets(to)
+    modes = parse_modes(quantize)
+    _check_quantize_options(modes, targets, calibration, int8_io, keep_float)
     model = _load(source, weights, trust_pickle)
     steps = plan(model.format, targets)
     sets = _feed_sets(model, inputs, input_shapes, shapes, seed, input_ranges)
@@ -149,17 +171,80 @@ def convert(
     # Trace with the largest input set: size-1 axes get specialised by torch.export.
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
     options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn)
+    request = None
+    if modes:
+        request = _quantize_request(modes, calibration, int8_io, keep_float, trace_feeds, dyn, seed, input_ranges)
+        options.variants["tflite"] = request.variants()
+        options.extra.update(request.extra())
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
+    if request is not None and request.generated and any(m in INTEGER_MODES for m in modes):
+        result.warnings.append(f"--quantize {','.join(m for m in modes if m in INTEGER_MODES)} calibrated on generated "
+                               "random inputs; real data gives real scales: pass --calibration FILE.npz")
+    result.warnings += [w for a in artifacts for w in a.meta.get("warnings", [])]
     if verify:
         with progress.step("verifying parity"):
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device)
+            if request is not None:
+                _verify_quantized_into(result, request.calibration, min_snr, min_cosine, device)
         with progress.step("localising"):
-            _localize_into(result, sets, tolerances, localize)
+            _localize_into(result, sets, tolerances, localize, request.calibration if request is not None else None)
     if bench_batches:
         with progress.step("benchmarking"):
             _bench_into(result, [model, *artifacts], sets[0], device, bench_batches, threads)
     return result
+
+
+def _check_quantize_options(modes: Sequence[str], targets: Sequence[str], calibration: Any, int8_io: bool,
+                            keep_float: Sequence[str]) -> None:
+    """Refuse option combinations that cannot mean anything, before any work is done."""
+    if not modes:
+        for given, option in ((calibration, "--calibration"), (int8_io, "--int8-io"), (keep_float, "--keep-float")):
+            if given:
+                raise UsageError(f"{option} needs --quantize (e.g. --to tflite --quantize int8)")
+        return
+    if "tflite" not in targets:
+        raise UsageError("--quantize makes quantized TFLite artifacts; add tflite to --to (e.g. --to tflite --quantize int8)")
+    if int8_io and not any(m in INTEGER_MODES for m in modes):
+        raise UsageError("--int8-io keeps integer inputs and outputs of a full-integer model; use it with --quantize int8 or int8x16")
+    if keep_float and "int8" not in modes:
+        raise UsageError("--keep-float leaves layers of an int8 model in float; use it with --quantize int8")
+
+
+def _quantize_request(modes: Sequence[str], calibration: Any, int8_io: bool, keep_float: Sequence[str],
+                      feeds: Mapping[str, Any], dynamic: Mapping[str, Mapping[int, str]], seed: int,
+                      ranges: Mapping[str, tuple[float, float]] | None) -> QuantizeRequest:
+    request = QuantizeRequest(list(modes), int8_io=int8_io, keep_float=list(keep_float))
+    if calibration is None:
+        request.calibration = generated_calibration(feeds, seed, ranges)
+        request.calibration_source, request.generated = f"generated ({len(request.calibration)} batches)", True
+        return request
+    samples = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(feeds))
+    request.calibration = calibration_batches(samples, feeds, dynamic=dynamic)
+    count = sum(int(next(iter(b.values())).shape[0]) for b in request.calibration)
+    where = Path(calibration).name if isinstance(calibration, (str, Path)) else "arrays"
+    request.calibration_source = f"{where} ({count} samples)"
+    return request
+
+
+def _thresholds(min_snr: float | Mapping[str, float] | None, min_cosine: float | Mapping[str, float] | None) -> Any:
+    from bridge.verify.quant import QuantThresholds
+
+    def by_mode(value: float | Mapping[str, float] | None) -> dict[str, float]:
+        if value is None:
+            return {}
+        return {k: float(v) for k, v in value.items()} if isinstance(value, Mapping) else {"*": float(value)}
+
+    return QuantThresholds(by_mode(min_snr), by_mode(min_cosine))
+
+
+def _verify_quantized_into(result: ConversionResult, samples: Sequence[Mapping[str, Any]],
+                           min_snr: float | Mapping[str, float] | None,
+                           min_cosine: float | Mapping[str, float] | None, device: str) -> None:
+    from bridge.verify.quant import summarize, verify_quantized
+
+    result.parity += verify_quantized(result.source, result.artifacts, samples, _thresholds(min_snr, min_cosine), device)
+    result.quantization = summarize(result.parity, result.artifacts, result.source.format)
 
 
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
@@ -186,8 +271,15 @@ def verify(
     localize: bool | None = None,
     weights: str | Path | None = None,
     trust_pickle: bool = False,
+    calibration: str | Path | Mapping[str, Any] | None = None,
+    min_snr: float | Mapping[str, float] | None = None,
+    min_cosine: float | Mapping[str, float] | None = None,
 ) -> ConversionResult:
-    """Check existing artifacts against a reference SOURCE without converting anything."""
+    """Check existing artifacts against a reference SOURCE without converting anything.
+
+    Quantized TFLite artifacts (recognised by bridge's metadata or by their kernels) are judged by SNR and
+    cosine over ``calibration`` samples when given, else over the verification inputs.
+    """
     from bridge.artifacts import open_artifact
 
     model = _load(reference, weights, trust_pickle)
@@ -196,17 +288,26 @@ def verify(
     opened = [a if isinstance(a, Artifact) else open_artifact(a) for a in artifacts]
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
-    _localize_into(result, sets, tolerances, localize)
+    if any(a.meta.get("quantize") for a in opened):
+        samples = sets
+        if calibration is not None:
+            loaded = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(sets[0]))
+            samples = calibration_batches(loaded, sets[0])
+        _verify_quantized_into(result, samples, min_snr, min_cosine, device)
+    _localize_into(result, sets, tolerances, localize, samples if any(a.meta.get("quantize") for a in opened) else None)
     return result
 
 
 def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
-                   localize: bool | None) -> None:
-    """Find the first diverging node: ONNX against torch (by module) and TensorFlow against ONNX (by node)."""
+                   localize: bool | None, samples: Sequence[Mapping[str, Any]] | None = None) -> None:
+    """Find the first diverging node: ONNX against torch (by module) and TensorFlow against ONNX (by node);
+    rank a quantized TFLite's layers by the SNR each loses."""
     from bridge.verify.localize import localize_onnx, localize_tf
 
     if localize is False:
         return
+    if samples:
+        _localize_quantized(result, samples, localize)
     onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
     if onnx_path is None and result.source.format == "onnx":
         onnx_path = result.source.path
@@ -220,6 +321,24 @@ def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tol
             result.localization.append(localize_onnx(result.source.handle, onnx_path, feeds, tolerances))
         if "tf" in formats and (localize or "tf" in failed):
             result.localization.append(localize_tf(onnx_path, feeds, tolerances))
+
+
+def _localize_quantized(result: ConversionResult, samples: Sequence[Mapping[str, Any]], localize: bool | None) -> None:
+    """Per-layer SNR of each quantized TFLite against the float one: every one with ``localize``, else those
+    whose verdict failed (a keep-float baseline included, since it is what the fix answers)."""
+    from bridge.verify.quant_layers import localize_quantized
+
+    float_tflite = next((a for a in result.artifacts if a.format == "tflite" and not a.meta.get("quantize")), None)
+    if float_tflite is None:
+        return
+    onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
+    if onnx_path is None and result.source.format == "onnx":
+        onnx_path = result.source.path
+    failed = {p.label for p in result.parity if p.quantize and not p.passed}
+    for artifact in result.artifacts:
+        if artifact.meta.get("quantize") and (localize or artifact.label in failed):
+            result.localization.append(localize_quantized(float_tflite.path, artifact.path, samples, artifact.label,
+                                                          onnx_path, float_tflite.meta.get("inputs")))
 
 
 def bench(
@@ -275,6 +394,7 @@ def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping
                 min_seconds: float = 1.0) -> None:
     from bridge.runtimes import load_runner
     from bridge.verify.bench import batched_feeds, bench_runner, harness_overhead_ms
+    from bridge.verify.quant import ratios_to_float
 
     for count in threads:
         for target in targets:
@@ -284,9 +404,14 @@ def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping
             for batch in batches:
                 sized = batched_feeds(feeds, batch) if batch else dict(feeds)
                 entry = bench_runner(runner, target.format, sized, batch or _batch_of(feeds), count,
-                                     runs=runs, min_seconds=min_seconds)
-                result.bench.append(entry.to_json())
+                                     runs=runs, min_seconds=min_seconds).to_json()
+                if getattr(target, "variant", ""):
+                    entry["label"] = target.label
+                if isinstance(target, Artifact) and target.meta.get("quantize"):
+                    entry["quantize"] = target.meta["quantize"]
+                result.bench.append(entry)
     _ratios_to_onnxruntime(result.bench)
+    ratios_to_float(result.bench)
 
 
 def _ratios_to_onnxruntime(bench: list[dict[str, Any]]) -> None:

@@ -100,6 +100,28 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _verdict_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """How quantized artifacts are judged (shared by convert and verify)."""
+    options = [
+        click.option("--calibration", type=click.Path(), metavar="FILE.npz|FOLDER",
+                     help="Samples (arrays keyed by input name, first axis = samples; or a folder of .npz/.npy) that "
+                          "calibrate int8/int8x16 and on which quantized artifacts are judged."),
+        click.option("--min-snr", "min_snr", multiple=True, metavar="DB|MODE:DB",
+                     help="Quantized artifacts pass at this SNR in dB or more (defaults: fp16 40, dynamic 20, int8 15, int8x16 25)."),
+        click.option("--min-cosine", "min_cosine", multiple=True, metavar="C|MODE:C",
+                     help="...and this cosine similarity or more (defaults: fp16 0.9999, dynamic 0.99, int8 0.98, int8x16 0.995)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _quant_thresholds(min_snr: Sequence[str], min_cosine: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    from bridge.verify.quant import parse_thresholds
+
+    return parse_thresholds(min_snr, "--min-snr"), parse_thresholds(min_cosine, "--min-cosine")
+
+
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--threads", "threads", type=int, multiple=True, help="Intra-op threads (repeatable; default: the runtime's).")(fn)
     return click.option("--batch", "batches", type=int, multiple=True, help="Batch size to time, repeating the first sample (repeatable; default: the inputs as given).")(fn)
@@ -114,11 +136,17 @@ def _ranges(values: Sequence[str]) -> dict[str, tuple[float, float]]:
 def _finish(result: Any, report_path: str | None, junit_path: str | None = None, html_path: str | None = None) -> None:
     from bridge.report import print_bench, print_parity, write_json
 
+    for warning in getattr(result, "warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     if result.parity:
         print_parity(result.parity)
+        if getattr(result, "quantization", None):
+            from bridge.report.quant import print_quantization
+
+            print_quantization(result.quantization, result.parity)
         failure = result.first_failure
         if failure:
-            click.echo(f"parity first breaks at {failure['format']} ({failure['runtime']}) against {failure['reference']}"
+            click.echo(f"parity first breaks at {failure.get('label', failure['format'])} ({failure['runtime']}) against {failure['reference']}"
                        + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
     for loc in getattr(result, "localization", []):
         click.echo(f"localised: {loc.describe()}")
@@ -158,6 +186,15 @@ def cli() -> None:
 @_input_options
 @click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Mark an input axis dynamic (repeatable).")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
+@click.option("--quantize", metavar="MODE[,MODE...]",
+              help="Also write a quantized TFLite per mode beside the float one: fp16 (float16 weights), dynamic "
+                   "(int8 weights, float activations), int8 (full integer, calibrated), int8x16 (int16 activations).")
+@_verdict_options
+@click.option("--int8-io", "int8_io", is_flag=True,
+              help="int8/int8x16: integer inputs and outputs too (scale and zero point in the artifact's metadata).")
+@click.option("--keep-float", "keep_float", multiple=True, metavar="PATTERN",
+              help="int8: also write a variant with the layers matching PATTERN (glob on module or ONNX node names) "
+                   "left in float, and report the accuracy and size it buys back (repeatable).")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
@@ -167,21 +204,31 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
             input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
-            threads: tuple[int, ...], force: bool) -> None:
-    """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
+            threads: tuple[int, ...], force: bool, quantize: str | None, calibration: str | None,
+            min_snr: tuple[str, ...], min_cosine: tuple[str, ...], int8_io: bool, keep_float: tuple[str, ...]) -> None:
+    """Convert SOURCE to each --to format (through every format on the way) and verify parity.
+
+    With --quantize, quantized TFLite artifacts are judged by SNR and cosine against the source and the
+    float TFLite; --localize ranks their layers by the SNR each loses.
+    """
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
 
     tol = _build_tolerances(atol, rtol)
+    snr, cosine = _quant_thresholds(min_snr, min_cosine)
+    if (snr or cosine) and not quantize:
+        raise UsageError("--min-snr and --min-cosine judge quantized artifacts; add --quantize")
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
         seed=seed, force=force, quiet=quiet, bench_batches=(batches or (None,)) if do_bench else (),
         threads=threads or (None,), localize=localize, weights=weights, trust_pickle=trust_pickle,
+        quantize=quantize, calibration=calibration, int8_io=int8_io, keep_float=keep_float,
+        min_snr=snr or None, min_cosine=cosine or None,
     )
     if not quiet:
         for artifact in result.artifacts:
-            click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+            click.echo(f"wrote {artifact.label:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
     _finish(result, report_path, junit_path, html_path)
 
 
@@ -189,18 +236,25 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @click.argument("artifacts", nargs=-1, required=True)
 @click.option("--reference", required=True, metavar="SOURCE", help="The source to compare against.")
 @_input_options
+@_verdict_options
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
            shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
-           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool) -> None:
-    """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
+           weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, calibration: str | None,
+           min_snr: tuple[str, ...], min_cosine: tuple[str, ...]) -> None:
+    """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch).
+
+    A quantized .tflite (bridge's metadata, or integer kernels) is judged by SNR and cosine.
+    """
     from bridge.api import verify as api_verify
 
+    snr, cosine = _quant_thresholds(min_snr, min_cosine)
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
                         tolerances=_build_tolerances(atol, rtol), seed=seed, localize=localize,
-                        weights=weights, trust_pickle=trust_pickle)
+                        weights=weights, trust_pickle=trust_pickle, calibration=calibration,
+                        min_snr=snr or None, min_cosine=cosine or None)
     _finish(result, report_path, junit_path, html_path)
 
 

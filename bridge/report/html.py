@@ -16,6 +16,7 @@ from typing import Any
 
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
+from bridge.report.quant import html_section as _quantization_section
 from bridge.report.svg import bar_chart
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
@@ -137,7 +138,7 @@ def histogram_svg(output: Mapping[str, Any], title: str = "") -> str:
 
 
 def _bench_key(entry: Mapping[str, Any]) -> str:
-    return f"{entry.get('format', '?')}/{entry.get('runtime', '?')}/{entry.get('device', '?')}"
+    return f"{entry.get('label', entry.get('format', '?'))}/{entry.get('runtime', '?')}/{entry.get('device', '?')}"
 
 
 def latency_svgs(bench: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -170,11 +171,12 @@ def _inputs_section(report: Report) -> str:
 
 
 def _artifacts_section(report: Report) -> str:
-    rows = [("", [("", _e(a.get("format", ""))), ("path", _e(a.get("path", ""))), ("", _e(a.get("converter", ""))),
-                  ("num", _e(fmt_num(a.get("convert_seconds"))))])
+    rows = [("", [("", _e(a.get("label", a.get("format", "")))), ("path", _e(a.get("path", ""))),
+                  ("", _e(a.get("converter", ""))), ("num", _e(fmt_num(a.get("convert_seconds")))),
+                  ("num", _e(f"{a['size_bytes']:,}" if isinstance(a.get("size_bytes"), int) else "-"))])
             for a in report.get("artifacts") or []]
     return "<h2>Artifacts</h2>" + (
-        f'<div class="card">{_table(["format", "path", "converter", "seconds"], rows)}</div>'
+        f'<div class="card">{_table(["format", "path", "converter", "seconds", "bytes"], rows)}</div>'
         if rows else '<p class="note">none</p>')
 
 
@@ -229,7 +231,7 @@ def _bench_section(report: Report) -> str:
     for b in bench:
         verdict = b.get("passed")
         cls = "fail" if verdict is False else ""
-        cells = [("", _e(b.get(k, ""))) for k in ("format", "runtime", "device")]
+        cells = [("", _e(b.get("label", b.get("format", ""))))] + [("", _e(b.get(k, ""))) for k in ("runtime", "device")]
         cells += [("num", _e(b.get(k, "-"))) for k in ("batch", "threads")]
         cells += [("num", _e(fmt_num(b.get(k)))) for k in keys]
         rows.append((cls, cells))
@@ -274,7 +276,8 @@ def _report_section(report: Report, anchor: str = "") -> str:
         f'<header class="report">{_badge(passed, big=True)}<h1>{_e(source.get("path", "(unknown source)"))}</h1></header>',
         f'<p class="meta">source format <b>{_e(source.get("format", "?"))}</b> · bridge '
         f'{_e(report.get("bridge_version", "?"))} · {_e(summary)}</p>',
-        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report), _bench_section(report),
+        _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report),
+        _quantization_section(report), _bench_section(report),
         "</article>",
     ])
 

@@ -43,6 +43,7 @@ class OutputParity:
     problem: str = ""  # "missing", "shape", "dtype" when the comparison could not be numeric
     # |candidate - reference| histogram: counts per log10 bin; edges are powers of ten (plots, re-rendering)
     histogram: dict[str, list[float]] | None = None
+    rule: str = "fixed"  # the verdict rule that set ``passed``: "fixed" (atol/rtol) or a rule module's name
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
@@ -59,6 +60,13 @@ class StageParity:
     outputs: list[OutputParity]
     error: str = ""
     inputs: str = ""  # which input set, e.g. "x:4x3x96x96", when several shapes are verified
+    variant: str = ""  # the artifact's variant ("int8"), when one format has several artifacts
+    quantize: str = ""  # the quantisation mode of a quantized artifact
+    advisory: bool = False  # reported, but not part of the run's verdict (a baseline for comparison)
+
+    @property
+    def label(self) -> str:
+        return f"{self.format}[{self.variant}]" if self.variant else self.format
 
     @property
     def passed(self) -> bool:
@@ -77,6 +85,12 @@ class StageParity:
             data["error"] = self.error
         if self.inputs:
             data["inputs"] = self.inputs
+        if self.variant:
+            data["label"] = self.label
+        if self.quantize:
+            data["quantize"] = self.quantize
+        if self.advisory:
+            data["advisory"] = True
         return data
 
 

@@ -53,8 +53,8 @@ def describe_feeds(feeds: Mapping[str, Any]) -> str:
 def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, Any], device: str,
          runners: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     try:
-        runner = runners.get(artifact.format) or load_runner(artifact, device)
-        runners[artifact.format] = runner
+        runner = runners.get(artifact.label) or load_runner(artifact, device)
+        runners[artifact.label] = runner
         return align_outputs(reference, runner.run(feeds)), ""
     except BridgeError as exc:
         if "--device" in str(exc):
@@ -74,7 +74,10 @@ def verify_artifacts(
     label: str = "",
     runners: dict[str, Any] | None = None,
 ) -> list[StageParity]:
-    """Stages for every artifact against the source, then against its parent artifact where it has one."""
+    """Stages for every artifact against the source, then against its parent artifact where it has one.
+
+    Quantized artifacts are left to their own rule (``bridge.verify.quant``), which judges them over samples.
+    """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
     ref = reference_outputs(source, feeds, device)
@@ -90,18 +93,22 @@ def verify_artifacts(
     results = []
     chain = []
     for artifact in artifacts:
+        if artifact.meta.get("quantize"):
+            continue
         out, error = _run(artifact, feeds, ref, device, runners)
-        outputs[artifact.format] = out
-        runtime = runners[artifact.format].runtime if artifact.format in runners else FORMATS[artifact.format].runtime
+        outputs[artifact.label] = out
+        runtime = runners[artifact.label].runtime if artifact.label in runners else FORMATS[artifact.format].runtime
         compared = compare(ref, out) if out is not None else []
-        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label))
+        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label,
+                                   artifact.variant))
         parent = artifact.parent
         if parent and parent != source.format and parent in outputs:
             parent_out = outputs[parent]
             if out is not None and parent_out is not None:
-                chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label))
+                chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label,
+                                         artifact.variant))
             elif out is None:
-                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label))
+                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label, artifact.variant))
     return results + chain
 
 
@@ -109,10 +116,13 @@ def first_failure(parity: Sequence[StageParity], artifacts: Sequence[Artifact]) 
     """The first hop, in conversion order, whose output leaves tolerance against the stage it came from."""
     for artifact in artifacts:
         against = artifact.parent or None
-        stages = [p for p in parity if p.format == artifact.format]
+        stages = [p for p in parity if p.label == artifact.label and not p.advisory]
         hop = [p for p in stages if p.reference == against] or [p for p in stages if p.reference != against]
         failed = [p for p in hop if not p.passed]
         if failed:
-            return {"format": artifact.format, "runtime": failed[0].runtime, "reference": failed[0].reference,
-                    "inputs": failed[0].inputs}
+            found = {"format": artifact.format, "runtime": failed[0].runtime, "reference": failed[0].reference,
+                     "inputs": failed[0].inputs}
+            if artifact.variant:
+                found["label"] = artifact.label
+            return found
     return None

@@ -33,6 +33,10 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
 
     import_tensorflow()
     model = load_onnx_checked(Path(source.path))
+    if options.extra.get("qdq") == "fake_quant":  # for integer TFLite from an already-quantized model
+        from bridge_converters.onnx_tf.passes.fake_quant import fake_quant_pairs
+
+        fake_quant_pairs(model)
     program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")))
     save_savedmodel(program, out_path, {"converter": CONVERTER_NAME})
     return Artifact(
