@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,9 @@ def _keep_float(source: Any, options: ConvertOptions, info: dict[str, Any]) -> b
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     debug_options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=denylist, fully_quantize=bool(options.extra.get("int8_io")))
-    with _quiet():
+    with _quiet(), warnings.catch_warnings():
+        # the debugger runs its instrumented model in tf.lite.Interpreter, which warns it is deprecated
+        warnings.simplefilter("ignore", UserWarning)
         debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset,
                                                              debug_options=debug_options)
         flatbuffer = debugger.get_nondebug_quantized_model()

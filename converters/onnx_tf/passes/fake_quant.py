@@ -11,7 +11,8 @@ Contract. Pre: a checked ``onnx.ModelProto``. Post, in place:
 2. ``MaxPool``, ``Reshape``, ``Flatten``, ``Transpose``, ``Squeeze``, ``Unsqueeze``, ``Identity`` on a quantized
    tensor run on its dequantized value between a DQ and a Q with the same parameters (they commute).
 3. A DQ of a constant integer weight reads a float initializer holding its dequantized value through a new
-   Q (so the weight gets a fake-quant op and keeps its scale; it becomes a TF variable, which is not folded).
+   Q (so the weight gets a fake-quant op and keeps its scale; it becomes a TF variable, which is not folded);
+   per-axis weights only where a Conv reads them (see ``_weights_through_quantize``).
 4. Every 8-bit Q whose scale and zero point are constants and whose output feeds only DQs with equal
    constants (and is no graph output) is marked ``pair`` (its handler emits fake quantisation in float) and
    those DQs ``through`` (they pass the float on); weight pairs are ``weight`` (symmetric, narrow range).
@@ -141,9 +142,17 @@ def _float_through_transparent(g: _Graph) -> bool:
 
 
 def _weights_through_quantize(g: _Graph) -> bool:
-    """DQ(integer weight) -> DQ(Q(float weight)), so the weight gets a fake-quant op of its own."""
+    """DQ(integer weight) -> DQ(Q(float weight)), so the weight gets a fake-quant op of its own.
+
+    Per-axis weights of anything but Conv are left to fold into float constants: TFLite transposes a
+    fully-connected weight, which it cannot do to a per-axis quantized one, and quantizes it itself with the
+    same symmetric per-channel scales (max |w| / 127 per channel) that ONNX Runtime's quantizer writes."""
     import numpy as np
 
+    readers: dict[str, set[str]] = {}
+    for node in g.graph.node:
+        for name in node.input:
+            readers.setdefault(name, set()).add(node.op_type)
     nodes, changed = [], False
     for node in g.graph.node:
         w = g.const(node.input[0]) if node.op_type == "DequantizeLinear" else None
@@ -152,7 +161,7 @@ def _weights_through_quantize(g: _Graph) -> bool:
             continue
         scale = g.const(node.input[1])
         zero = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros((), w.dtype)
-        if scale is None or zero is None:
+        if scale is None or zero is None or (np.size(scale) > 1 and readers.get(node.output[0], set()) != {"Conv"}):
             nodes.append(node)
             continue
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
