@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bridge-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast conformance bench fuzz clean
+.PHONY: install demo test test-fast conformance bench bench-quantized fuzz clean
 
 $(STAMP): pyproject.toml setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,8 @@ bench: install
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
 fuzz: install
 	$(PY) -m tools.fuzz --cases 10000 --seed 0 --timeout-s 60 --jobs 2 --save-dir fuzz-crashes
+
+# Quantized TFLite rows (fp16, int8 ResNet-50 against float32 TFLite, measured in one run); the int8 target
+# is p50 <= 0.6x float32's. Separate from `bench` until the reworked bench machinery takes these rows.
+bench-quantized: install
+	$(PY) -m benchmarks.quantized --json benchmarks/quantized.json

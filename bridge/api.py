@@ -178,9 +178,10 @@ def convert(
         options.extra.update(request.extra())
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
-    if request is not None and request.generated and any(m in INTEGER_MODES for m in modes):
-        result.warnings.append(f"--quantize {','.join(m for m in modes if m in INTEGER_MODES)} calibrated on generated "
-                               "random inputs; real data gives real scales: pass --calibration FILE.npz")
+    calibrated = [a.label for a in artifacts if str(a.meta.get("report", {}).get("calibration", "")).startswith("generated")]
+    if calibrated:
+        result.warnings.append(f"{', '.join(calibrated)} calibrated on generated random inputs; real data gives real "
+                               "scales: pass --calibration FILE.npz")
     result.warnings += [w for a in artifacts for w in a.meta.get("warnings", [])]
     if verify:
         with progress.step("verifying parity"):

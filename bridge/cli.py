@@ -92,12 +92,18 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
         click.option("--weights", type=click.Path(dir_okay=False), help="Trained weights for the module: .safetensors (preferred) or a .pt/.pth state dict."),
         click.option("--trust-pickle", is_flag=True, help="Allow --weights pickles beyond plain tensors (runs the pickle's code: only for files you trust)."),
-        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges (automatic when a TF artifact fails)."),
+        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges, and rank a quantized TFLite's layers by the SNR each loses (automatic when such an artifact fails)."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _defaults(which: int) -> str:
+    from bridge.verify.quant import DEFAULTS
+
+    return ", ".join(f"{mode} {bounds[which]:g}" for mode, bounds in DEFAULTS.items())
 
 
 def _verdict_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,9 +113,9 @@ def _verdict_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Samples (arrays keyed by input name, first axis = samples; or a folder of .npz/.npy) that "
                           "calibrate int8/int8x16 and on which quantized artifacts are judged."),
         click.option("--min-snr", "min_snr", multiple=True, metavar="DB|MODE:DB",
-                     help="Quantized artifacts pass at this SNR in dB or more (defaults: fp16 40, dynamic 20, int8 15, int8x16 25)."),
+                     help=f"Quantized artifacts pass at this SNR in dB or more (defaults: {_defaults(0)})."),
         click.option("--min-cosine", "min_cosine", multiple=True, metavar="C|MODE:C",
-                     help="...and this cosine similarity or more (defaults: fp16 0.9999, dynamic 0.99, int8 0.98, int8x16 0.995)."),
+                     help=f"...and this cosine similarity or more (defaults: {_defaults(1)})."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -228,7 +234,8 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
     )
     if not quiet:
         for artifact in result.artifacts:
-            click.echo(f"wrote {artifact.label:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+            click.echo(f"wrote {artifact.label:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s, "
+                       f"{artifact.size_bytes:,} bytes)", err=True)
     _finish(result, report_path, junit_path, html_path)
 
 

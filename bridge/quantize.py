@@ -46,7 +46,7 @@ class QuantizeRequest:
     def extra(self) -> dict[str, Any]:
         """What the tf -> tflite edge reads from ``ConvertOptions.extra``."""
         return {"calibration": self.calibration, "calibration_source": self.calibration_source,
-                "int8_io": self.int8_io, "keep_float": list(self.keep_float)}
+                "calibration_generated": self.generated, "int8_io": self.int8_io, "keep_float": list(self.keep_float)}
 
 
 def mode_of(variant: str) -> str:

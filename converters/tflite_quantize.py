@@ -12,6 +12,9 @@
 - An ONNX model that is already quantized (QuantizeLinear/DequantizeLinear pairs, QLinearConv, QLinearMatMul)
   keeps its own scales: the onnx -> tf edge turns its Q/DQ pairs into TF fake-quant ops and the TFLite
   converter makes integer kernels from them, so no calibration is involved.
+
+The integer modes convert from a SavedModel of their own when the ONNX model has padded MaxPools: the
+float one pads them with -inf, which int8 cannot represent (see ``passes/edge_pad_max_pool.py``).
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ _GLUE = {"QUANTIZE", "DEQUANTIZE"}
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    # The quantizer prints "fully_quantize: 0, ..." from C++ straight to the process's stderr.
+    # The quantizer prints "fully_quantize: 0, ..." from C++ straight to the process's stderr, and its
+    # calibrator (like the QuantizationDebugger) runs tf.lite.Interpreter, which warns that it is deprecated.
     from bridge._frameworks import _silenced_fd2
 
-    with _silenced_fd2():
+    with _silenced_fd2(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
         yield
 
 
@@ -96,8 +101,38 @@ def _float_ops(flatbuffer: bytes) -> list[str]:
     return sorted({r.op for r in op_census(flatbuffer) if r.op not in _GLUE and r.input_type in ("FLOAT32", "FLOAT16")})
 
 
+@contextlib.contextmanager
+def _integer_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str] = ()) -> Iterator[str]:
+    """The SavedModel to quantize: ``source`` itself, or one rebuilt from the ONNX model with ``passes`` and,
+    where it has padded MaxPools, edge padding for them."""
+    onnx_path = _onnx_path(options)
+    passes = list(passes)
+    if onnx_path is not None:
+        import onnx
+
+        from bridge_converters.onnx_tf.passes.edge_pad_max_pool import padded_max_pools
+
+        if padded_max_pools(onnx.load(str(onnx_path), load_external_data=False)):
+            passes.append("edge_pad_max_pool")
+    if not passes:
+        yield str(source.path)
+        return
+    from bridge.registry import REGISTRY
+
+    assert onnx_path is not None
+    with tempfile.TemporaryDirectory(prefix="bridge-quant-") as tmp:
+        rebuilt = REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=onnx_path), Path(tmp) / "savedmodel",
+                                                 ConvertOptions(extra={"passes": passes}))
+        yield str(rebuilt.path)
+
+
 def _integer(source: Any, mode: str, options: ConvertOptions, info: dict[str, Any]) -> bytes:
     """Post-training full-integer quantisation from the calibration batches; integer kernels only if possible."""
+    with _integer_savedmodel(source, options) as saved_model:
+        return _integer_from(saved_model, source, mode, options, info)
+
+
+def _integer_from(saved_model: str, source: Any, mode: str, options: ConvertOptions, info: dict[str, Any]) -> bytes:
     import tensorflow as tf
 
     batches = options.extra.get("calibration") or []
@@ -108,7 +143,7 @@ def _integer(source: Any, mode: str, options: ConvertOptions, info: dict[str, An
     io_type = tf.int8 if mode == "int8" else tf.int16
 
     def attempt(allow_float: bool) -> bytes:
-        converter = _converter(str(source.path))
+        converter = _converter(saved_model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _dataset(batches, source.meta.get("inputs", {}))
         converter.target_spec.supported_ops = [ops_set, tf.lite.OpsSet.TFLITE_BUILTINS] if allow_float else [ops_set]
@@ -161,38 +196,37 @@ def _keep_float(source: Any, options: ConvertOptions, info: dict[str, Any]) -> b
     if not denylist:
         raise UsageError(f"--keep-float {', '.join(patterns)}: the matching nodes left no op of their own in the TFLite "
                          "model (folded away); name a layer that computes something")
-    converter = _converter(str(source.path))
+    info["keep_float"] = {"patterns": patterns, "nodes": sorted(wanted), "tflite_ops": denylist}
+    with _integer_savedmodel(source, options) as saved_model:
+        return _debugger_quantize(saved_model, source, denylist, options)
+
+
+def _debugger_quantize(saved_model: str, source: Any, denylist: list[str], options: ConvertOptions) -> bytes:
+    import tensorflow as tf
+
+    converter = _converter(saved_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     dataset = _dataset(options.extra.get("calibration") or [], source.meta.get("inputs", {}))
     converter.representative_dataset = dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     debug_options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=denylist, fully_quantize=bool(options.extra.get("int8_io")))
-    with _quiet(), warnings.catch_warnings():
-        # the debugger runs its instrumented model in tf.lite.Interpreter, which warns it is deprecated
-        warnings.simplefilter("ignore", UserWarning)
+    with _quiet():
         debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset,
                                                              debug_options=debug_options)
-        flatbuffer = debugger.get_nondebug_quantized_model()
-    info["keep_float"] = {"patterns": patterns, "nodes": sorted(wanted), "tflite_ops": denylist}
-    info["float_ops"] = _float_ops(flatbuffer)
-    return flatbuffer
+        return debugger.get_nondebug_quantized_model()
 
 
-def _prequantized(onnx_path: Path, options: ConvertOptions, info: dict[str, Any]) -> bytes:
+def _prequantized(options: ConvertOptions, info: dict[str, Any]) -> bytes:
     """The ONNX model's own scales: its Q/DQ pairs as TF fake-quant ops, then TFLite's integer kernels."""
     import tensorflow as tf
-
-    from bridge.registry import REGISTRY
 
     if options.extra.get("calibration") and not options.extra.get("calibration_generated"):
         info.setdefault("warnings", []).append(
             f"tflite[{options.variant}]: the ONNX model is already quantized; its own scales are kept and "
             "--calibration is used only to judge the result")
-    with tempfile.TemporaryDirectory(prefix="bridge-qdq-") as tmp:
-        faked = REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=onnx_path), Path(tmp) / "fake_quant",
-                                               ConvertOptions(extra={"qdq": "fake_quant"}))
-        converter = _converter(str(faked.path))
+    with _integer_savedmodel(None, options, ["fake_quant"]) as saved_model:
+        converter = _converter(saved_model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if options.extra.get("int8_io"):
             converter.inference_input_type = converter.inference_output_type = tf.int8
@@ -217,12 +251,13 @@ def quantize_savedmodel(source: Any, options: ConvertOptions) -> tuple[bytes, di
         if mode == "int8x16" or KEEP_FLOAT in options.variant:
             raise UsageError(f"the ONNX model is already quantized (Q/DQ or QLinear ops); --quantize {mode}"
                              f"{' with --keep-float' if mode == 'int8' else ''} would re-quantize it: use --quantize int8")
-        assert onnx_path is not None
-        return _prequantized(onnx_path, options, info), info
+        return _prequantized(options, info), info
     if mode in ("int8", "int8x16"):
         info["calibration"] = options.extra.get("calibration_source", "")
         if KEEP_FLOAT in options.variant:
-            return _keep_float(source, options, info), info
+            flatbuffer = _keep_float(source, options, info)
+            info["float_ops"] = _float_ops(flatbuffer)
+            return flatbuffer, info
         return _integer(source, mode, options, info), info
     converter = _converter(str(source.path))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -39,7 +39,8 @@ def print_parity(parity: Sequence[Any], console: Any = None) -> None:
 
     if console is None:
         console = Console() if Console().is_terminal else Console(width=140)
-    console.print(parity_table(parity))
+    if any(not getattr(stage, "quantize", "") for stage in parity):  # quantized stages have their own table
+        console.print(parity_table(parity))
 
 
 def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = None, console: Any = None) -> None:

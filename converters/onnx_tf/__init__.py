@@ -33,10 +33,10 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
 
     import_tensorflow()
     model = load_onnx_checked(Path(source.path))
-    if options.extra.get("qdq") == "fake_quant":  # for integer TFLite from an already-quantized model
-        from bridge_converters.onnx_tf.passes.fake_quant import fake_quant_pairs
+    if options.extra.get("passes"):  # e.g. for integer TFLite: see bridge_converters.onnx_tf.passes
+        from bridge_converters.onnx_tf.passes import run_passes
 
-        fake_quant_pairs(model)
+        run_passes(model, options.extra["passes"])
     program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")))
     save_savedmodel(program, out_path, {"converter": CONVERTER_NAME})
     return Artifact(

@@ -1,6 +1,6 @@
 """Pass: an already-quantized ONNX model's Q/DQ pairs as TF fake quantisation, for integer TFLite.
 
-Used when ``ConvertOptions.extra["qdq"] == "fake_quant"`` (the tf -> tflite edge asks for it when the ONNX
+Used when ``"fake_quant"`` is in ``ConvertOptions.extra["passes"]`` (the tf -> tflite edge asks for it when the ONNX
 model is quantized). The TFLite converter turns ``FakeQuantWithMinMaxVars`` ops into integer kernels with
 exactly their ranges, so the model's own scales and zero points survive; without the pass, Q/DQ convert
 literally (exact against ONNX Runtime, but float kernels).

@@ -84,7 +84,7 @@ def test_marked_pairs_convert_to_tf_fake_quant_within_one_step_of_onnx_runtime(t
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32) * 3
     expected = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     artifact = onnx_to_tf(Artifact(format="onnx", path=tmp_path / "m.onnx"), tmp_path / "sm",
-                          ConvertOptions(extra={"qdq": "fake_quant"}))
+                          ConvertOptions(extra={"passes": ["fake_quant"]}))
     got = load_runner(artifact).run({"x": x})["y"]
     # fake quant rounds half away from zero where ONNX rounds half to even: at most one input step apart
     assert np.abs(got - expected).max() <= 0.05 * np.abs(inits["w"] * inits["ws"][:, None, None, None]).sum(axis=(1, 2, 3)).max()
