@@ -6,6 +6,9 @@ import pytest
 from bridge.tflite_flatbuffer import detect_quantization, float_compute_ops, op_census, read_metadata, with_metadata
 
 
+pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs:UserWarning")
+
+
 @pytest.fixture(scope="module")
 def models():
     """A small conv + dense model as float, fp16, dynamic-range and full-int8 TFLite, by TF's own converter."""

@@ -36,8 +36,15 @@ def _accuracy(artifact, x, y):
     return accuracy(np.concatenate([runner.run({"x": x[i:i + 1]})["output"] for i in range(len(x))]), y)
 
 
-def test_digits_int8_keeps_accuracy_at_under_a_third_of_the_size_with_integer_kernels(digits):
+def test_digits_cnn_int8_keeps_accuracy_at_a_third_of_the_size_and_every_mode_passes(digits):
+    """One test, so that xdist trains and converts the digits model once."""
     result, x_test, y_test = digits
+    _int8_accuracy_size_and_kernels(result, x_test, y_test)
+    _every_mode_passes_its_default_verdict(result)
+    _verify_judges_the_int8_file_by_snr(result, x_test)
+
+
+def _int8_accuracy_size_and_kernels(result, x_test, y_test):
     by_label = {a.label: a for a in result.artifacts}
     float_tflite, int8 = by_label["tflite"], by_label["tflite[int8]"]
     float_acc, int8_acc = _accuracy(float_tflite, x_test, y_test), _accuracy(int8, x_test, y_test)
@@ -46,7 +53,7 @@ def test_digits_int8_keeps_accuracy_at_under_a_third_of_the_size_with_integer_ke
     flatbuffer = int8.path.read_bytes()
     assert float_compute_ops(flatbuffer) == {}  # no float CONV_2D or FULLY_CONNECTED left
     integer = {(r.op, r.input_type) for r in op_census(flatbuffer)}
-    assert {("CONV_2D", "INT8"), ("FULLY_CONNECTED", "INT8")} <= integer
+    assert {("CONV_2D", "INT8"), ("FULLY_CONNECTED", "INT8"), ("MAX_POOL_2D", "INT8")} <= integer
     assert float_compute_ops(float_tflite.path.read_bytes()) == {"CONV_2D": 2, "FULLY_CONNECTED": 2}
     # --int8-io: int8 at the interface, its scale and zero point in the metadata, applied by the runner
     meta = read_metadata(flatbuffer)
@@ -58,11 +65,10 @@ def test_digits_int8_keeps_accuracy_at_under_a_third_of_the_size_with_integer_ke
     assert runner.input_specs[0].dtype == "float32" and runner.run({"x": x_test[:1]})["output"].dtype == np.float32
 
 
-def test_digits_every_mode_passes_its_default_verdict_over_the_calibration_samples(digits):
-    result, _x, _y = digits
+def _every_mode_passes_its_default_verdict(result):
     summary = {q["label"]: q for q in result.quantization}
     assert set(summary) == {"tflite[fp16]", "tflite[dynamic]", "tflite[int8]", "tflite[int8x16]"}
-    for label, entry in summary.items():
+    for entry in summary.values():
         assert entry["passed"], entry
         assert (entry["min_snr_db"], entry["min_cosine"]) == DEFAULTS[entry["quantize"]]
         assert entry["snr_db"] >= entry["min_snr_db"] and entry["top1_agreement"] >= 0.98
@@ -77,11 +83,9 @@ def test_digits_every_mode_passes_its_default_verdict_over_the_calibration_sampl
     assert report["quantization"] and {a.get("quantize") for a in report["artifacts"]} >= {"int8", "fp16"}
 
 
-def test_verify_judges_a_quantized_tflite_from_disk_by_snr(digits):
-    result, x_test, _y = digits
-    model = result.source.handle
+def _verify_judges_the_int8_file_by_snr(result, x_test):
     int8 = next(a for a in result.artifacts if a.label == "tflite[int8]")
-    checked = bridge.verify([int8.path], model, inputs=[x_test[:1]], calibration={"x": x_test})
+    checked = bridge.verify([int8.path], result.source.handle, inputs=[x_test[:1]], calibration={"x": x_test})
     assert [p.label for p in checked.parity] == ["tflite[int8]"] and checked.passed
     assert checked.parity[0].outputs[0].rule == "snr" and checked.quantization[0]["samples"] == 360
 
@@ -116,6 +120,10 @@ def test_keep_float_on_the_outlier_layer_makes_it_pass_and_reports_what_it_bough
     kept = next(a for a in result.artifacts if a.label == "tflite[int8+keep-float]")
     assert kept.path.name == "OutlierCNN_int8_keep_float.tflite"
     assert float_compute_ops(kept.path.read_bytes()) == {"CONV_2D": 1}  # conv2 alone stays float
+    timed = bridge.bench([a for a in result.artifacts if a.format == "tflite"], runs=5)
+    rows = {b.get("label", b["format"]): b for b in timed.bench}
+    assert set(rows) == {"tflite", "tflite[int8]", "tflite[int8+keep-float]"}
+    assert rows["tflite[int8]"]["quantize"] == "int8" and rows["tflite[int8]"]["p50_vs_float_tflite"] > 0
     from bridge.report.junit import junit_xml
 
     xml = junit_xml(result.to_json())
