@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the CPU build on this machine's disk; the project asks only torch>=2.13.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[tf-cpu,test,sklearn]'
+	$(PY) -m pip install -q -e '.[tf-cpu,caffe,sklearn,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

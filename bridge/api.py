@@ -77,6 +77,10 @@ class ConversionResult:
 
 def _load(source: Any, weights: str | Path | None, trust_pickle: bool) -> Model:
     model = load_source(source)
+    if weights is not None and model.format == "caffe":
+        from bridge.sources_caffe import with_caffe_weights
+
+        return with_caffe_weights(model, weights)
     if weights is not None:
         if model.format != "torch":
             raise UsageError(f"--weights loads into a PyTorch module; {model.path} is {model.format}")
@@ -151,7 +155,8 @@ def convert(
     or not at all. With ``verify``, each artifact runs on the same inputs as the source and every output
     is compared; ``bench_batches`` also times every runtime at those batch sizes (None: the inputs as given). ``localize`` names the first
     ONNX node where TensorFlow leaves tolerance (None: only when a TensorFlow artifact fails). ``weights``
-    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first.
+    (``.safetensors`` or a ``.pt`` state dict) is loaded into the module first; for a Caffe
+    ``deploy.prototxt`` SOURCE it is the ``.caffemodel``.
 
     ``quantize`` (``"fp16"``, ``"dynamic"``, ``"int8"``, ``"int8x16"`` or a list) adds one quantized TFLite per
     mode beside the float one, each judged by SNR and cosine (``min_snr``/``min_cosine``: a number for every
@@ -301,8 +306,8 @@ def verify(
 
 def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
                    localize: bool | None, samples: Sequence[Mapping[str, Any]] | None = None) -> None:
-    """Find the first diverging node: ONNX against torch (by module) and TensorFlow against ONNX (by node);
-    rank a quantized TFLite's layers by the SNR each loses."""
+    """Find the first diverging node: ONNX against torch (by module) or Caffe (by layer), and TensorFlow
+    against ONNX (by node); rank a quantized TFLite's layers by the SNR each loses."""
     from bridge.verify.localize import localize_onnx, localize_tf
 
     if localize is False:
@@ -320,6 +325,10 @@ def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tol
         failed = {p.format for p in result.parity if p.inputs == label and not p.passed}
         if result.source.format == "torch" and "onnx" in formats and (localize or "onnx" in failed):
             result.localization.append(localize_onnx(result.source.handle, onnx_path, feeds, tolerances))
+        if result.source.format == "caffe" and "onnx" in formats and (localize or "onnx" in failed):
+            from bridge.verify.localize_caffe import localize_caffe
+
+            result.localization.append(localize_caffe(result.source, onnx_path, feeds, tolerances))
         if "tf" in formats and (localize or "tf" in failed):
             result.localization.append(localize_tf(onnx_path, feeds, tolerances))
 

@@ -90,9 +90,9 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
         click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
-        click.option("--weights", type=click.Path(dir_okay=False), help="Trained weights for the module: .safetensors (preferred) or a .pt/.pth state dict."),
+        click.option("--weights", type=click.Path(dir_okay=False), help="Trained weights for the module: .safetensors (preferred) or a .pt/.pth state dict; for a Caffe prototxt, its .caffemodel."),
         click.option("--trust-pickle", is_flag=True, help="Allow --weights pickles beyond plain tensors (runs the pickle's code: only for files you trust)."),
-        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges, and rank a quantized TFLite's layers by the SNR each loses (automatic when such an artifact fails)."),
+        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges, or Caffe layer where ONNX does, and rank a quantized TFLite's layers by the SNR each loses (automatic when an artifact fails)."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
@@ -177,8 +177,9 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
 def cli() -> None:
     """Convert PyTorch models to ONNX and TensorFlow, and prove the numbers match at every hop.
 
-    SOURCE is path/to/file.py:NAME, package.module:NAME, model.onnx or model.pt2. A file.py source
-    runs that Python code: only use code you trust.
+    SOURCE is path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2 or a Caffe
+    deploy.prototxt (its weights through --weights model.caffemodel; OpenCV runs it as the reference).
+    A file.py source runs that Python code: only use code you trust.
 
     Exit codes: 0 converted and every parity check passed; 1 a parity check failed; 2 bad input or
     usage; 3 conversion unsupported (every unsupported op listed); 4 internal error.
@@ -390,7 +391,7 @@ def ops() -> None:
 @click.argument("file")
 @_guarded
 def inspect(file: str) -> None:
-    """Print inputs, outputs, opset, op histogram and parameter count of a model file."""
+    """Print inputs, outputs, opset, op histogram and parameter count of a model file (a Caffe prototxt: layers by type)."""
     from bridge.inspect import inspect_file
 
     click.echo(inspect_file(file))

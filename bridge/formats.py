@@ -26,6 +26,7 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("torch", "PyTorch nn.Module (eager)", "", "torch"),
+        Format("caffe", "Caffe deploy.prototxt (+ .caffemodel weights)", ".prototxt", "opencv-dnn"),
         Format("onnx", "ONNX model file", ".onnx", "onnxruntime"),
         Format("tf", "TensorFlow SavedModel directory", "_savedmodel/", "tensorflow"),
         Format("tflite", "TensorFlow Lite flatbuffer", ".tflite", "tflite"),
@@ -36,7 +37,7 @@ FORMATS: dict[str, Format] = {
 }
 
 # Formats a SOURCE may be given in (the torch source is a live module, never an artifact).
-SOURCE_FORMATS = ("torch", "onnx", "pt2")
+SOURCE_FORMATS = ("torch", "onnx", "pt2", "caffe")
 
 
 def get_format(name: str) -> Format:

@@ -32,6 +32,9 @@ class Converter:
     fn: Callable[..., Any]
     # Optional: lists the (domain, op_type, since_version) the edge supports, for ``bridge ops``.
     supported_ops: Callable[[], list[tuple[str, str, int]]] | None = None
+    # Optional: describes a file of the edge's source format without converting it (inputs, outputs, layer
+    # histogram, parameter count), for loading that format as a SOURCE and for ``bridge inspect``.
+    describe: Callable[[Any], dict[str, Any]] | None = None
 
 
 class ConverterRegistry:
@@ -43,13 +46,14 @@ class ConverterRegistry:
         self._loaded = entry_point_group is None
 
     def register(
-        self, source: str, target: str, name: str = "", supported_ops: Callable[[], list[tuple[str, str, int]]] | None = None
+        self, source: str, target: str, name: str = "", supported_ops: Callable[[], list[tuple[str, str, int]]] | None = None,
+        describe: Callable[[Any], dict[str, Any]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = (source, target)
             if key in self._edges:
                 raise ValueError(f"converter {source} -> {target} is already registered ({self._edges[key].name})")
-            self._edges[key] = Converter(source, target, name or fn.__qualname__, fn, supported_ops)
+            self._edges[key] = Converter(source, target, name or fn.__qualname__, fn, supported_ops, describe)
             return fn
 
         return decorate
@@ -69,6 +73,11 @@ class ConverterRegistry:
     def get(self, source: str, target: str) -> Converter:
         self.load_plugins()
         return self._edges[(source, target)]
+
+    def describer(self, source: str) -> Callable[[Any], dict[str, Any]] | None:
+        """The ``describe`` callable an edge out of ``source`` offers, if any."""
+        self.load_plugins()
+        return next((c.describe for c in self.edges() if c.source == source and c.describe is not None), None)
 
     def path(self, source: str, target: str) -> list[Converter]:
         """Shortest chain of converters from ``source`` to ``target`` (breadth-first)."""
@@ -100,7 +109,8 @@ REGISTRY = ConverterRegistry()
 
 
 def converter(
-    source: str, target: str, name: str = "", supported_ops: Callable[[], list[tuple[str, str, int]]] | None = None
+    source: str, target: str, name: str = "", supported_ops: Callable[[], list[tuple[str, str, int]]] | None = None,
+    describe: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a converter edge on the global registry: ``@converter(source="onnx", target="tf")``."""
-    return REGISTRY.register(source, target, name, supported_ops)
+    return REGISTRY.register(source, target, name, supported_ops, describe)

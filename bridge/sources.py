@@ -1,7 +1,8 @@
-"""Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx`` or ``model.pt2``.
+"""Load a SOURCE: ``path/to/file.py:NAME``, ``package.module:NAME``, ``model.onnx``, ``model.pt2`` or a
+Caffe ``deploy.prototxt``.
 
 ``file.py:NAME`` and ``package.module:NAME`` *run the user's Python code* by design: only point
-bridge at code you trust. ONNX and ``.pt2`` files are data and are loaded without running code.
+bridge at code you trust. ONNX, ``.pt2`` and Caffe files are data and are loaded without running code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from bridge.errors import UsageError
 from bridge.model import Model
+from bridge.sources_caffe import CAFFE_SUFFIXES, load_caffe
 
 __all__ = ["load_source", "model_from_module", "eval_mode"]
 
@@ -42,9 +44,14 @@ def load_source(source: Any) -> Model:
         return _load_onnx(Path(text))
     if lower.endswith(".pt2"):
         return _load_pt2(Path(text))
+    if lower.endswith(CAFFE_SUFFIXES):
+        return load_caffe(Path(text))
+    if lower.endswith(".caffemodel"):
+        raise UsageError(f"{text} holds Caffe weights; give the deploy.prototxt as SOURCE and --weights {text}")
     if ":" not in text:
         raise UsageError(
-            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx or model.pt2"
+            f"cannot tell what '{text}' is; give path/to/file.py:NAME, package.module:NAME, model.onnx, model.pt2 "
+            "or deploy.prototxt"
         )
     where, _, name = text.rpartition(":")
     if not where or not name:

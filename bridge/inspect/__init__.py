@@ -69,8 +69,13 @@ def format_summary(summary: ModelSummary) -> str:
 
 
 def summarize_file(file: str | Path) -> ModelSummary:
-    """Read ``file`` (``.onnx``, SavedModel folder, ``.tflite``, ``.pt2``) into a :class:`ModelSummary`."""
+    """Read ``file`` (``.onnx``, SavedModel folder, ``.tflite``, ``.pt2``, Caffe ``.prototxt``) into a
+    :class:`ModelSummary`."""
     path = Path(file)
+    if path.suffix.lower() == ".prototxt":
+        from bridge.inspect._caffe import summarize_caffe
+
+        return summarize_caffe(path)
     fmt = detect_format(path)
     if fmt == "onnx":
         from bridge.inspect._onnx import summarize_onnx
@@ -88,7 +93,7 @@ def summarize_file(file: str | Path) -> ModelSummary:
         from bridge.inspect._pt2 import summarize_pt2
 
         return summarize_pt2(path)
-    raise UsageError(f"bridge inspect reads .onnx, SavedModel folders, .tflite and .pt2; {path} is {fmt}")
+    raise UsageError(f"bridge inspect reads .onnx, SavedModel folders, .tflite, .pt2 and Caffe .prototxt; {path} is {fmt}")
 
 
 def inspect_file(file: str | Path) -> str:

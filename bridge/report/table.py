@@ -30,6 +30,8 @@ def parity_table(parity: Sequence[Any]) -> Any:
             continue
         for out in stage.outputs:
             verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
+            if getattr(out, "rule", "fixed") != "fixed":  # judged by another rule (e.g. detections as box sets)
+                verdict += f" ({out.rule})"
             table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), f"{out.atol:g}", f"{out.rtol:g}", verdict)
     return table
 

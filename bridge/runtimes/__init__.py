@@ -19,6 +19,7 @@ RUNNERS: dict[str, str] = {
     "pt2": "bridge.runtimes.torch_native:ExportedProgramRunner",
     "aoti": "bridge.runtimes.torch_native:AotInductorRunner",
     "torchscript": "bridge.runtimes.torch_native:TorchScriptRunner",
+    "caffe": "bridge.runtimes.caffe:CaffeRunner",
 }
 
 

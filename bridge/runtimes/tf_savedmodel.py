@@ -74,4 +74,13 @@ class TensorFlowRunner(Runner):
 
         with tf.device(self._tf_device):
             result = self._fn(**{self._in_map[n]: tf.constant(v) for n, v in feeds.items()})
-        return {name: result[sig].numpy() for name, sig in self._out_map.items()}
+        return {name: _as_text(result[sig].numpy()) for name, sig in self._out_map.items()}
+
+
+def _as_text(value: Any) -> Any:
+    """TF string tensors come back as bytes; ONNX strings are UTF-8 text, as ORT returns them."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], bytes):
+        return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(value)
+    return value

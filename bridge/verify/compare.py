@@ -43,7 +43,8 @@ class OutputParity:
     problem: str = ""  # "missing", "shape", "dtype" when the comparison could not be numeric
     # |candidate - reference| histogram: counts per log10 bin; edges are powers of ten (plots, re-rendering)
     histogram: dict[str, list[float]] | None = None
-    rule: str = "fixed"  # the verdict rule that set ``passed``: "fixed" (atol/rtol) or a rule module's name
+    rule: str = "fixed"  # the verdict rule that judged this output (see bridge/verify/*.py)
+    detections: dict[str, Any] | None = None  # the "detections" rule's matching (bridge/verify/detections.py)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}

@@ -15,6 +15,7 @@ from bridge.model import Artifact, Model
 from bridge.names import sanitize_names
 from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
+from bridge.verify.detections import detection_outputs, judge_detections
 from bridge.verify.ties import excuse_argmax_ties
 
 __all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
@@ -83,11 +84,19 @@ def verify_artifacts(
     ref = reference_outputs(source, feeds, device)
     outputs: dict[str, dict[str, Any] | None] = {source.format: ref}
     onnx_path = source.path if source.format == "onnx" else next((a.path for a in artifacts if a.format == "onnx"), None)
+    # Detection outputs: as the converter recorded them, else read from the ONNX file once an output fails
+    # element-wise (so a model without detections never pays for reading it).
+    recorded = next((a.meta["detections"] for a in artifacts if a.format == "onnx" and a.meta.get("detections")), None)
+    detections: dict[str, Any] = {"specs": recorded}
 
     def compare(reference: dict[str, Any], candidate: dict[str, Any]) -> list[Any]:
         compared = compare_outputs(reference, candidate, tolerances)
         if onnx_path is not None:
             excuse_argmax_ties(compared, reference, candidate, onnx_path, feeds)
+        if detections["specs"] is None and any(not r.passed for r in compared):
+            detections["specs"] = detection_outputs(onnx_path)
+        if detections["specs"]:
+            judge_detections(compared, reference, candidate, detections["specs"], tolerances)
         return compared
 
     results = []

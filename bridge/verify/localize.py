@@ -12,6 +12,7 @@ from typing import Any
 
 from bridge.errors import UsageError
 from bridge.model import Artifact, ConvertOptions
+from bridge.sources_caffe import CAFFE_LAYER_KEY
 from bridge.verify.compare import Tolerances, compare_output
 
 __all__ = ["Localization", "localize_tf", "localize_onnx", "module_path", "ort_with_outputs"]
@@ -31,6 +32,7 @@ class Localization:
     max_rel: float = 0.0
     module: str = ""
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    layer: str = ""  # the Caffe layer, for models converted from Caffe
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,7 +40,7 @@ class Localization:
     def describe(self) -> str:
         if not self.node:
             return f"{self.candidate} vs {self.reference}: all {self.checked} node outputs within tolerance"
-        where = f" (module {self.module})" if self.module else ""
+        where = f" (module {self.module})" if self.module else f" (Caffe layer {self.layer})" if self.layer else ""
         inputs = ", ".join(f"{i['name']} {i['max_abs']:.2e}" for i in self.inputs) or "none"
         return (f"{self.candidate} vs {self.reference}: first divergence at node '{self.node}' ({self.op_type}){where}, "
                 f"output '{self.output}' max_abs {self.max_abs:.2e}; its inputs' max_abs: {inputs}")
@@ -111,6 +113,7 @@ def localize_tf(onnx_path: str | Path, feeds: Mapping[str, Any], tolerances: Tol
             result.node, result.op_type, result.output = node.name or out, node.op_type, out
             result.max_abs, result.max_rel = parity.max_abs, parity.max_rel
             result.module = module_path(node)
+            result.layer = next((p.value for p in node.metadata_props if p.key == CAFFE_LAYER_KEY), "")
             result.inputs = [{"name": i, "max_abs": errors.get(i, 0.0)} for i in node.input if i]
             break
     if result.checked == 0:

@@ -13,6 +13,7 @@ from bridge.model import Artifact, ConvertOptions
 from bridge.registry import converter
 from bridge_converters.onnx_tf import ops as _ops  # noqa: F401  (registers the handlers)
 from bridge_converters.onnx_tf.graph import GraphWalker, check_supported, find_unsupported
+from bridge_converters.onnx_tf.ops.ml_features import zipmap_outputs
 from bridge_converters.onnx_tf.registry import OPS, onnx_op
 from bridge_converters.onnx_tf.savedmodel import TfProgram, build_program, sanitize_names, save_savedmodel
 
@@ -38,12 +39,15 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
 
         run_passes(model, options.extra["passes"])
     program = build_program(model, expose_intermediates=bool(options.extra.get("expose_intermediates")))
-    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME})
+    # ZipMap outputs (sequences of maps in ONNX) are dense probability tensors here: record their labels.
+    zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(model).items()}
+    extra = {"zipmap_labels": zipmaps} if zipmaps else {}
+    save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, **extra})
     return Artifact(
         format="tf",
         path=out_path,
         converter=CONVERTER_NAME,
         input_names=list(program.input_map),
         output_names=list(program.output_map),
-        meta={"inputs": program.input_map, "outputs": program.output_map},
+        meta={"inputs": program.input_map, "outputs": program.output_map, **extra},
     )

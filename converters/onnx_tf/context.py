@@ -1,20 +1,32 @@
-"""What an op handler sees: its node's inputs as TF tensors, parsed attributes, static values."""
+"""What an op handler sees: its node's inputs as TF tensors, parsed attributes, static values, layouts.
+
+A handler gets its inputs in the layouts its rule planned (``passes/layout.py``): ONNX axis order unless
+the rule says otherwise. ``ctx.layouts[i]`` is input i's layout and ``ctx.const(i)`` its static value in
+that same layout, so axis arithmetic and constants always agree with the tensors the handler holds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from bridge.errors import UnsupportedError
 
-if TYPE_CHECKING:
-    from bridge_converters.onnx_tf.graph import GraphWalker
-
-__all__ = ["NodeContext", "OpUnsupported"]
+__all__ = ["NodeContext", "OpUnsupported", "ConversionScope", "parse_attributes"]
 
 
 class OpUnsupported(UnsupportedError):
     """A handler met an attribute or input combination it cannot convert."""
+
+
+class ConversionScope(Protocol):
+    """What a node needs from the walker converting it."""
+
+    def static_value(self, name: str, tensor: Any, layout: Sequence[int] | None) -> Any: ...
+
+    def record_static(self, name: str, value: Any) -> None: ...
+
+    def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]: ...
 
 
 def parse_attributes(node: Any) -> dict[str, Any]:
@@ -40,14 +52,33 @@ def parse_attributes(node: Any) -> dict[str, Any]:
 
 
 class NodeContext:
-    """One ONNX node during conversion."""
+    """One ONNX node during conversion.
 
-    def __init__(self, node: Any, inputs: Sequence[Any], walker: GraphWalker, opset: int) -> None:
+    ``attrs`` are the node's parsed attributes (with a layout plan's rewrites); ``consts`` replace the static
+    values of inputs (and supply absent ones); ``layouts[i]`` is input i's layout (None: ONNX order);
+    ``channels_last`` is set when a ChannelsLast rule arranged the data input channels-last.
+    """
+
+    def __init__(self, node: Any, inputs: Sequence[Any], scope: ConversionScope, opset: int,
+                 attrs: Mapping[str, Any] | None = None, layouts: Sequence[Any] | None = None,
+                 consts: Mapping[int, Any] | None = None, channels_last: bool = False) -> None:
         self.node = node
-        self.inputs = list(inputs)
-        self.walker = walker
+        self.scope = scope
         self.opset = opset
-        self.attrs = parse_attributes(node)
+        self.attrs = dict(parse_attributes(node) if attrs is None else attrs)
+        self.inputs = list(inputs)
+        self.layouts: list[Any] = list(layouts) if layouts is not None else [None] * len(self.inputs)
+        self.channels_last = channels_last
+        self._consts = dict(consts or {})
+        if self._consts:
+            import tensorflow as tf
+
+            for i, value in self._consts.items():
+                while len(self.inputs) <= i:
+                    self.inputs.append(None)
+                    self.layouts.append(None)
+                self.inputs[i] = tf.constant(value)
+                self.layouts[i] = None
 
     @property
     def op_type(self) -> str:
@@ -73,11 +104,27 @@ class NodeContext:
     def input(self, i: int, default: Any = None) -> Any:
         return self.inputs[i] if self.has_input(i) else default
 
+    def layout(self, i: int = 0) -> tuple[int, ...]:
+        """Input i's layout as a permutation (the identity when it is in ONNX order)."""
+        layout = self.layouts[i] if i < len(self.layouts) else None
+        if layout is not None:
+            return tuple(layout)
+        rank = self.inputs[i].shape.rank if self.has_input(i) else None
+        return tuple(range(rank or 0))
+
+    def physical_axis(self, onnx_axis: int, i: int = 0) -> int:
+        """Where ONNX axis ``onnx_axis`` of input i sits in the tensor the handler holds."""
+        layout = self.layout(i)
+        return layout.index(onnx_axis + len(layout) if onnx_axis < 0 else onnx_axis)
+
     def const(self, i: int) -> Any:
-        """The static numpy value of input ``i``, or None when it is only known at run time."""
-        if not self.has_input(i):
+        """The static numpy value of input ``i`` (in the layout the handler holds it), or None when it is
+        only known at run time."""
+        if i in self._consts:
+            return self._consts[i]
+        if not self.has_input(i) or i >= len(self.node.input):
             return None
-        return self.walker.static_value(self.node.input[i], self.inputs[i])
+        return self.scope.static_value(self.node.input[i], self.inputs[i], self.layouts[i])
 
     def require_const(self, i: int, what: str) -> Any:
         value = self.const(i)
@@ -91,7 +138,7 @@ class NodeContext:
     def subgraph(self, attr_name: str) -> Callable[[Sequence[Any]], list[Any]]:
         """A callable that converts the graph attribute ``attr_name`` on given inputs, seeing the outer scope."""
         graph = self.attrs[attr_name]
-        return lambda feeds: self.walker.run_subgraph(graph, feeds)
+        return lambda feeds: self.scope.run_subgraph(graph, feeds)
 
     def subgraph_proto(self, attr_name: str) -> Any:
         return self.attrs[attr_name]

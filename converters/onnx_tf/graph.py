@@ -1,4 +1,10 @@
-"""Walk an ONNX graph in topological order, turning each node into TensorFlow ops through its handler."""
+"""Walk an ONNX graph in topological order, turning each node into TensorFlow ops through its handler.
+
+Tensors carry layouts (``passes/layout.py``): the walker asks each handler's layout rule how to run its node,
+arranges the inputs accordingly (a transpose only where a tensor is not yet in the layout asked for), and
+records the layout of every output. Nodes whose inputs are all static are evaluated once, eagerly, and
+become constants.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from typing import Any
 
 from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
-from bridge_converters.onnx_tf.context import NodeContext
+from bridge_converters.onnx_tf.context import NodeContext, parse_attributes
+from bridge_converters.onnx_tf.passes.layout import NodeView, Perm, Plan, between, identity, inverse
 from bridge_converters.onnx_tf.registry import OPS, OpRegistry
 
 __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets", "handler_failure"]
@@ -16,17 +23,11 @@ __all__ = ["GraphWalker", "find_unsupported", "check_supported", "model_opsets",
 # Ops whose outputs must never be folded into constants even when their inputs are static.
 _NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
             "If", "Loop", "Scan", "SequenceMap", "Dropout"}
-# Elementwise ops whose result does not depend on the layout of same-shaped inputs.
-_LAYOUT_FREE = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Gelu",
-                "Softplus", "Softsign", "Mish", "Swish", "ThresholdedRelu", "Clip", "Neg", "Abs", "Exp", "Log", "Sqrt",
-                "Reciprocal", "Erf", "Identity", "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean"}
 _FOLD_LIMIT = 1 << 20  # elements; bigger results stay in the graph
 
 
 def model_opsets(model: Any) -> dict[str, int]:
     return {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in model.opset_import}
-
-
 
 
 def find_unsupported(model: Any, ops: OpRegistry = OPS) -> Counter[str]:
@@ -54,31 +55,70 @@ def check_supported(model: Any, ops: OpRegistry = OPS) -> None:
 class GraphWalker:
     """Converts one ONNX model's graph (and its subgraphs) into TF ops, inside or outside a tf.function.
 
-    ``weights`` maps initializer names to tensors or variables to use instead of constants.
+    ``weights`` maps initializer names to tensors or variables to use instead of constants;
+    ``weight_layouts`` gives the layout a weight is stored in (e.g. a conv kernel kept in TF's filter layout).
     """
 
     def __init__(self, model: Any, weights: Mapping[str, Any] | None = None, ops: OpRegistry = OPS,
-                 fold_constants: bool = True) -> None:
+                 fold_constants: bool = True, weight_layouts: Mapping[str, Perm] | None = None) -> None:
         self.model = model
         self.opsets = model_opsets(model)
         self.weights = dict(weights or {})
+        self.weight_layouts = dict(weight_layouts or {})
         self.ops = ops
         self.fold_constants = fold_constants
-        self.static: dict[str, Any] = {}
+        self.static: dict[str, Any] = {}  # ONNX-order numpy values of tensors known at conversion time
+        self.layouts: dict[str, Perm] = {}  # tensors held in a layout other than ONNX order
+        self._arranged: dict[tuple[int, str, Perm, int], Any] = {}  # (graph, name, layout, rank) -> tensor
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
 
     # -- static values -------------------------------------------------------------------------------
-    def static_value(self, name: str, tensor: Any) -> Any:
+    def static_value(self, name: str, tensor: Any, layout: Sequence[int] | None = None) -> Any:
+        """``name``'s value in ``layout`` (the layout ``tensor`` is in), or None when only known at run time."""
         if name in self.static:
-            return self.static[name]
+            return _arranged_value(self.static[name], layout)
         import tensorflow as tf
 
         try:
-            value = tf.get_static_value(tensor)
+            return tf.get_static_value(tensor)
         except Exception:  # get_static_value raises on some symbolic tensors; "unknown" is the answer
-            value = None
-        return value
+            return None
+
+    def record_static(self, name: str, value: Any) -> None:
+        self.static[name] = value
+
+    # -- layouts -------------------------------------------------------------------------------------
+    def arrange(self, name: str, tensor: Any, want: Perm | None, rank: int | None = None) -> Any:
+        """``tensor`` (``name``, in its recorded layout) in layout ``want``; with ``rank`` larger than its own,
+        first given leading unit axes (numpy broadcasting). Constants are arranged with numpy."""
+        if want is None or tensor is None:
+            return tensor
+        import tensorflow as tf
+
+        own = tensor.shape.rank
+        have = self.layouts.get(name) or identity(own)
+        rank = own if rank is None else rank
+        if have == tuple(want) and rank == own:
+            return tensor
+        key = (id(tf.compat.v1.get_default_graph()), name, tuple(want), rank)
+        if key in self._arranged and not tf.executing_eagerly():
+            return self._arranged[key]
+        if name in self.static:
+            out = tf.constant(_arranged_value(self.static[name], want))
+        else:
+            out = tensor if have == identity(own) else tf.transpose(tensor, between(have, identity(own)))
+            for _ in range(rank - own):
+                out = tf.expand_dims(out, 0)
+            if tuple(want) != identity(rank):
+                out = tf.transpose(out, list(want))
+        if not tf.executing_eagerly():
+            self._arranged[key] = out
+        return out
+
+    def onnx_order(self, name: str, tensor: Any) -> Any:
+        rank = None if tensor is None else tensor.shape.rank
+        return tensor if rank is None else self.arrange(name, tensor, identity(rank))
 
     # -- graphs --------------------------------------------------------------------------------------
     def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,6 +147,8 @@ class GraphWalker:
         for init in graph.initializer:
             if init.name in self.weights:
                 local[init.name] = self.weights[init.name]
+                if init.name in self.weight_layouts:
+                    self.layouts[init.name] = tuple(self.weight_layouts[init.name])
             else:
                 value = numpy_helper.to_array(init)
                 self.static[init.name] = value
@@ -114,6 +156,7 @@ class GraphWalker:
         local.update(feeds)
         for name in feeds:
             self.static.pop(name, None)
+            self.layouts.pop(name, None)
         self._scopes.append(env)
         try:
             for node in graph.node:
@@ -123,38 +166,31 @@ class GraphWalker:
         missing = [o.name for o in graph.output if o.name not in env]
         if missing:
             raise UsageError(f"graph outputs {missing} are produced by no node; the ONNX model is invalid")
-        return [env[o.name] for o in graph.output]
+        return [self.onnx_order(o.name, env[o.name]) for o in graph.output]
 
     def _convert_node(self, node: Any, env: Mapping[str, Any], local: dict[str, Any]) -> None:
         import tensorflow as tf
 
         domain = "" if node.domain == "ai.onnx" else node.domain
         opset = self.opsets.get(domain, 0)
-        handler = self.ops.resolve(domain, node.op_type, opset)
-        if handler is None:
+        key = self.ops.resolve_key(domain, node.op_type, opset)
+        if key is None:
             raise UnsupportedError(f"no TF handler for {node.op_type} at opset {opset}", {node.op_type: 1})
-        inputs = []
         for name in node.input:
-            if name == "":
-                inputs.append(None)
-            elif name in env:
-                inputs.append(env[name])
-            else:
+            if name and name not in env:
                 raise UsageError(f"node {node.name or node.op_type} reads '{name}', which nothing produces; the ONNX model is invalid")
+        inputs = [env[name] if name else None for name in node.input]
         try:
-            ctx = NodeContext(node, inputs, self, opset)
-            results = self._fold(ctx, handler) if self._foldable(node) else None
-            if results is None:
+            folded = self._fold(node, key, opset) if self._foldable(node) else None
+            if folded is not None:
+                results, layouts = folded, [None] * len(folded)
+            else:
                 with tf.name_scope(_scope_name(node)):
-                    results = handler(ctx)
+                    results, layouts = self._apply(node, key, opset, inputs)
         except BridgeError:
             raise
         except Exception as exc:
             raise handler_failure(node, exc) from exc
-        if not isinstance(results, (list, tuple)):
-            results = [results]
-        if node.op_type in _LAYOUT_FREE and domain == "" and len(results) == 1 and results[0] is not None:
-            self._share_channels_last(ctx, handler, results[0])
         for i, out_name in enumerate(node.output):
             if out_name == "":
                 continue
@@ -162,57 +198,81 @@ class GraphWalker:
                 raise UnsupportedError(f"{node.op_type}: output {i} ('{out_name}') is not produced by the TF handler",
                                        {node.op_type: 1})
             local[out_name] = results[i]
+            layout = layouts[i] if i < len(layouts) else None
+            if layout is not None and tuple(layout) != identity(len(layout)):
+                self.layouts[out_name] = tuple(layout)
+            else:
+                self.layouts.pop(out_name, None)
             if self.trace is not None:
-                self.trace[out_name] = results[i]
+                self.trace[out_name] = self.onnx_order(out_name, results[i])
 
-    def _share_channels_last(self, ctx: NodeContext, handler: Any, result: Any) -> None:
-        """When every non-scalar input has a channels-last twin (see ``ops/_common.py``) and all share the
-        result's static shape (so no broadcasting is involved), the result gets a twin too: the same
-        handler run on the twins."""
-        from bridge_converters.onnx_tf.ops._common import channels_last_twin, remember_channels_last
+    def _apply(self, node: Any, key: Any, opset: int, inputs: list[Any]) -> tuple[list[Any], list[Any]]:
+        """Run one node through its layout plan (or in ONNX order); its outputs and their layouts."""
+        attrs = parse_attributes(node)
+        rule = self.ops.layout_rule(key)
+        plan = rule(self._view(node, opset, attrs, inputs)) if rule is not None else None
+        if plan is None:
+            plan = Plan([None if t is None or t.shape.rank is None else identity(t.shape.rank) for t in inputs],
+                        [None] * len(node.output))
+        arranged = [self.arrange(name, t, plan.inputs[i] if i < len(plan.inputs) else None, plan.broadcast.get(i))
+                    for i, (name, t) in enumerate(zip(node.input, inputs))]
+        layouts = [plan.inputs[i] if i < len(plan.inputs) and plan.inputs[i] is not None else self.layouts.get(name)
+                   for i, name in enumerate(node.input)]
+        if plan.emit is not None:
+            results = plan.emit(arranged)
+        else:
+            ctx = NodeContext(node, arranged, self, opset, attrs={**attrs, **plan.attrs}, layouts=layouts,
+                              consts=plan.consts, channels_last=plan.channels_last)
+            results = self.ops.handler(key)(ctx)
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        return list(results), list(plan.outputs)
 
-        inputs: list[Any] = []
-        for tensor in ctx.inputs:
-            if tensor is None or tensor.shape.rank == 0:
-                inputs.append(tensor)
+    def _view(self, node: Any, opset: int, attrs: dict[str, Any], inputs: list[Any]) -> NodeView:
+        layouts: list[Perm | None] = []
+        shapes: list[list[int | None] | None] = []
+        for name, t in zip(node.input, inputs):
+            rank = None if t is None else t.shape.rank
+            if rank is None:
+                layouts.append(None)
+                shapes.append(None)
                 continue
-            twin = channels_last_twin(tensor)
-            if twin is None or not tensor.shape.is_fully_defined() or tensor.shape != result.shape:
-                return
-            inputs.append(twin)
-        if all(not callable(i) for i in inputs):
-            return
+            layout = self.layouts.get(name) or identity(rank)
+            physical = t.shape.as_list()
+            layouts.append(layout)
+            shapes.append([physical[layout.index(a)] for a in range(rank)])
 
-        def make() -> Any:
-            out = handler(NodeContext(ctx.node, [i() if callable(i) else i for i in inputs], self, ctx.opset))
-            return out[0] if isinstance(out, (list, tuple)) else out
+        def const(i: int) -> Any:
+            name = node.input[i]
+            if name in self.static:
+                return self.static[name]
+            value = self.static_value(name, inputs[i])
+            return None if value is None else _arranged_value(value, inverse(layouts[i]) if layouts[i] else None)
 
-        remember_channels_last(result, make)
+        return NodeView(node, opset, attrs, [t is not None for t in inputs], layouts, shapes, const)
 
     def _foldable(self, node: Any) -> bool:
         if not self.fold_constants or node.op_type in _NO_FOLD:
             return False
         return all(name == "" or name in self.static for name in node.input)
 
-    def _fold(self, ctx: NodeContext, handler: Any) -> list[Any] | None:
-        """Evaluate a node whose inputs are all static eagerly; its outputs become constants."""
+    def _fold(self, node: Any, key: Any, opset: int) -> list[Any] | None:
+        """Evaluate a node whose inputs are all static eagerly; its outputs become constants (ONNX order)."""
         import numpy as np
         import tensorflow as tf
 
         try:
             with tf.init_scope():
-                eager = NodeContext(ctx.node, [None if n == "" else tf.constant(self.static[n]) for n in ctx.node.input],
-                                    self, ctx.opset)
-                results = handler(eager)
-                if not isinstance(results, (list, tuple)):
-                    results = [results]
-                values = [None if r is None else np.asarray(r) for r in results]
+                inputs = [None if n == "" else tf.constant(self.static[n]) for n in node.input]
+                results, layouts = self._apply(node, key, opset, inputs)
+                values = [None if r is None else _arranged_value(np.asarray(r), inverse(p) if p else None)
+                          for r, p in zip(results, layouts + [None] * (len(results) - len(layouts)))]
         except Exception:  # let the graph-mode conversion report (or succeed) instead
             return None
         if any(v is not None and v.size > _FOLD_LIMIT for v in values):
             return None
         out = []
-        for name, value in zip(ctx.node.output, values):
+        for name, value in zip(node.output, values):
             if value is None:
                 out.append(None)
                 continue
@@ -220,6 +280,18 @@ class GraphWalker:
                 self.static[name] = value
             out.append(tf.constant(value))
         return out
+
+
+def _arranged_value(value: Any, layout: Sequence[int] | None) -> Any:
+    """A numpy value in ``layout``, given leading unit axes first when the layout is of a higher rank."""
+    import numpy as np
+
+    if layout is None:
+        return value
+    value = np.asarray(value)
+    if value.ndim < len(layout):
+        value = value.reshape((1,) * (len(layout) - value.ndim) + value.shape)
+    return value if tuple(layout) == tuple(range(len(layout))) else np.transpose(value, layout)
 
 
 def handler_failure(node: Any, exc: BaseException) -> UnsupportedError:

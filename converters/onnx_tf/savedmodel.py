@@ -40,26 +40,38 @@ def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
     ]
 
 
-def _conv_weight_layouts(model: Any) -> dict[str, list[int]]:
-    """Initializers read only as Conv weights, with the permutation to TF's (k..., C/group, M) layout."""
+_KERNEL_INPUTS = {("Conv", 1), ("ConvTranspose", 1)}
+
+
+def _conv_weight_layouts(model: Any) -> dict[str, tuple[int, ...]]:
+    """Initializers read only as convolution weights, with their layout in TF's filter order (k..., C/g, M):
+    stored so, the handlers' layout plan asks for exactly that and no transpose is left in the graph."""
+    from bridge_converters.onnx_tf.passes.layout import kernel_layout
+
     uses: dict[str, set[tuple[str, int]]] = {}
     for node in model.graph.node:
         for i, name in enumerate(node.input):
             uses.setdefault(name, set()).add((node.op_type if node.domain in ("", "ai.onnx") else "", i))
-    return {init.name: [*range(2, len(init.dims)), 1, 0] for init in model.graph.initializer
-            if uses.get(init.name) == {("Conv", 1)} and len(init.dims) >= 3}
+    return {init.name: kernel_layout(len(init.dims)) for init in model.graph.initializer
+            if uses.get(init.name, set()) and uses[init.name] <= _KERNEL_INPUTS and len(init.dims) >= 3}
 
 
-def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False) -> TfProgram:
+def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
+                  fuse: bool = True) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
-    ``expose_intermediates`` adds every node output to the function's outputs (for localisation).
+    ``expose_intermediates`` adds every node output to the function's outputs (for localisation). ``fuse``
+    first applies the exact fusions of ``passes/fuse.py`` to ``model`` (in place).
     """
     import numpy as np
     import tensorflow as tf
     from onnx import numpy_helper
 
     check_supported(model)
+    if fuse:
+        from bridge_converters.onnx_tf.passes.fuse import fuse as apply_fusions
+
+        apply_fusions(model)
     initializers = {t.name for t in model.graph.initializer}
     input_names = [v.name for v in model.graph.input if v.name not in initializers]
     input_map = sanitize_names(input_names)
@@ -81,11 +93,8 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
 
     def serve(*args: Any) -> dict[str, Any]:
-        # A weight stored channels-last is handed to the handlers in ONNX layout; the Conv handler's own
-        # transpose back to channels-last then cancels out (Grappler removes inverse transpose pairs).
-        weights = {name: tf.transpose(var, np.argsort(layouts[name])) if name in layouts else var
-                   for name, var in variables.items()}
-        walker = GraphWalker(model, weights=weights)
+        walker = GraphWalker(model, weights=variables,
+                             weight_layouts={n: p for n, p in layouts.items() if n in variables})
         traced: dict[str, Any] = {}
         if expose_intermediates:
             walker.trace = traced

@@ -1,48 +1,46 @@
-"""Helpers shared by op families: layout transposes, axis handling, spatial padding."""
+"""Helpers shared by op families: the channels-last boundary, axis handling, spatial padding."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["to_channels_last", "to_channels_first", "channels_last_twin", "remember_channels_last", "norm_axis",
-           "spatial_pads", "static_shape"]
+__all__ = ["to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
+           "same_pads", "static_shape"]
 
 
-# Layout twins. ONNX is channels-first and TF's CPU kernels channels-last, so each conv or pool transposes
-# its input in and its output back. A tensor made by ``to_channels_first`` remembers the channels-last
-# tensor it came from, and the walker passes that on through layout-free elementwise ops (Relu, Add, ...),
-# so the next conv reads the channels-last twin instead of transposing again. A twin is built on first
-# use only, and TF prunes whichever layout ends up unused.
-_TWIN = "_bridge_channels_last"
+# Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the
+# rule their data input already arrives so and their output leaves so (no transposes here); without it
+# (ctx.channels_last false: unknown rank, folding corner cases) these helpers transpose at the boundary.
+def data_in(ctx: Any, i: int = 0, rank: int | None = None) -> Any:
+    """Data input ``i`` channels-last; ``rank`` (e.g. the kernel's) where the tensor's own is unknown."""
+    x = ctx.inputs[i]
+    if ctx.channels_last:
+        return x
+    if x.shape.rank is None and rank is not None:
+        x.set_shape([None] * rank)  # no op: only the static shape learns the rank
+    return to_channels_last(x)
 
 
-def remember_channels_last(nchw: Any, make: Any) -> None:
-    """Record ``make()`` as the channels-last form of ``nchw``; built once, on first use."""
-    built: list[Any] = []
-
-    def twin() -> Any:
-        if not built:
-            built.append(make())
-        return built[0]
-
-    try:
-        setattr(nchw, _TWIN, twin)
-    except AttributeError:  # some tensor types take no attributes: no twin, a transpose instead
-        pass
+def data_out(ctx: Any, y: Any) -> Any:
+    """A channels-last result as the node's first output."""
+    return y if ctx.channels_last else to_channels_first(y)
 
 
-def channels_last_twin(x: Any) -> Any:
-    """The callable that gives ``x`` channels-last without a transpose, or None."""
-    return getattr(x, _TWIN, None)
+def kernel_in(ctx: Any, i: int) -> Any:
+    """Conv weight input ``i`` in TF's filter layout (k..., C/group, M) from ONNX's (M, C/group, k...)."""
+    import tensorflow as tf
+
+    w = ctx.inputs[i]
+    if ctx.channels_last:
+        return w
+    rank = w.shape.rank
+    return tf.transpose(w, [*range(2, rank), 1, 0])
 
 
 def to_channels_last(x: Any) -> Any:
     """NC... -> N...C"""
     import tensorflow as tf
 
-    twin = channels_last_twin(x)
-    if twin is not None:
-        return twin()
     rank = x.shape.rank
     return tf.transpose(x, [0, *range(2, rank), 1])
 
@@ -52,9 +50,7 @@ def to_channels_first(x: Any) -> Any:
     import tensorflow as tf
 
     rank = x.shape.rank
-    nchw = tf.transpose(x, [0, rank - 1, *range(1, rank - 1)])
-    remember_channels_last(nchw, lambda: x)
-    return nchw
+    return tf.transpose(x, [0, rank - 1, *range(1, rank - 1)])
 
 
 def norm_axis(axis: int, rank: int) -> int:
@@ -63,6 +59,18 @@ def norm_axis(axis: int, rank: int) -> int:
 
 def static_shape(x: Any) -> list[int | None]:
     return list(x.shape.as_list()) if x.shape.rank is not None else []
+
+
+def same_pads(in_spatial: list[int | None], kernel: list[int], strides: list[int],
+              dilations: list[int]) -> list[tuple[int, int]] | None:
+    """The (begin, end) pads TF's "SAME" padding applies to these static sizes (None when a size is unknown)."""
+    if any(d is None for d in in_spatial):
+        return None
+    pads = []
+    for size, k, s, d in zip(in_spatial, kernel, strides, dilations):
+        total = max(0, (-(-size // s) - 1) * s + (k - 1) * d + 1 - size)  # type: ignore[operator]
+        pads.append((total // 2, total - total // 2))
+    return pads
 
 
 def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], strides: list[int],

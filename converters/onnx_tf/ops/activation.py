@@ -6,6 +6,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.elementwise import half_via_float32
+from bridge_converters.onnx_tf.passes.layout import AXIS_13, ELEMENTWISE, ELEMENTWISE_7
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -22,28 +23,28 @@ def _c(value: float, like: Any) -> Any:
     return _tf().constant(value, like.dtype)
 
 
-@onnx_op("Relu", since=1)
+@onnx_op("Relu", since=1, layout=ELEMENTWISE)
 def relu(ctx: Any) -> Any:
     return _tf().nn.relu(ctx.inputs[0])
 
 
-@onnx_op("Sigmoid", since=1)
+@onnx_op("Sigmoid", since=1, layout=ELEMENTWISE)
 def sigmoid(ctx: Any) -> Any:
     return half_via_float32(_tf().math.sigmoid)(ctx.inputs[0])
 
 
-@onnx_op("Tanh", since=1)
+@onnx_op("Tanh", since=1, layout=ELEMENTWISE)
 def tanh(ctx: Any) -> Any:
     return half_via_float32(_tf().math.tanh)(ctx.inputs[0])
 
 
-@onnx_op("LeakyRelu", since=1)
+@onnx_op("LeakyRelu", since=1, layout=ELEMENTWISE)
 def leaky_relu(ctx: Any) -> Any:
     x = ctx.inputs[0]
     return _tf().where(x < 0, x * _c(ctx.attr("alpha", 0.01), x), x)
 
 
-@onnx_op("PRelu", since=1)
+@onnx_op("PRelu", since=1, layout=ELEMENTWISE_7)
 def prelu(ctx: Any) -> Any:
     tf = _tf()
     x, slope = ctx.inputs
@@ -58,19 +59,19 @@ def _elu(x: Any, alpha: float) -> Any:
     return tf.where(x > 0, x, _c(alpha, x) * tf.math.expm1(x))
 
 
-@onnx_op("Elu", since=1)
+@onnx_op("Elu", since=1, layout=ELEMENTWISE)
 def elu(ctx: Any) -> Any:
     return half_via_float32(_elu)(ctx.inputs[0], ctx.attr("alpha", 1.0))
 
 
-@onnx_op("Selu", since=1)
+@onnx_op("Selu", since=1, layout=ELEMENTWISE)
 def selu(ctx: Any) -> Any:
     alpha = ctx.attr("alpha", 1.67326319217681884765625)
     gamma = ctx.attr("gamma", 1.05070102214813232421875)
     return half_via_float32(lambda x: _c(gamma, x) * _elu(x, alpha))(ctx.inputs[0])
 
 
-@onnx_op("Celu", since=12)
+@onnx_op("Celu", since=12, layout=ELEMENTWISE)
 def celu(ctx: Any) -> Any:
     tf = _tf()
 
@@ -83,32 +84,35 @@ def celu(ctx: Any) -> Any:
 
 def _hard_sigmoid(x: Any, alpha: float, beta: float) -> Any:
     tf = _tf()
+    if x.dtype == tf.float32 and abs(alpha - 1.0 / 6.0) < 1e-7 and beta == 0.5:
+        return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)  # three TFLite builtins (ADD, RELU6, MUL) instead of four
     return tf.clip_by_value(_c(alpha, x) * x + _c(beta, x), _c(0.0, x), _c(1.0, x))
 
 
-@onnx_op("HardSigmoid", since=1)
+@onnx_op("HardSigmoid", since=1, layout=ELEMENTWISE)
 def hard_sigmoid(ctx: Any) -> Any:
     return _hard_sigmoid(ctx.inputs[0], ctx.attr("alpha", 0.2), ctx.attr("beta", 0.5))
 
 
-@onnx_op("HardSwish", since=14)
+@onnx_op("HardSwish", since=14, layout=ELEMENTWISE)
 def hard_swish(ctx: Any) -> Any:
     x = ctx.inputs[0]
+    # for float32 x * relu6(x + 3) / 6: the form TFLite's converter turns into its HARD_SWISH builtin
     return x * _hard_sigmoid(x, 1.0 / 6.0, 0.5)
 
 
-@onnx_op("Softplus", since=1)
+@onnx_op("Softplus", since=1, layout=ELEMENTWISE)
 def softplus(ctx: Any) -> Any:
     return half_via_float32(_tf().math.softplus)(ctx.inputs[0])
 
 
-@onnx_op("Softsign", since=1)
+@onnx_op("Softsign", since=1, layout=ELEMENTWISE)
 def softsign(ctx: Any) -> Any:
     tf = _tf()
     return half_via_float32(lambda x: x / (tf.abs(x) + _c(1.0, x)))(ctx.inputs[0])
 
 
-@onnx_op("Gelu", since=20)
+@onnx_op("Gelu", since=20, layout=ELEMENTWISE)
 def gelu(ctx: Any) -> Any:
     approximate = ctx.attr("approximate", "none")
     if approximate not in ("none", "tanh"):
@@ -116,13 +120,13 @@ def gelu(ctx: Any) -> Any:
     return half_via_float32(_tf().nn.gelu)(ctx.inputs[0], approximate=approximate == "tanh")
 
 
-@onnx_op("Mish", since=18)
+@onnx_op("Mish", since=18, layout=ELEMENTWISE)
 def mish(ctx: Any) -> Any:
     tf = _tf()
     return half_via_float32(lambda x: x * tf.math.tanh(tf.math.softplus(x)))(ctx.inputs[0])
 
 
-@onnx_op("Swish", since=24)
+@onnx_op("Swish", since=24, layout=ELEMENTWISE)
 def swish(ctx: Any) -> Any:
     tf = _tf()
     alpha = ctx.attr("alpha", 1.0)
@@ -141,14 +145,14 @@ def swiglu(ctx: Any) -> Any:
     return tf.cast(a * tf.math.sigmoid(tf.cast(alpha, wide) * a) * b, gate.dtype)
 
 
-@onnx_op("ThresholdedRelu", since=10)
+@onnx_op("ThresholdedRelu", since=10, layout=ELEMENTWISE)
 def thresholded_relu(ctx: Any) -> Any:
     tf = _tf()
     x = ctx.inputs[0]
     return tf.where(x > _c(ctx.attr("alpha", 1.0), x), x, tf.zeros_like(x))
 
 
-@onnx_op("Shrink", since=9)
+@onnx_op("Shrink", since=9, layout=ELEMENTWISE)
 def shrink(ctx: Any) -> Any:
     tf = _tf()
     x = ctx.inputs[0]
@@ -209,4 +213,4 @@ def _handlers(fn: Any) -> tuple[Any, Any]:
 for _op, _fn in (("Softmax", _softmax), ("LogSoftmax", _log_softmax), ("Hardmax", _hardmax)):
     _v1, _v13 = _handlers(_fn)
     onnx_op(_op, since=1)(_v1)
-    onnx_op(_op, since=13)(_v13)
+    onnx_op(_op, since=13, layout=AXIS_13)(_v13)

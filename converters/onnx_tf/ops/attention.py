@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["rotate", "rotary_heads"]
 
 
 def _dim(x: Any, i: int) -> Any:
@@ -172,12 +172,31 @@ def attention(ctx: Any) -> Any:
     return [y, present_k, present_v, qk_out][:max(1, ctx.num_outputs)]
 
 
-@onnx_op("RotaryEmbedding", since=23)
-def rotary_embedding(ctx: Any) -> Any:
+def rotate(x: Any, cos: Any, sin: Any, rot_dim: int, interleaved: bool) -> Any:
+    """RoPE on ``x`` [B, S, heads, D] with ``cos``/``sin`` [B or 1, S, rot_dim / 2]: the first ``rot_dim``
+    features rotate (as halves, or as interleaved pairs), the rest pass through."""
     import tensorflow as tf
 
-    x, cos, sin = ctx.inputs[:3]
-    position_ids = ctx.input(3)
+    cos, sin = tf.cast(cos, x.dtype)[:, :, None, :], tf.cast(sin, x.dtype)[:, :, None, :]
+    x_rot, x_pass = x[..., :rot_dim], x[..., rot_dim:]
+    if interleaved:
+        x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]
+    else:
+        x1, x2 = x_rot[..., :rot_dim // 2], x_rot[..., rot_dim // 2:]
+    real = cos * x1 - sin * x2
+    imag = sin * x1 + cos * x2
+    if interleaved:
+        rotated = tf.reshape(tf.stack([real, imag], axis=-1), tf.shape(x_rot))
+    else:
+        rotated = tf.concat([real, imag], axis=-1)
+    return tf.concat([rotated, x_pass], axis=-1)
+
+
+def rotary_heads(ctx: Any, x: Any, cos: Any, sin: Any) -> Any:
+    """RotaryEmbedding on a [B, heads, S, D] or [B, S, heads * D] input (heads from ``num_heads``), with
+    ``cos``/``sin`` already gathered for each position: [B or 1, S, rot_dim / 2]."""
+    import tensorflow as tf
+
     rank = x.shape.rank
     shape = tf.shape(x)
     if rank == 4:  # [B, heads, S, D] -> [B, S, heads, D]
@@ -193,24 +212,21 @@ def rotary_embedding(ctx: Any) -> Any:
     rot_dim = ctx.attr("rotary_embedding_dim", 0) or head
     if rot_dim is None:
         raise ctx.unsupported("head size must be static when rotary_embedding_dim is not given")
-    if position_ids is not None:
-        cos, sin = tf.gather(cos, position_ids), tf.gather(sin, position_ids)
-    cos, sin = tf.cast(cos, x.dtype)[:, :, None, :], tf.cast(sin, x.dtype)[:, :, None, :]
-    x_rot, x_pass = x[..., :rot_dim], x[..., rot_dim:]
-    if ctx.attr("interleaved", 0):
-        x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]
-    else:
-        x1, x2 = x_rot[..., :rot_dim // 2], x_rot[..., rot_dim // 2:]
-    real = cos * x1 - sin * x2
-    imag = sin * x1 + cos * x2
-    if ctx.attr("interleaved", 0):
-        rotated = tf.reshape(tf.stack([real, imag], axis=-1), tf.shape(x_rot))
-    else:
-        rotated = tf.concat([real, imag], axis=-1)
-    out = tf.concat([rotated, x_pass], axis=-1)
+    out = rotate(x, cos, sin, rot_dim, bool(ctx.attr("interleaved", 0)))
     if rank == 4:
         return tf.transpose(out, [0, 2, 1, 3])
     return tf.reshape(out, shape)
+
+
+@onnx_op("RotaryEmbedding", since=23)
+def rotary_embedding(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    x, cos, sin = ctx.inputs[:3]
+    position_ids = ctx.input(3)
+    if position_ids is not None:
+        cos, sin = tf.gather(cos, position_ids), tf.gather(sin, position_ids)
+    return rotary_heads(ctx, x, cos, sin)
 
 
 @onnx_op("FlexAttention", since=1, domain="ai.onnx.preview")

@@ -1,15 +1,17 @@
 """Convolutions: Conv, ConvTranspose, ConvInteger, QLinearConv.
 
-ONNX is channels-first; TF's CPU kernels want channels-last, so we transpose around them. ONNX's pads are
-given to the TF kernels as explicit padding (or applied with tf.pad where a kernel has none), which makes
-every pads/auto_pad case exact.
+ONNX is channels-first; TF's CPU kernels want channels-last. The handlers declare a ChannelsLast layout
+rule, so their data input arrives channels-last and the weight in TF's filter layout (passes/layout.py):
+the walker transposes only where a tensor is not already so. ONNX's pads are given to the TF kernels as
+explicit padding (or applied with tf.pad where a kernel has none), which makes every pads/auto_pad case exact.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
+from bridge_converters.onnx_tf.ops._common import data_in, data_out, kernel_in, same_pads, spatial_pads, static_shape
+from bridge_converters.onnx_tf.passes.layout import CONV, QLINEAR_CONV
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -42,6 +44,12 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
 
     n = len(strides)
     pads = pads if pads is not None else [(0, 0)] * n
+    k_shape = static_shape(wl)
+    if pads != "SAME" and any(p != (0, 0) for p in pads):
+        # explicit pads that are exactly TF's SAME padding: no separate PAD op (TFLite's convs pad SAME only)
+        eff = [(k - 1) * d + 1 for k, d in zip(k_shape[:n], dilations)]
+        if same_pads(static_shape(xl)[1:-1], eff, strides, [1] * n) == [tuple(p) for p in pads]:
+            pads = "SAME"
     if n == 1:  # run 1-D as 2-D with a unit height
         pads2 = pads if pads == "SAME" else [(0, 0), *pads]
         y = conv_channels_last(xl[:, tf.newaxis], wl[tf.newaxis], [1, *strides], [1, *dilations], group, pads2)
@@ -52,7 +60,6 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
         padding = [[0, 0], *[list(p) for p in pads], [0, 0]]
     else:
         padding = "VALID"
-    k_shape = static_shape(wl)
     in_per_group, out_ch = k_shape[-2], k_shape[-1]
     if n == 2:
         if group > 1 and in_per_group == 1 and strides[0] == strides[1] and (dilations == [1, 1] or strides == [1, 1]):
@@ -77,17 +84,17 @@ def conv_channels_last(xl: Any, wl: Any, strides: list[int], dilations: list[int
     return tf.concat([tf.nn.conv3d(a, b, strides=[1, *strides, 1], padding=padding) for a, b in zip(xs, ws)], -1)
 
 
-def _conv_pads(ctx: Any, x: Any, kernel: list[int], strides: list[int], dilations: list[int]) -> Any:
+def _conv_pads(ctx: Any, xl: Any, kernel: list[int], strides: list[int], dilations: list[int]) -> Any:
     """Static (begin, end) pads; with auto_pad SAME and unknown spatial sizes, "SAME" (upper) or a tensor."""
     import tensorflow as tf
 
     auto_pad = ctx.attr("auto_pad", "NOTSET")
-    spatial = static_shape(x)[2:]
+    spatial = static_shape(xl)[1:-1]
     if auto_pad not in ("SAME_UPPER", "SAME_LOWER") or all(d is not None for d in spatial):
         return spatial_pads(ctx, spatial, kernel, strides, dilations)
     if auto_pad == "SAME_UPPER":
         return "SAME"
-    sizes = tf.shape(x)[2:]
+    sizes = tf.shape(xl)[1:-1]
     pads = []
     for i, (k, s, d) in enumerate(zip(kernel, strides, dilations)):
         out = (sizes[i] + s - 1) // s
@@ -96,67 +103,60 @@ def _conv_pads(ctx: Any, x: Any, kernel: list[int], strides: list[int], dilation
     return tf.stack([[0, 0], *pads, [0, 0]])
 
 
-def _conv(ctx: Any, x: Any, w: Any) -> Any:
-    """Channels-first ONNX convolution (no bias) of ``x`` by ``w``, in x's dtype, as channels-last."""
+def _conv(ctx: Any, xl: Any, wl: Any) -> Any:
+    """ONNX convolution (no bias) of channels-last ``xl`` by ``wl`` in TF's filter layout, channels-last."""
     import tensorflow as tf
 
-    w_shape = static_shape(w)
+    w_shape = static_shape(wl)
     n = len(w_shape) - 2
     if n < 1 or n > 3 or any(d is None for d in w_shape):
         raise ctx.unsupported("the weight needs a static shape and 1 to 3 spatial axes")
-    kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
+    kernel = list(ctx.attr("kernel_shape", w_shape[:n]))
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
-    pads = _conv_pads(ctx, x, kernel, strides, dilations)
-    xl = to_channels_last(x)
+    pads = _conv_pads(ctx, xl, kernel, strides, dilations)
     if tf.is_tensor(pads):
         xl, pads = tf.pad(xl, pads), None
-    wl = tf.transpose(w, [*range(2, n + 2), 1, 0])  # (M, C/g, k...) -> (k..., C/g, M)
     return conv_channels_last(xl, wl, strides, dilations, int(ctx.attr("group", 1)), pads)
 
 
-@onnx_op("Conv", since=1)
+@onnx_op("Conv", since=1, layout=CONV)
 def conv(ctx: Any) -> Any:
     import tensorflow as tf
 
-    y = _conv(ctx, ctx.inputs[0], ctx.inputs[1])
+    y = _conv(ctx, data_in(ctx, rank=ctx.inputs[1].shape.rank), kernel_in(ctx, 1))
     bias = ctx.input(2)
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
-    return to_channels_first(y)
+    return data_out(ctx, y)
 
 
-def _int_conv_input(t: Any, zp: Any, per_channel_axis: int | None) -> Any:
-    """``t - zero_point`` in float64: integer products and sums stay exact there and TF has float64 kernels."""
+def _int_conv_input(t: Any, zp: Any) -> Any:
+    """``t - zero_point`` in float64: integer products and sums stay exact there and TF has float64 kernels.
+    A per-channel zero point belongs to the last axis (output channels, in TF's filter layout)."""
     import tensorflow as tf
 
     t = tf.cast(t, tf.float64)
-    if zp is None:
-        return t
-    zp = tf.cast(zp, tf.float64)
-    if per_channel_axis is not None and zp.shape.rank == 1 and t.shape.rank is not None:
-        zp = tf.reshape(zp, [-1] + [1] * (t.shape.rank - 1 - per_channel_axis))
-    return t - zp
+    return t if zp is None else t - tf.cast(zp, tf.float64)
 
 
-@onnx_op("ConvInteger", since=10)
+@onnx_op("ConvInteger", since=10, layout=CONV)
 def conv_integer(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = _int_conv_input(ctx.inputs[0], ctx.input(2), None)
-    w = _int_conv_input(ctx.inputs[1], ctx.input(3), 0)
+    x = _int_conv_input(data_in(ctx), ctx.input(2))
+    w = _int_conv_input(kernel_in(ctx, 1), ctx.input(3))
     # ONNX pads an integer input with its zero point, i.e. zero after the subtraction.
-    y = _conv(ctx, x, w)
-    return tf.cast(to_channels_first(y), tf.int32)
+    return data_out(ctx, tf.cast(_conv(ctx, x, w), tf.int32))
 
 
-@onnx_op("QLinearConv", since=10)
+@onnx_op("QLinearConv", since=10, layout=QLINEAR_CONV)
 def qlinear_conv(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp = (ctx.input(i) for i in range(8))
-    xf = _int_conv_input(x, x_zp, None)
-    wf = _int_conv_input(w, w_zp, 0)
+    x, x_scale, x_zp, _, w_scale, w_zp, y_scale, y_zp = (ctx.input(i) for i in range(8))
+    xf = _int_conv_input(data_in(ctx), x_zp)
+    wf = _int_conv_input(kernel_in(ctx, 3), w_zp)
     acc = _conv(ctx, xf, wf)
     if ctx.has_input(8):
         acc = acc + tf.cast(ctx.inputs[8], tf.float64)
@@ -167,7 +167,7 @@ def qlinear_conv(ctx: Any) -> Any:
     if y_zp is not None:
         y = y + tf.cast(y_zp, tf.float64)
     y = tf.clip_by_value(y, float(out_dtype.min), float(out_dtype.max))
-    return to_channels_first(tf.cast(y, out_dtype))
+    return data_out(ctx, tf.cast(y, out_dtype))
 
 
 # -- ConvTranspose -----------------------------------------------------------------------------------
@@ -209,34 +209,33 @@ def _crop(y: Any, pads: list[tuple[int, int]], out_pad: list[int]) -> Any:
     return tf.slice(y, begin, size)
 
 
-@onnx_op("ConvTranspose", since=1)
+@onnx_op("ConvTranspose", since=1, layout=CONV)
 def conv_transpose(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x, w = ctx.inputs[0], ctx.inputs[1]
-    w_shape = static_shape(w)
-    n = len(w_shape) - 2
-    if n < 1 or n > 3 or any(d is None for d in w_shape):
+    xl, wk = data_in(ctx), kernel_in(ctx, 1)  # (N, D..., C) and (k..., M/g, C)
+    k_shape = static_shape(wk)
+    n = len(k_shape) - 2
+    if n < 1 or n > 3 or any(d is None for d in k_shape):
         raise ctx.unsupported("the weight needs a static shape and 1 to 3 spatial axes")
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
     out_pad = list(ctx.attr("output_padding", [0] * n))
     group = int(ctx.attr("group", 1))
-    kernel_eff = [(k - 1) * d + 1 for k, d in zip(w_shape[2:], dilations)]
-    x_static = static_shape(x)
-    dyn = tf.shape(x)
-    in_spatial = [x_static[2 + i] if x_static[2 + i] is not None else dyn[2 + i] for i in range(n)]
+    kernel_eff = [(k - 1) * d + 1 for k, d in zip(k_shape[:n], dilations)]
+    x_static = static_shape(xl)
+    dyn = tf.shape(xl)
+    in_spatial = [x_static[1 + i] if x_static[1 + i] is not None else dyn[1 + i] for i in range(n)]
     if ctx.attr("output_shape") is not None or ctx.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
         if any(not isinstance(s, int) for s in in_spatial):
             raise ctx.unsupported("output_shape/auto_pad SAME need static spatial sizes")
     pads = _transpose_pads(ctx, in_spatial, kernel_eff, strides, out_pad)
 
-    # (C, M/g, k...) -> (k..., M/g, C), TF's conv_transpose filter layout, dilation made explicit
-    wl = _dilate_kernel(tf.transpose(w, [*range(2, n + 2), 1, 0]), list(range(n)), dilations)
-    xl = to_channels_last(x)
+    # TF's conv_transpose filter layout (k..., M/g, C), with the dilation made explicit
+    wl = _dilate_kernel(wk, list(range(n)), dilations)
     batch = x_static[0] if x_static[0] is not None else dyn[0]
     full = [(in_spatial[i] - 1) * strides[i] + kernel_eff[i] for i in range(n)]
-    out_per_group = w_shape[1]
+    out_per_group = k_shape[-2]
 
     def out_shape(channels: int) -> Any:
         dims = [batch, *full, channels]
@@ -249,7 +248,7 @@ def conv_transpose(ctx: Any) -> Any:
 
     if group == 1:
         y = transposed(xl, wl)
-    elif n == 2 and out_per_group == 1 and group == w_shape[0] and strides[0] == strides[1]:
+    elif n == 2 and out_per_group == 1 and group == k_shape[-1] and strides[0] == strides[1]:
         # depthwise transposed: the input gradient of a depthwise conv with filter (kh, kw, C, 1)
         y = tf.nn.depthwise_conv2d_backprop_input(out_shape(group), tf.reshape(wl, [*wl.shape[:2], group, 1]), xl,
                                                   strides=[1, *strides, 1], padding="VALID")
@@ -260,7 +259,7 @@ def conv_transpose(ctx: Any) -> Any:
     bias = ctx.input(2)
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
-    return to_channels_first(y)
+    return data_out(ctx, y)
 
 
 # -- DeformConv --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.passes.layout import CUMULATIVE, TOPK
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -21,12 +22,12 @@ def _scan(ctx: Any, product: bool) -> Any:
     return fn(x, axis=axis, exclusive=bool(ctx.attr("exclusive", 0)), reverse=bool(ctx.attr("reverse", 0)))
 
 
-@onnx_op("CumSum", since=11)
+@onnx_op("CumSum", since=11, layout=CUMULATIVE)
 def cum_sum(ctx: Any) -> Any:
     return _scan(ctx, product=False)
 
 
-@onnx_op("CumProd", since=26)
+@onnx_op("CumProd", since=26, layout=CUMULATIVE)
 def cum_prod(ctx: Any) -> Any:
     return _scan(ctx, product=True)
 
@@ -67,12 +68,12 @@ def _top_k(ctx: Any, k: Any) -> list[Any]:
     return [values, indices]
 
 
-@onnx_op("TopK", since=1)
+@onnx_op("TopK", since=1, layout=TOPK)
 def top_k_v1(ctx: Any) -> Any:
     return _top_k(ctx, int(ctx.attr("k")))
 
 
-@onnx_op("TopK", since=10)
+@onnx_op("TopK", since=10, layout=TOPK)
 def top_k(ctx: Any) -> Any:
     import tensorflow as tf
 

@@ -52,6 +52,13 @@ def _first_scalar(ctx: Any, i: int, dtype: Any) -> Any:
     return tf.cond(tf.size(flat) > 0, lambda: flat[0], lambda: tf.zeros([], dtype))
 
 
+def _floordiv(a: Any, b: Any) -> Any:
+    """int64 a // b through int32: TFLite's FLOOR_DIV has no int64 kernel (counts here stay far below 2**31)."""
+    import tensorflow as tf
+
+    return tf.cast(tf.cast(a, tf.int32) // tf.cast(b, tf.int32), tf.int64)
+
+
 @onnx_op("NonMaxSuppression", since=10)
 def non_max_suppression(ctx: Any) -> Any:
     import tensorflow as tf
@@ -68,7 +75,7 @@ def non_max_suppression(ctx: Any) -> Any:
     n_classes, n = shape[1], shape[2]
     flat_scores = tf.reshape(scores, [-1, n])  # one row per (batch, class)
     rows = tf.shape(flat_scores, out_type=tf.int64)[0]
-    batch_of_row = tf.range(rows) // n_classes
+    batch_of_row = _floordiv(tf.range(rows), n_classes)
     # Highest score first; ties keep the lower box index first (a stable sort), as the reference pops them.
     order = tf.argsort(-flat_scores, axis=-1, stable=True)
     ordered_scores = tf.gather(flat_scores, order, batch_dims=1)
@@ -83,18 +90,19 @@ def non_max_suppression(ctx: Any) -> Any:
         take = candidate[:, t] & ~blocked & (count < max_out)
         chosen = tf.one_hot(box, tf.cast(n, tf.int32), on_value=True, off_value=False) & take[:, None]
         kept = kept | tf.ensure_shape(chosen, kept.shape)  # keeps the loop variable's static shape
-        return t + 1, kept, count + tf.cast(take, tf.int64), taken.write(tf.cast(t, tf.int32), take)
+        # step t's picks as column t: a plain tensor, not a TensorArray, so TFLite lowers the loop to builtins
+        at_t = tf.one_hot(t, tf.cast(n, tf.int32), on_value=True, off_value=False)[None, :] & take[:, None]
+        return t + 1, kept, count + tf.cast(take, tf.int64), taken | tf.ensure_shape(at_t, taken.shape)
 
-    taken = tf.TensorArray(tf.bool, size=tf.cast(n, tf.int32), element_shape=[None])
     _, _, _, taken = tf.while_loop(
         lambda t, *_: t < n, step,
-        [tf.constant(0, tf.int64), tf.zeros_like(candidate), tf.zeros([rows], tf.int64), taken])
-    taken = tf.transpose(tf.reshape(taken.stack(), [n, rows]))  # [rows, steps]
+        [tf.constant(0, tf.int64), tf.zeros_like(candidate), tf.zeros([rows], tf.int64), tf.zeros_like(candidate)])
+    # taken: [rows, steps]
     # Row-major order of (row, step) is the reference's output order: batch, class, then selection order.
     where = tf.where(taken)
     row = where[:, 0]
     box = tf.cast(tf.gather_nd(order, where), tf.int64)
-    return tf.stack([row // n_classes, row % n_classes, box], axis=1)
+    return tf.stack([_floordiv(row, n_classes), row % n_classes, box], axis=1)
 
 
 # -- Col2Im -----------------------------------------------------------------------------------------

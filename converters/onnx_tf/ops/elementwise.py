@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__ = ["legacy_broadcast", "half_via_float32"]
@@ -79,10 +80,10 @@ for _op, _fn in _ARITH.items():
     # since=1 covers the legacy broadcast attributes (opsets 1 and 6); later versions only add dtypes.
     _h = _arith_handler(_fn)
     _h.__name__ = _op.lower()
-    onnx_op(_op, since=1)(_h)
+    onnx_op(_op, since=1, layout=ELEMENTWISE)(_h)
 
 
-@onnx_op("Mod", since=10)
+@onnx_op("Mod", since=10, layout=ELEMENTWISE)
 def mod(ctx: Any) -> Any:
     tf = _tf()
     a, b = ctx.inputs
@@ -115,7 +116,7 @@ def _float_mod(a: Any, b: Any) -> Any:
     return tf.cast(r, a.dtype)
 
 
-@onnx_op("Pow", since=1)
+@onnx_op("Pow", since=1, layout=ELEMENTWISE)
 def pow_(ctx: Any) -> Any:
     tf = _tf()
     a, b = _binary(ctx)
@@ -174,7 +175,7 @@ def _unary_handler(fn: Any, exact: bool) -> Any:
 for _op, (_since, _fn) in _UNARY.items():
     _h = _unary_handler(_fn, _op in _EXACT)
     _h.__name__ = _op.lower()
-    onnx_op(_op, since=_since)(_h)
+    onnx_op(_op, since=_since, layout=ELEMENTWISE)(_h)
 
 
 def _fold(ctx: Any, fn: Any) -> Any:
@@ -186,22 +187,22 @@ def _fold(ctx: Any, fn: Any) -> Any:
 
 
 # Max/Min/Sum/Mean: opset 8 added broadcasting; converting older same-shape models the same way is exact.
-@onnx_op("Max", since=1)
+@onnx_op("Max", since=1, layout=ELEMENTWISE)
 def max_(ctx: Any) -> Any:
     return _fold(ctx, _tf().maximum)
 
 
-@onnx_op("Min", since=1)
+@onnx_op("Min", since=1, layout=ELEMENTWISE)
 def min_(ctx: Any) -> Any:
     return _fold(ctx, _tf().minimum)
 
 
-@onnx_op("Sum", since=1)
+@onnx_op("Sum", since=1, layout=ELEMENTWISE)
 def sum_(ctx: Any) -> Any:
     return _fold(ctx, _tf().add)
 
 
-@onnx_op("Mean", since=1)
+@onnx_op("Mean", since=1, layout=ELEMENTWISE)
 def mean(ctx: Any) -> Any:
     tf = _tf()
     total = _fold(ctx, tf.add)
@@ -211,6 +212,9 @@ def mean(ctx: Any) -> Any:
 
 def _clip(x: Any, lo: Any, hi: Any) -> Any:
     tf = _tf()
+    if x.dtype.is_floating and _static_scalar(lo) == 0.0 and _static_scalar(hi) in (6.0, None):
+        # TF's own activations, which TFLite fuses into the preceding convolution (RELU6, RELU)
+        return tf.nn.relu6(x) if _static_scalar(hi) == 6.0 else tf.nn.relu(x)
     # maximum then minimum: with min > max every value becomes max, as ONNX specifies; NaN propagates.
     if lo is not None:
         x = tf.maximum(x, tf.reshape(tf.cast(lo, x.dtype), []))
@@ -219,23 +223,36 @@ def _clip(x: Any, lo: Any, hi: Any) -> Any:
     return x
 
 
-@onnx_op("Clip", since=1)
+def _static_scalar(value: Any) -> float | None:
+    """A bound's value when it is known at conversion time (a number, or a constant tensor), else None."""
+    import numpy as np
+
+    if value is None:
+        return None
+    if not isinstance(value, (int, float, np.number)):
+        value = _tf().get_static_value(value)
+        if value is None or np.size(value) != 1:
+            return float("nan")  # unknown: matches no special case
+    return float(np.asarray(value).reshape(-1)[0])
+
+
+@onnx_op("Clip", since=1, layout=ELEMENTWISE)
 def clip_v1(ctx: Any) -> Any:
     # The defaults (-FLT_MAX, FLT_MAX) clip nothing, so absent attributes are skipped.
     return _clip(ctx.inputs[0], ctx.attr("min"), ctx.attr("max"))
 
 
-@onnx_op("Clip", since=11)
+@onnx_op("Clip", since=11, layout=ELEMENTWISE)
 def clip_v11(ctx: Any) -> Any:
     return _clip(ctx.inputs[0], ctx.input(1), ctx.input(2))
 
 
-@onnx_op("IsNaN", since=9)
+@onnx_op("IsNaN", since=9, layout=ELEMENTWISE)
 def is_nan(ctx: Any) -> Any:
     return _tf().math.is_nan(ctx.inputs[0])
 
 
-@onnx_op("IsInf", since=10)
+@onnx_op("IsInf", since=10, layout=ELEMENTWISE)
 def is_inf(ctx: Any) -> Any:
     tf = _tf()
     x = ctx.inputs[0]

@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.shape import dims
+from bridge_converters.onnx_tf.passes.layout import GATHER
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -68,7 +69,7 @@ def _scatter_nd(ctx: Any, data: Any, coords: Any, updates: Any) -> Any:
 
 
 # -- gathers ----------------------------------------------------------------------------------------
-@onnx_op("Gather", since=1)
+@onnx_op("Gather", since=1, layout=GATHER)
 def gather(ctx: Any) -> Any:
     import tensorflow as tf
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.ops.elementwise import legacy_broadcast
+from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -51,26 +52,26 @@ def _binary_handler(name: str) -> Any:
 for _op, (_since, _name) in _BINARY.items():
     _h = _binary_handler(_name)
     _h.__name__ = _op.lower()
-    onnx_op(_op, since=_since)(_h)
+    onnx_op(_op, since=_since, layout=ELEMENTWISE)(_h)
 
 
-@onnx_op("Not", since=1)
+@onnx_op("Not", since=1, layout=ELEMENTWISE)
 def not_(ctx: Any) -> Any:
     return _tf().logical_not(ctx.inputs[0])
 
 
-@onnx_op("BitwiseNot", since=18)
+@onnx_op("BitwiseNot", since=18, layout=ELEMENTWISE)
 def bitwise_not(ctx: Any) -> Any:
     return _tf().bitwise.invert(ctx.inputs[0])
 
 
-@onnx_op("Where", since=9)
+@onnx_op("Where", since=9, layout=ELEMENTWISE)
 def where(ctx: Any) -> Any:
     cond, x, y = ctx.inputs
     return _tf().where(cond, x, y)
 
 
-@onnx_op("BitShift", since=11)
+@onnx_op("BitShift", since=11, layout=ELEMENTWISE)
 def bit_shift(ctx: Any) -> Any:
     """Opset 28 added signed types: right shifts sign-extend; shifts outside [0, bits) give 0 (or -1 for a
     right shift of a negative value). The same rule is a valid answer for opset 11's undefined cases."""

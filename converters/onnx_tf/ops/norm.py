@@ -1,23 +1,29 @@
 """Normalisations: BatchNormalization, InstanceNormalization, GroupNormalization, LayerNormalization,
-RMSNormalization, LRN, LpNormalization, MeanVarianceNormalization."""
+RMSNormalization, LRN, LpNormalization, MeanVarianceNormalization.
+
+BatchNormalization, InstanceNormalization and LRN work in whatever layout their input is in (layout rule
+CHANNEL): they find the channel axis with ``ctx.physical_axis(1)``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.passes.layout import AXIS, CHANNEL
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
 
-def _per_channel(t: Any, rank: int) -> Any:
-    """A (C,) parameter shaped to broadcast over (N, C, ...); a per-activation (C, D1, ...) one as is."""
+def _per_channel(t: Any, rank: int, axis: int = 1) -> Any:
+    """A (C,) parameter shaped to broadcast along ``axis`` of a rank-``rank`` tensor; a per-activation
+    (C, D1, ...) one as is."""
     import tensorflow as tf
 
     if t.shape.rank is not None and t.shape.rank > 1:
         return t  # spatial=0 (opsets 1-8): one parameter per activation, broadcast over the batch
-    return tf.reshape(t, [-1] + [1] * (rank - 2))
+    return tf.reshape(t, [-1] + [1] * (rank - 1 - axis))
 
 
 def _stash(ctx: Any, x: Any) -> Any:
@@ -27,38 +33,44 @@ def _stash(ctx: Any, x: Any) -> Any:
     return tf.float32 if int(ctx.attr("stash_type", 1)) == 1 and x.dtype in (tf.float16, tf.bfloat16) else x.dtype
 
 
-def _batch_norm_apply(x: Any, scale: Any, bias: Any, mean: Any, var: Any, eps: float) -> Any:
+def _batch_norm_apply(x: Any, scale: Any, bias: Any, mean: Any, var: Any, eps: float, axis: int = 1) -> Any:
     import tensorflow as tf
 
     rank = x.shape.rank
     inv = tf.math.rsqrt(tf.cast(var, x.dtype) + tf.cast(eps, x.dtype)) * tf.cast(scale, x.dtype)
     shift = tf.cast(bias, x.dtype) - tf.cast(mean, x.dtype) * inv
-    return x * _per_channel(inv, rank) + _per_channel(shift, rank)
+    return x * _per_channel(inv, rank, axis) + _per_channel(shift, rank, axis)
 
 
-@onnx_op("BatchNormalization", since=1)
+def _channel_axis(ctx: Any) -> int:
+    return ctx.physical_axis(1) if ctx.inputs[0].shape.rank and ctx.inputs[0].shape.rank > 1 else 1
+
+
+@onnx_op("BatchNormalization", since=1, layout=CHANNEL)
 def batch_norm(ctx: Any) -> Any:
     # Opsets 1-13 carry is_test/spatial/momentum for training; like ONNX Runtime we convert inference only.
     x, scale, bias, mean, var = ctx.inputs[:5]
-    return _batch_norm_apply(x, scale, bias, mean, var, ctx.attr("epsilon", 1e-5))
+    return _batch_norm_apply(x, scale, bias, mean, var, ctx.attr("epsilon", 1e-5), _channel_axis(ctx))
 
 
-@onnx_op("BatchNormalization", since=14)
+@onnx_op("BatchNormalization", since=14, layout=CHANNEL)
 def batch_norm_14(ctx: Any) -> Any:
     import tensorflow as tf
 
     x, scale, bias, mean, var = ctx.inputs[:5]
     eps = ctx.attr("epsilon", 1e-5)
+    axis = _channel_axis(ctx)
     if not ctx.attr("training_mode", 0):
-        return _batch_norm_apply(x, scale, bias, mean, var, eps)
+        return _batch_norm_apply(x, scale, bias, mean, var, eps, axis)
     # training: normalise with the batch statistics (population variance), update the running ones
-    axes = [0, *range(2, x.shape.rank)]
+    rank = x.shape.rank
+    axes = [a for a in range(rank) if a != axis]
     batch_mean = tf.reduce_mean(x, axis=axes)
-    batch_var = tf.reduce_mean(tf.square(x - tf.reshape(batch_mean, [-1] + [1] * (x.shape.rank - 2))), axis=axes)
+    batch_var = tf.reduce_mean(tf.square(x - _per_channel(batch_mean, rank, axis)), axis=axes)
     momentum = ctx.attr("momentum", 0.9)
     running_mean = tf.cast(mean, x.dtype) * momentum + batch_mean * (1 - momentum)
     running_var = tf.cast(var, x.dtype) * momentum + batch_var * (1 - momentum)
-    y = _batch_norm_apply(x, scale, bias, batch_mean, batch_var, eps)
+    y = _batch_norm_apply(x, scale, bias, batch_mean, batch_var, eps, axis)
     return [y, tf.cast(running_mean, mean.dtype), tf.cast(running_var, var.dtype)]
 
 
@@ -74,14 +86,16 @@ def _normalize(x: Any, axes: list[int], eps: float, dtype: Any) -> tuple[Any, An
     return diff * inv_std, mean, inv_std
 
 
-@onnx_op("InstanceNormalization", since=1)
+@onnx_op("InstanceNormalization", since=1, layout=CHANNEL)
 def instance_norm(ctx: Any) -> Any:
     import tensorflow as tf
 
     x, scale, bias = ctx.inputs[:3]
     rank = x.shape.rank
-    y, _, _ = _normalize(x, list(range(2, rank)), ctx.attr("epsilon", 1e-5), x.dtype)
-    return y * _per_channel(tf.cast(scale, x.dtype), rank) + _per_channel(tf.cast(bias, x.dtype), rank)
+    axis = _channel_axis(ctx)
+    spatial = [ctx.physical_axis(a) for a in range(2, rank)]
+    y, _, _ = _normalize(x, spatial, ctx.attr("epsilon", 1e-5), x.dtype)
+    return y * _per_channel(tf.cast(scale, x.dtype), rank, axis) + _per_channel(tf.cast(bias, x.dtype), rank, axis)
 
 
 def _group_norm(ctx: Any, per_group_params: bool) -> Any:
@@ -142,7 +156,7 @@ def rms_norm(ctx: Any) -> Any:
     return tf.cast(y, x.dtype) * tf.cast(scale, x.dtype)
 
 
-@onnx_op("LRN", since=1)
+@onnx_op("LRN", since=1, layout=CHANNEL)
 def lrn(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -151,14 +165,19 @@ def lrn(ctx: Any) -> Any:
     alpha, beta, bias = ctx.attr("alpha", 1e-4), ctx.attr("beta", 0.75), ctx.attr("bias", 1.0)
     before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
     sq = tf.square(x)
-    padded = tf.pad(sq, [[0, 0], [before, after]] + [[0, 0]] * (x.shape.rank - 2))
-    channels = tf.shape(x)[1]
+    axis, rank = _channel_axis(ctx), x.shape.rank
+    padded = tf.pad(sq, [[before, after] if a == axis else [0, 0] for a in range(rank)])
+    channels = tf.shape(x)[axis]
+
+    def shifted(i: int) -> Any:
+        return padded[(slice(None),) * axis + (slice(i, i + channels),)]
+
     # the window sum over channels [c - before, c + after] as `size` shifted slices
-    window = tf.add_n([padded[:, i:i + channels] for i in range(size)]) if size > 1 else sq
+    window = tf.add_n([shifted(i) for i in range(size)]) if size > 1 else sq
     return x / tf.pow(tf.cast(bias, x.dtype) + tf.cast(alpha / size, x.dtype) * window, tf.cast(beta, x.dtype))
 
 
-@onnx_op("LpNormalization", since=1)
+@onnx_op("LpNormalization", since=1, layout=AXIS)
 def lp_norm(ctx: Any) -> Any:
     import tensorflow as tf
 

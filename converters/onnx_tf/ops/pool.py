@@ -1,8 +1,10 @@
 """Pooling: MaxPool (with Indices), AveragePool, LpPool, MaxUnpool and the global pools.
 
-The common cases run on tf.nn.pool (channels-last). What it refuses (strides larger than the window, strides
-together with dilations, integer inputs, the Indices output) runs as one strided slice per kernel tap,
-reduced elementwise: exact for every ONNX attribute combination, and fine for the small kernels involved.
+The common cases run on tf.nn.pool, channels-last: the window pools declare a ChannelsLast layout rule, so
+their input arrives channels-last and their output leaves so. What tf.nn.pool refuses (strides larger than
+the window, strides together with dilations, integer inputs, the Indices output) runs as one strided slice
+per kernel tap, reduced elementwise, channels-first: exact for every ONNX attribute combination, and fine for
+the small kernels involved. The global pools reduce whatever axes hold the spatial dims (layout ANY).
 """
 
 from __future__ import annotations
@@ -10,24 +12,27 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import spatial_pads, static_shape, to_channels_first, to_channels_last
+from bridge_converters.onnx_tf.ops._common import (data_in, data_out, spatial_pads, static_shape, to_channels_first,
+                                                   to_channels_last)
 from bridge_converters.onnx_tf.ops.shape import dims, shape_vector
+from bridge_converters.onnx_tf.passes.layout import ANY, POOL
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
 
 
 class _Geometry:
-    """Kernel, strides, dilations, explicit pads and the ceil_mode extension of one pooling node."""
+    """Kernel, strides, dilations, explicit pads and the ceil_mode extension of one pooling node, for the
+    channels-last input ``xl``."""
 
-    def __init__(self, ctx: Any, x: Any) -> None:
+    def __init__(self, ctx: Any, xl: Any) -> None:
         import tensorflow as tf
 
         self.kernel = [int(k) for k in ctx.attr("kernel_shape")]
         n = len(self.kernel)
         self.strides = [int(s) for s in ctx.attr("strides", [1] * n)]
         self.dilations = [int(d) for d in ctx.attr("dilations", [1] * n)]
-        self.in_spatial = static_shape(x)[2:]
+        self.in_spatial = static_shape(xl)[1:-1]
         # SAME_UPPER over unknown sizes: TF's own "SAME" padding is the same rule
         self.tf_same = ctx.attr("auto_pad", "NOTSET") == "SAME_UPPER" and None in self.in_spatial
         if self.tf_same:
@@ -37,7 +42,7 @@ class _Geometry:
         ceil = bool(ctx.attr("ceil_mode", 0))
         self.out: list[int | None] = []  # None where the size is only known at run time
         self.extra: list[Any] = []  # end padding beyond pads so that VALID windows give the ceil_mode count
-        dynamic = tf.shape(x)
+        dynamic = tf.shape(xl)
         for i, (size, k, s, d, (b, e)) in enumerate(zip(self.in_spatial, self.kernel, self.strides, self.dilations,
                                                          self.pads)):
             eff = (k - 1) * d + 1
@@ -45,7 +50,7 @@ class _Geometry:
                 self.out.append(None)
                 self.extra.append(0)
                 continue
-            length = size if size is not None else dynamic[2 + i]
+            length = size if size is not None else dynamic[1 + i]
             total = length + b + e
             out = -(-(total - eff) // s) + 1 if ceil else (total - eff) // s + 1
             if ceil:  # the last window must start inside the input or its left pad
@@ -199,56 +204,55 @@ def _valid_pool(xl: Any, kernel: list[int], mode: str, strides: list[int], dilat
     return tf.cond(fits, pool, lambda: tf.zeros(tf.stack([shape[0], *out, shape[-1]]), xl.dtype))
 
 
-@onnx_op("MaxPool", since=1)
+@onnx_op("MaxPool", since=1, layout=POOL)
 def max_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    g = _Geometry(ctx, x)
+    xl = data_in(ctx)
+    g = _Geometry(ctx, xl)
     with_indices = ctx.output_used(1)
-    if g.tf_same and g.tf_pool_ok and x.dtype.is_floating and not with_indices:
-        y = tf.nn.pool(to_channels_last(x), g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="SAME")
-        return to_channels_first(y)
+    if g.tf_same and g.tf_pool_ok and xl.dtype.is_floating and not with_indices:
+        return data_out(ctx, tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
-    if with_indices or not g.tf_pool_ok or not x.dtype.is_floating:
-        if not g.static or (with_indices and any(v is None for v in static_shape(x)[1:])):
+    if with_indices or not g.tf_pool_ok or not xl.dtype.is_floating:
+        if not g.static or (with_indices and any(v is None for v in static_shape(xl)[1:])):
             raise ctx.unsupported("this MaxPool geometry (or its Indices output) needs static spatial sizes")
-        return _max_by_taps(g, x, with_indices, int(ctx.attr("storage_order", 0)))
-    xl = to_channels_last(x)
+        pooled = _max_by_taps(g, to_channels_first(xl), with_indices, int(ctx.attr("storage_order", 0)))
+        if with_indices:
+            return [data_out(ctx, to_channels_last(pooled[0])), pooled[1]]
+        return data_out(ctx, to_channels_last(pooled))
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
     if _any_padding(full):
-        xl = tf.pad(xl, full, constant_values=tf.cast(_pad_value(x.dtype), x.dtype))
-    y = _valid_pool(xl, g.kernel, "MAX", g.strides, g.dilations)
-    return to_channels_first(y)
+        xl = tf.pad(xl, full, constant_values=tf.cast(_pad_value(xl.dtype), xl.dtype))
+    return data_out(ctx, _valid_pool(xl, g.kernel, "MAX", g.strides, g.dilations))
 
 
-@onnx_op("AveragePool", since=1)
+@onnx_op("AveragePool", since=1, layout=POOL)
 def average_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    g = _Geometry(ctx, x)
+    xl = data_in(ctx)
+    g = _Geometry(ctx, xl)
     include_pad = bool(ctx.attr("count_include_pad", 0))
     if g.tf_same and g.tf_pool_ok and not include_pad:  # TF's SAME average also leaves the padding out
-        y = tf.nn.pool(to_channels_last(x), g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="SAME")
-        return to_channels_first(y)
+        return data_out(ctx, tf.nn.pool(xl, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
     padded = _any_padding(g.full_pads())
     if not g.tf_pool_ok:
         if not g.static:
             raise ctx.unsupported("strides larger than the window or with dilations need static spatial sizes")
-        return _sum_by_taps(g, x) / tf.constant(g.valid_count(include_pad), x.dtype)
-    xl = to_channels_last(x)
+        mean = _sum_by_taps(g, to_channels_first(xl)) / tf.constant(g.valid_count(include_pad), xl.dtype)
+        return data_out(ctx, to_channels_last(mean))
     full = [[0, 0], *g.full_pads()[2:], [0, 0]]
     mean = _valid_pool(tf.pad(xl, full) if padded else xl, g.kernel, "AVG", g.strides, g.dilations)
     if not padded:
-        return to_channels_first(mean)
+        return data_out(ctx, mean)
     # tf averages over the whole window; rescale to ONNX's count of the taps that read real data (or pads)
     if g.static:
         rescale = _prod(g.kernel) / g.valid_count(include_pad)
-        return to_channels_first(mean) * tf.constant(rescale, x.dtype)
+        return data_out(ctx, mean * tf.constant(rescale[..., None], xl.dtype))
     ones = tf.ones_like(xl[..., :1])
     if include_pad:
         ones = tf.pad(ones, [[0, 0], *[[b, e] for b, e in g.pads], [0, 0]], constant_values=1.0)
@@ -256,28 +260,28 @@ def average_pool(ctx: Any) -> Any:
     else:
         mask = tf.pad(ones, full)
     fraction = _valid_pool(mask, g.kernel, "AVG", g.strides, g.dilations)
-    return to_channels_first(mean / fraction)
+    return data_out(ctx, mean / fraction)
 
 
-@onnx_op("LpPool", since=1)
+@onnx_op("LpPool", since=1, layout=POOL)
 def lp_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    g = _Geometry(ctx, x)
+    xl = data_in(ctx)
+    g = _Geometry(ctx, xl)
     p = float(ctx.attr("p", 2))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes")
-    powered = tf.pow(tf.abs(x), tf.cast(p, x.dtype))
+    powered = tf.pow(tf.abs(xl), tf.cast(p, xl.dtype))
     if g.tf_pool_ok:
-        xl = tf.pad(to_channels_last(powered), [[0, 0], *g.full_pads()[2:], [0, 0]])
-        mean = _valid_pool(xl, g.kernel, "AVG", g.strides, g.dilations)
-        summed = to_channels_first(mean * tf.cast(_prod(g.kernel), x.dtype))
+        mean = _valid_pool(tf.pad(powered, [[0, 0], *g.full_pads()[2:], [0, 0]]), g.kernel, "AVG", g.strides,
+                           g.dilations)
+        summed = mean * tf.cast(_prod(g.kernel), xl.dtype)
     else:
         if not g.static:
             raise ctx.unsupported("strides larger than the window or with dilations need static spatial sizes")
-        summed = _sum_by_taps(g, powered)
-    return tf.pow(summed, tf.cast(1.0 / p, x.dtype))
+        summed = to_channels_last(_sum_by_taps(g, to_channels_first(powered)))
+    return data_out(ctx, tf.pow(summed, tf.cast(1.0 / p, xl.dtype)))
 
 
 @onnx_op("MaxUnpool", since=9)
@@ -303,27 +307,30 @@ def max_unpool(ctx: Any) -> Any:
     return y
 
 
-@onnx_op("GlobalAveragePool", since=1)
+def _spatial_axes(ctx: Any) -> list[int]:
+    """Where the spatial axes (ONNX 2, 3, ...) of input 0 are in the tensor the handler holds."""
+    return [ctx.physical_axis(a) for a in range(2, ctx.inputs[0].shape.rank)]
+
+
+@onnx_op("GlobalAveragePool", since=1, layout=ANY)
 def global_average_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    return tf.reduce_mean(x, axis=list(range(2, x.shape.rank)), keepdims=True)
+    return tf.reduce_mean(ctx.inputs[0], axis=_spatial_axes(ctx), keepdims=True)
 
 
-@onnx_op("GlobalMaxPool", since=1)
+@onnx_op("GlobalMaxPool", since=1, layout=ANY)
 def global_max_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = ctx.inputs[0]
-    return tf.reduce_max(x, axis=list(range(2, x.shape.rank)), keepdims=True)
+    return tf.reduce_max(ctx.inputs[0], axis=_spatial_axes(ctx), keepdims=True)
 
 
-@onnx_op("GlobalLpPool", since=1)
+@onnx_op("GlobalLpPool", since=1, layout=ANY)
 def global_lp_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
     x = ctx.inputs[0]
     p = float(ctx.attr("p", 2))
-    summed = tf.reduce_sum(tf.pow(tf.abs(x), tf.cast(p, x.dtype)), axis=list(range(2, x.shape.rank)), keepdims=True)
+    summed = tf.reduce_sum(tf.pow(tf.abs(x), tf.cast(p, x.dtype)), axis=_spatial_axes(ctx), keepdims=True)
     return tf.pow(summed, tf.cast(1.0 / p, x.dtype))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.passes.layout import ARG, REDUCE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -91,8 +92,8 @@ def _reduce_input(ctx: Any) -> Any:
 _REDUCTIONS = ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
                "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"]
 for _op in _REDUCTIONS:
-    onnx_op(_op, since=1)(_reduce_attr)
-    onnx_op(_op, since=13 if _op == "ReduceSum" else 18)(_reduce_input)
+    onnx_op(_op, since=1, layout=REDUCE)(_reduce_attr)
+    onnx_op(_op, since=13 if _op == "ReduceSum" else 18, layout=REDUCE)(_reduce_input)
 
 
 # -- ArgMax / ArgMin --------------------------------------------------------------------------------
@@ -118,11 +119,11 @@ def _arg(ctx: Any, largest: bool) -> Any:
     return tf.expand_dims(out, axis) if ctx.attr("keepdims", 1) else out
 
 
-@onnx_op("ArgMax", since=1)
+@onnx_op("ArgMax", since=1, layout=ARG)
 def arg_max(ctx: Any) -> Any:
     return _arg(ctx, largest=True)
 
 
-@onnx_op("ArgMin", since=1)
+@onnx_op("ArgMin", since=1, layout=ARG)
 def arg_min(ctx: Any) -> Any:
     return _arg(ctx, largest=False)

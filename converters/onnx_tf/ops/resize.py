@@ -4,6 +4,11 @@ One exact scheme covers every mode: resizing is separable, so each resized axis 
 axis we compute, with TF math mirroring ONNX's reference, each output position's source coordinate, its
 ``n`` neighbour indices (clamped, i.e. edge padding) and their weights, then gather the neighbours and sum
 them weighted. Nearest is a single gather, so it stays exact for integer tensors too.
+
+Any layout will do (the axes are rewritten by the layout rule). When the two resized axes are axes 1 and 2 of
+a 4-D float32 tensor (channels-last), TF's own ResizeBilinear / ResizeNearestNeighbor run instead (TFLite's
+RESIZE_* builtins), but only when their sampling, worked out at conversion time for every output position,
+equals ONNX's for this mode, coordinate transformation and nearest rounding.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.passes.layout import RESIZE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -211,6 +217,9 @@ def _resize(ctx: Any, x: Any, scales: Any, sizes: Any, roi: Any, opts: dict[str,
             raise ctx.unsupported("tf_crop_and_resize needs a roi")
         k = len(axes)
         roi_pairs = {a: (roi[i], roi[k + i]) for i, a in enumerate(axes)}
+    builtin = _builtin_resize(x, in_sizes, per_axis, opts) if roi_pairs is None else None
+    if builtin is not None:
+        return builtin
     y = x
     for a in axes:
         out, sc = per_axis[a]
@@ -221,6 +230,85 @@ def _resize(ctx: Any, x: Any, scales: Any, sizes: Any, roi: Any, opts: dict[str,
                 continue
         y = _resize_axis(y, a, _Axis(in_sizes[a], out, sc, crop), opts)
     return _finish(y, x.dtype)
+
+
+# -- TF's resize kernels, where they sample exactly as ONNX does ----------------------------------------
+def _onnx_matrix(n_in: int, n_out: int, scale: float, opts: dict[str, Any]) -> Any:
+    """(n_out, n_in) weights of one ONNX resize axis (nearest or linear, no antialias), in numpy."""
+    import numpy as np
+
+    y = np.arange(n_out, dtype=np.float64)
+    mode = opts["coordinate_transformation_mode"]
+    out_w = scale * n_in
+    if mode == "align_corners":
+        x = np.zeros_like(y) if out_w == 1 else y * (n_in - 1) / (out_w - 1)
+    elif mode == "asymmetric":
+        x = y / scale
+    elif mode == "pytorch_half_pixel":
+        x = np.full_like(y, -0.5) if out_w == 1 else (y + 0.5) / scale - 0.5
+    elif mode == "half_pixel":
+        x = (y + 0.5) / scale - 0.5
+    else:
+        return None
+    m = np.zeros((n_out, n_in))
+    if opts["mode"] == "nearest":
+        fl = np.floor(x)
+        ratio = x - fl
+        right = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": ratio < 0,
+                 "ceil": ratio > 0}[opts["nearest_mode"]]
+        m[np.arange(n_out), np.clip(fl + right, 0, n_in - 1).astype(np.int64)] = 1.0
+        return m
+    fl = np.floor(x)
+    for idx, w in ((fl, 1 - (x - fl)), (fl + 1, x - fl)):
+        np.add.at(m, (np.arange(n_out), np.clip(idx, 0, n_in - 1).astype(np.int64)), w)
+    return m
+
+
+def _tf_matrix(n_in: int, n_out: int, nearest: bool, align_corners: bool, half_pixel: bool) -> Any:
+    """(n_out, n_in) weights of TF's ResizeBilinear/ResizeNearestNeighbor along one axis for these flags."""
+    import numpy as np
+
+    scale = (n_in - 1) / (n_out - 1) if align_corners and n_out > 1 else n_in / n_out
+    y = np.arange(n_out, dtype=np.float64)
+    m = np.zeros((n_out, n_in))
+    if nearest:
+        src = (y + 0.5) * scale if half_pixel else y * scale
+        idx = np.floor(src + 0.5) if align_corners else np.floor(src)  # C's roundf: half away from zero
+        m[np.arange(n_out), np.clip(idx, 0, n_in - 1).astype(np.int64)] = 1.0
+        return m
+    src = (y + 0.5) * scale - 0.5 if half_pixel else y * scale
+    fl = np.floor(src)
+    lerp = src - fl
+    np.add.at(m, (np.arange(n_out), np.clip(fl, 0, n_in - 1).astype(np.int64)), 1 - lerp)
+    np.add.at(m, (np.arange(n_out), np.clip(np.ceil(src), 0, n_in - 1).astype(np.int64)), lerp)
+    return m
+
+
+def _builtin_resize(x: Any, in_sizes: list[Any], per_axis: dict[int, tuple[Any, Any]], opts: dict[str, Any]) -> Any:
+    """TF's resize kernel on axes 1 and 2 of a 4-D float32 ``x`` where it samples exactly like ONNX; else None."""
+    import numpy as np
+    import tensorflow as tf
+
+    if x.shape.rank != 4 or x.dtype != tf.float32 or opts["antialias"] or opts["mode"] not in ("nearest", "linear"):
+        return None
+    moving = {a for a, (out, sc) in per_axis.items() if not (isinstance(out, int) and out == in_sizes[a] and sc == 1.0)}
+    if not moving or not moving <= {1, 2} or opts["keep_aspect_ratio_policy"] != "stretch":
+        return None
+    sizes: list[tuple[int, int, float]] = []
+    for a in (1, 2):
+        out, sc = per_axis.get(a, (in_sizes[a], 1.0))
+        if not isinstance(out, int) or not isinstance(in_sizes[a], int) or not isinstance(sc, (int, float, np.number)):
+            return None
+        sizes.append((in_sizes[a], out, float(sc)))
+    wanted = [_onnx_matrix(n, m, sc, opts) for n, m, sc in sizes]
+    if any(w is None for w in wanted):
+        return None
+    nearest = opts["mode"] == "nearest"
+    for align, half in ((False, True), (False, False), (True, False)):
+        if all(np.allclose(_tf_matrix(n, m, nearest, align, half), w, atol=1e-6) for (n, m, _), w in zip(sizes, wanted)):
+            op = tf.raw_ops.ResizeNearestNeighbor if nearest else tf.raw_ops.ResizeBilinear
+            return op(images=x, size=[sizes[0][1], sizes[1][1]], align_corners=align, half_pixel_centers=half)
+    return None
 
 
 def _options(ctx: Any, **overrides: Any) -> dict[str, Any]:
@@ -258,15 +346,15 @@ def _input_or_none(ctx: Any, i: int) -> Any:
     return t
 
 
-@onnx_op("Resize", since=10)
+@onnx_op("Resize", since=10, layout=RESIZE)
 def resize_10(ctx: Any) -> Any:
     # opset 10: scales only, asymmetric coordinates, nearest rounds down (as Upsample)
     scales = _input_or_none(ctx, 1)
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], scales, None, None, opts)
 
 
-@onnx_op("Resize", since=11)
+@onnx_op("Resize", since=11, layout=RESIZE)
 def resize(ctx: Any) -> Any:
     # 11: roi/scales/sizes inputs; 13: roi and scales optional; 18: axes, antialias, keep_aspect_ratio_policy;
     # 19: half_pixel_symmetric. Attributes absent in older opsets take their defaults, so one handler serves.
@@ -278,16 +366,16 @@ def resize(ctx: Any) -> Any:
     return _resize(ctx, ctx.inputs[0], scales, sizes, roi, _options(ctx))
 
 
-@onnx_op("Upsample", since=7)
+@onnx_op("Upsample", since=7, layout=RESIZE)
 def upsample_7(ctx: Any) -> Any:
     import numpy as np
 
     # Upsample: asymmetric coordinates, nearest rounds down; scales an attribute here, an input from 9
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], np.asarray(ctx.attr("scales"), np.float32), None, None, opts)
 
 
-@onnx_op("Upsample", since=9)
+@onnx_op("Upsample", since=9, layout=RESIZE)
 def upsample_9(ctx: Any) -> Any:
-    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor", axes=None)
+    opts = _options(ctx, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return _resize(ctx, ctx.inputs[0], _input_or_none(ctx, 1), None, None, opts)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.ops._common import data_in, data_out, norm_axis
+from bridge_converters.onnx_tf.passes.layout import CONCAT, EXPAND, RESHAPE, SHAPE, SPACE_DEPTH, TILE, TRANSPOSE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -42,7 +43,7 @@ def const_axes(ctx: Any, input_index: int | None, attr: str = "axes") -> list[in
     return None if value is None else [int(a) for a in value]
 
 
-@onnx_op("Shape", since=1)
+@onnx_op("Shape", since=1, layout=SHAPE)
 def shape(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -58,7 +59,7 @@ def shape(ctx: Any) -> Any:
     return tf.shape(x, out_type=tf.int64)[start:max(start, end)]
 
 
-@onnx_op("Size", since=1)
+@onnx_op("Size", since=1, layout=SHAPE)
 def size(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -87,17 +88,17 @@ def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
     return tf.reshape(x, shape_t)
 
 
-@onnx_op("Reshape", since=1)
+@onnx_op("Reshape", since=1, layout=RESHAPE)
 def reshape_v1(ctx: Any) -> Any:
     return _reshape(ctx, ctx.inputs[0], ctx.attr("shape"), None)
 
 
-@onnx_op("Reshape", since=5)
+@onnx_op("Reshape", since=5, layout=RESHAPE)
 def reshape(ctx: Any) -> Any:
     return _reshape(ctx, ctx.inputs[0], ctx.const(1), ctx.inputs[1])
 
 
-@onnx_op("Flatten", since=1)
+@onnx_op("Flatten", since=1, layout=RESHAPE)
 def flatten(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -128,12 +129,12 @@ def _squeeze(ctx: Any, x: Any, axes: list[int] | None) -> Any:
     return tf.squeeze(x, [norm_axis(a, rank) for a in axes]) if axes else x
 
 
-@onnx_op("Squeeze", since=1)
+@onnx_op("Squeeze", since=1, layout=RESHAPE)
 def squeeze_v1(ctx: Any) -> Any:
     return _squeeze(ctx, ctx.inputs[0], const_axes(ctx, None))
 
 
-@onnx_op("Squeeze", since=13)
+@onnx_op("Squeeze", since=13, layout=RESHAPE)
 def squeeze(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -171,12 +172,12 @@ def _unsqueeze_static(x: Any, axes: list[int]) -> Any:
     return tf.reshape(x, out if all(isinstance(d, int) for d in out) else shape_vector(out))
 
 
-@onnx_op("Unsqueeze", since=1)
+@onnx_op("Unsqueeze", since=1, layout=RESHAPE)
 def unsqueeze_v1(ctx: Any) -> Any:
     return _unsqueeze_static(ctx.inputs[0], const_axes(ctx, None))
 
 
-@onnx_op("Unsqueeze", since=13)
+@onnx_op("Unsqueeze", since=13, layout=RESHAPE)
 def unsqueeze(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -198,7 +199,7 @@ def unsqueeze(ctx: Any) -> Any:
     return tf.reshape(x, new_shape)
 
 
-@onnx_op("Expand", since=8)
+@onnx_op("Expand", since=8, layout=EXPAND)
 def expand(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -213,7 +214,7 @@ def expand(ctx: Any) -> Any:
     return tf.broadcast_to(x, tf.broadcast_dynamic_shape(tf.shape(x, out_type=tf.int64), target_t))
 
 
-@onnx_op("Transpose", since=1)
+@onnx_op("Transpose", since=1, layout=TRANSPOSE)
 def transpose(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -222,7 +223,7 @@ def transpose(ctx: Any) -> Any:
     return tf.transpose(x, perm=list(perm) if perm is not None else None)
 
 
-@onnx_op("Concat", since=1)
+@onnx_op("Concat", since=1, layout=CONCAT)
 def concat(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -244,7 +245,7 @@ def tile_v1(ctx: Any) -> Any:
     return tf.tile(x, multiples)
 
 
-@onnx_op("Tile", since=6)
+@onnx_op("Tile", since=6, layout=TILE)
 def tile(ctx: Any) -> Any:
     import tensorflow as tf
 
@@ -275,30 +276,28 @@ def range_(ctx: Any) -> Any:
 
 
 def _space_depth(ctx: Any, to_space: bool) -> Any:
+    """DepthToSpace/SpaceToDepth channels-last, where DCR is TF's own depth_to_space/space_to_depth (TFLite
+    builtins) and CRD a reshape, transpose and reshape."""
     import tensorflow as tf
 
-    x = ctx.inputs[0]
+    x = data_in(ctx)
     bs = int(ctx.attr("blocksize"))
-    mode = ctx.attr("mode", "DCR")
-    b, c, h, w = dims(x)
+    crd = ctx.attr("mode", "DCR") == "CRD"
+    if not crd:
+        return data_out(ctx, tf.nn.depth_to_space(x, bs) if to_space else tf.nn.space_to_depth(x, bs))
+    b, h, w, c = dims(x)
     if to_space:
-        if mode == "DCR":
-            tmp = tf.reshape(x, shape_vector([b, bs, bs, c // bs ** 2, h, w]))
-            tmp = tf.transpose(tmp, [0, 3, 4, 1, 5, 2])
-        else:
-            tmp = tf.reshape(x, shape_vector([b, c // bs ** 2, bs, bs, h, w]))
-            tmp = tf.transpose(tmp, [0, 1, 4, 2, 5, 3])
-        return tf.reshape(tmp, shape_vector([b, c // bs ** 2, h * bs, w * bs]))
-    tmp = tf.reshape(x, shape_vector([b, c, h // bs, bs, w // bs, bs]))
-    tmp = tf.transpose(tmp, [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4])
-    return tf.reshape(tmp, shape_vector([b, c * bs * bs, h // bs, w // bs]))
+        tmp = tf.transpose(tf.reshape(x, shape_vector([b, h, w, c // bs ** 2, bs, bs])), [0, 1, 4, 2, 5, 3])
+        return data_out(ctx, tf.reshape(tmp, shape_vector([b, h * bs, w * bs, c // bs ** 2])))
+    tmp = tf.transpose(tf.reshape(x, shape_vector([b, h // bs, bs, w // bs, bs, c])), [0, 1, 3, 5, 2, 4])
+    return data_out(ctx, tf.reshape(tmp, shape_vector([b, h // bs, w // bs, c * bs * bs])))
 
 
-@onnx_op("DepthToSpace", since=1)
+@onnx_op("DepthToSpace", since=1, layout=SPACE_DEPTH)
 def depth_to_space(ctx: Any) -> Any:
     return _space_depth(ctx, to_space=True)
 
 
-@onnx_op("SpaceToDepth", since=1)
+@onnx_op("SpaceToDepth", since=1, layout=SPACE_DEPTH)
 def space_to_depth(ctx: Any) -> Any:
     return _space_depth(ctx, to_space=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.shape import dims
+from bridge_converters.onnx_tf.passes.layout import AXIS, PAD, SLICE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -59,12 +60,12 @@ def _slice(ctx: Any, x: Any, starts: Any, ends: Any, axes: Any, steps: Any) -> A
     return tf.strided_slice(x, begin, end, strides)
 
 
-@onnx_op("Slice", since=1)
+@onnx_op("Slice", since=1, layout=SLICE)
 def slice_v1(ctx: Any) -> Any:
     return _slice(ctx, ctx.inputs[0], ctx.attr("starts"), ctx.attr("ends"), ctx.attr("axes"), None)
 
 
-@onnx_op("Slice", since=10)
+@onnx_op("Slice", since=10, layout=SLICE)
 def slice_(ctx: Any) -> Any:
     args = []
     for i in range(1, 5):
@@ -105,18 +106,18 @@ def _split_sizes(ctx: Any, i: int | None) -> Any:
     return None if split is None else [int(v) for v in split]
 
 
-@onnx_op("Split", since=1)
+@onnx_op("Split", since=1, layout=AXIS)
 def split_v1(ctx: Any) -> Any:
     # Split-1 took the sizes either from a second input or from the ``split`` attribute.
     return _split(ctx, ctx.inputs[0], _split_sizes(ctx, 1))
 
 
-@onnx_op("Split", since=2)
+@onnx_op("Split", since=2, layout=AXIS)
 def split_v2(ctx: Any) -> Any:
     return _split(ctx, ctx.inputs[0], _split_sizes(ctx, None))
 
 
-@onnx_op("Split", since=13)
+@onnx_op("Split", since=13, layout=AXIS)
 def split(ctx: Any) -> Any:
     return _split(ctx, ctx.inputs[0], _split_sizes(ctx, 1))
 
@@ -190,13 +191,13 @@ def _pad(ctx: Any, x: Any, pads: Any, value: Any, mode: str, axes: Any) -> Any:
     return x
 
 
-@onnx_op("Pad", since=1)
+@onnx_op("Pad", since=1, layout=PAD)
 def pad_v1(ctx: Any) -> Any:
     pads = ctx.attr("pads", ctx.attr("paddings"))
     return _pad(ctx, ctx.inputs[0], pads, ctx.attr("value", 0.0), ctx.attr("mode", "constant"), None)
 
 
-@onnx_op("Pad", since=11)
+@onnx_op("Pad", since=11, layout=PAD)
 def pad(ctx: Any) -> Any:
     import tensorflow as tf
 

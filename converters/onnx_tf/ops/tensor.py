@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.dtypes import tf_dtype
+from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -56,7 +57,7 @@ def constant(ctx: Any) -> Any:
         value = _dense_from_sparse(attrs["sparse_value"])
     else:
         raise ctx.unsupported("a Constant needs one value* attribute")
-    ctx.walker.static[ctx.node.output[0]] = np.asarray(value)
+    ctx.scope.record_static(ctx.node.output[0], np.asarray(value))
     return _tf().constant(value)
 
 
@@ -83,13 +84,13 @@ def eye_like(ctx: Any) -> Any:
     return tf.cast(tf.equal(cols - rows, ctx.attr("k", 0)), dtype)
 
 
-@onnx_op("Identity", since=1)
+@onnx_op("Identity", since=1, layout=ELEMENTWISE)
 def identity(ctx: Any) -> Any:
     return _tf().identity(ctx.inputs[0])
 
 
 # -- Dropout ----------------------------------------------------------------------------------------------
-@onnx_op("Dropout", since=1)
+@onnx_op("Dropout", since=1, layout=ELEMENTWISE)
 def dropout_v1(ctx: Any) -> Any:
     """Opsets 1-10 carry no training switch we can honour at inference: Y = X, and the mask keeps all.
     The mask has X's type before opset 10 and is bool from 10."""
@@ -99,7 +100,7 @@ def dropout_v1(ctx: Any) -> Any:
     return [tf.identity(x), tf.ones_like(x, dtype=mask_dtype)][: max(1, ctx.num_outputs)]
 
 
-@onnx_op("Dropout", since=12)
+@onnx_op("Dropout", since=12, layout=ELEMENTWISE)
 def dropout_v12(ctx: Any) -> Any:
     """``training_mode`` (default false) switches real dropout on: keep with probability 1 - ratio, scale
     kept values by 1 / (1 - ratio). Random draws cannot match another runtime's generator."""
@@ -139,7 +140,7 @@ def _cast(ctx: Any, x: Any, to: Any) -> Any:
     return tf.cast(x, to)
 
 
-@onnx_op("Cast", since=1)
+@onnx_op("Cast", since=1, layout=ELEMENTWISE)
 def cast(ctx: Any) -> Any:
     to = ctx.attr("to")
     if isinstance(to, str):  # Cast-1 names the type ("FLOAT") instead of its enum value

@@ -1,4 +1,4 @@
-"""Graph passes over the ONNX model before conversion, each a module with a stated contract.
+"""Passes of the ONNX -> TF backend; each module states its contract in its docstring.
 
 The onnx -> tf edge runs the ones named in ``ConvertOptions.extra["passes"]``, in order.
 """

@@ -1,0 +1,345 @@
+"""Tree ensembles of the ai.onnx.ml domain: TreeEnsemble (opset 5) and the TreeEnsembleClassifier /
+TreeEnsembleRegressor it replaces (opsets 1 and 3), on one core: every tree becomes a table of branch nodes
+and a table of leaves, and ``walk`` sends each sample down every tree at once.
+
+Scores follow ONNX Runtime's aggregators, including its two-class rules: with weights for one class only
+the positive score is that class's sum and the other is derived from it, and the label is decided on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge_converters.onnx_tf.ops._ml_common import ML, POST_TRANSFORMS, post_transform
+from bridge_converters.onnx_tf.registry import onnx_op
+
+__all__ = ["walk"]
+
+_MEMBER = 6  # node modes: BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = 0..6
+
+def _tree_depth(roots: list[int], true_ids: Any, false_ids: Any, true_leaf: Any, false_leaf: Any,
+                root_leaf: Any) -> int:
+    """The largest number of branch nodes on a root-to-leaf path."""
+    depth: dict[int, int] = {}
+
+    def visit(i: int, seen: tuple[int, ...]) -> int:
+        if i in depth:
+            return depth[i]
+        if i in seen:
+            raise ValueError("TreeEnsemble: the node graph has a cycle")
+        below = [0 if leaf else visit(int(child), (*seen, i))
+                 for child, leaf in ((true_ids[i], true_leaf[i]), (false_ids[i], false_leaf[i]))]
+        depth[i] = 1 + max(below)
+        return depth[i]
+
+    return max([0] + [visit(r, ()) for r, leaf in zip(roots, root_leaf) if not leaf])
+
+
+def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: dict[str, Any]) -> Any:
+    """The leaf each (sample, tree) pair reaches: [B, T] indices into the leaf table.
+
+    ``tables`` holds, per branch node: ``modes`` (BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = 0..6), ``feats``,
+    ``splits`` (float64), ``true_ids``/``false_ids`` with ``true_leaf``/``false_leaf`` telling whether a child
+    indexes the leaf table or the branch table, ``missing`` (NaN goes the true way) and ``table``, the
+    MEMBER sets padded with NaN. All pairs walk in lockstep for ``depth`` steps of gathers; a pair that
+    reached a leaf stays there. Comparisons run in float64, where X and float32 splits are both exact.
+    """
+    import tensorflow as tf
+
+    x64 = tf.cast(x, tf.float64)
+    batch = tf.shape(x)[0]
+    # A tree that is a single leaf starts (and stays) at that leaf.
+    start = [int(tables["true_ids"][r]) if leaf else r for r, leaf in zip(roots, root_leaf)]
+    node = tf.tile(tf.constant(start, tf.int64)[None, :], [batch, 1])  # [B, T]
+    is_leaf = tf.tile(tf.constant(root_leaf, tf.bool)[None, :], [batch, 1])
+    c = {k: tf.constant(v) for k, v in tables.items()}
+
+    def step(node: Any, is_leaf: Any) -> tuple[Any, Any]:
+        safe = tf.where(is_leaf, tf.zeros_like(node), node)
+        value = tf.gather(x64, tf.gather(c["feats"], safe), batch_dims=1)
+        split = tf.gather(c["splits"], safe)
+        mode = tf.gather(c["modes"], safe)
+        member = tf.reduce_any(value[..., None] == tf.gather(c["table"], safe), axis=-1)
+        outcomes = [value <= split, value < split, value >= split, value > split, value == split,
+                    value != split, member]
+        cond = tf.zeros_like(is_leaf)
+        for k, outcome in enumerate(outcomes):
+            cond = tf.where(mode == k, outcome, cond)
+        cond = cond | (tf.gather(c["missing"], safe) & tf.math.is_nan(value))
+        nxt = tf.where(cond, tf.gather(c["true_ids"], safe), tf.gather(c["false_ids"], safe))
+        nxt_leaf = tf.where(cond, tf.gather(c["true_leaf"], safe), tf.gather(c["false_leaf"], safe))
+        return tf.where(is_leaf, node, nxt), is_leaf | nxt_leaf
+
+    if depth:
+        node = tf.while_loop(lambda i, n, lf: i < depth, lambda i, n, lf: (i + 1, *step(n, lf)),
+                             (tf.constant(0), node, is_leaf))[1]
+    return node
+
+
+@onnx_op("TreeEnsemble", since=5, domain=ML)
+def tree_ensemble(ctx: Any) -> Any:
+    """Every (sample, tree) pair walks its tree in lockstep for ``depth`` steps of gathers; a pair that
+    reached a leaf stays there. Comparisons run in float64, where X and the splits are both exact."""
+    import numpy as np
+    import tensorflow as tf
+
+    def ints(name: str, default: Any = None) -> Any:
+        v = ctx.attr(name, default)
+        return None if v is None else np.asarray(v).astype(np.int64).ravel()
+
+    modes, feats = ints("nodes_modes"), ints("nodes_featureids")
+    true_ids, false_ids = ints("nodes_truenodeids"), ints("nodes_falsenodeids")
+    true_leaf, false_leaf = ints("nodes_trueleafs").astype(bool), ints("nodes_falseleafs").astype(bool)
+    roots = [int(r) for r in ints("tree_roots")]
+    splits = np.asarray(ctx.attr("nodes_splits"), dtype=np.float64).ravel()
+    leaf_w = np.asarray(ctx.attr("leaf_weights")).ravel()
+    leaf_t = ints("leaf_targetids")
+    n_targets = int(ctx.attr("n_targets"))
+    agg, post = int(ctx.attr("aggregate_function", 1)), int(ctx.attr("post_transform", 0))
+    if agg not in (0, 1, 2, 3) or post not in (0, 1, 2, 3, 4):
+        raise ctx.unsupported(f"aggregate_function {agg} / post_transform {post}")
+    missing = ints("nodes_missing_value_tracks_true")
+    missing = np.zeros(len(modes), bool) if missing is None else missing.astype(bool)
+    # A root is a leaf only when both branches point at the same leaf.
+    root_leaf = [bool(true_leaf[r] and false_leaf[r] and true_ids[r] == false_ids[r]) for r in roots]
+    try:
+        depth = _tree_depth(roots, true_ids, false_ids, true_leaf, false_leaf, root_leaf)
+    except ValueError as e:
+        raise ctx.unsupported(str(e)) from e
+
+    # Set members per MEMBER node in node-index order (the reference consumes them in depth-first order,
+    # the same for trees numbered depth-first), padded with NaN, which never compares equal.
+    groups: list[list[float]] = []
+    members = ctx.attr("membership_values")
+    if members is not None:
+        cur: list[float] = []
+        for v in np.asarray(members, dtype=np.float64).ravel():
+            if np.isnan(v):
+                groups.append(cur)
+                cur = []
+            else:
+                cur.append(float(v))
+    member_ids = np.nonzero(modes == _MEMBER)[0]
+    if len(groups) < len(member_ids):
+        raise ctx.unsupported("membership_values lists fewer sets than there are MEMBER nodes")
+    width = max([1] + [len(g) for g in groups])
+    table = np.full((len(modes), width), np.nan)
+    for node, group in zip(member_ids, groups):
+        table[node, :len(group)] = group
+
+    x = ctx.inputs[0]
+    n_trees = len(roots)
+    batch = tf.shape(x)[0]
+    node = walk(x, roots, root_leaf, depth, dict(modes=modes, feats=feats, splits=splits, true_ids=true_ids,
+                                                  false_ids=false_ids, true_leaf=true_leaf, false_leaf=false_leaf,
+                                                  missing=missing, table=table))
+    weights = tf.cast(tf.gather(tf.constant(leaf_w), node), x.dtype)  # [B, T]
+    if agg == 0:
+        weights = weights / tf.constant(n_trees, x.dtype)
+    seg = tf.reshape(tf.range(tf.cast(batch, tf.int64))[:, None] * n_targets + tf.gather(tf.constant(leaf_t), node),
+                     [-1])
+    n_seg = tf.cast(batch, tf.int64) * n_targets
+    # Targets no leaf reached keep the identity: 0 for sums, the dtype's max / lowest for MIN / MAX.
+    reduce = {0: tf.math.unsorted_segment_sum, 1: tf.math.unsorted_segment_sum,
+              2: tf.math.unsorted_segment_min, 3: tf.math.unsorted_segment_max}[agg]
+    y = tf.reshape(reduce(tf.reshape(weights, [-1]), seg, n_seg), tf.stack([batch, n_targets]))
+    return post_transform(y, post)
+
+
+# -- TreeEnsembleClassifier / TreeEnsembleRegressor (opsets 1 and 3) ----------------------------------------
+_MODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4, "BRANCH_NEQ": 5}
+
+
+def _floats(ctx: Any, name: str) -> Any:
+    """A float attribute list, or its ``*_as_tensor`` form (opset 3, possibly float64)."""
+    import numpy as np
+
+    value = ctx.attr(f"{name}_as_tensor")
+    if value is None:
+        value = ctx.attr(name)
+    return None if value is None else np.asarray(value, dtype=np.float64).ravel()
+
+
+def _legacy_forest(ctx: Any, prefix: str, n_outputs: int) -> tuple[Any, Any, Any]:
+    """Walk the trees of a v1/v3 ensemble; returns (per-tree leaf weights [B, T, n_outputs], the same
+    mask of "this leaf carries a weight for that output", number of trees). ``prefix`` is ``class`` or
+    ``target``: the attributes that list the leaf weights."""
+    import numpy as np
+    import tensorflow as tf
+
+    def ints(name: str) -> Any:
+        return np.asarray(ctx.attr(name, []), dtype=np.int64).ravel()
+
+    tree_ids, node_ids = ints("nodes_treeids"), ints("nodes_nodeids")
+    modes = list(ctx.attr("nodes_modes", []))
+    index = {(int(t), int(n)): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
+    is_leaf = np.array([m == "LEAF" for m in modes], bool)
+    if any(m not in _MODES and m != "LEAF" for m in modes):
+        raise ctx.unsupported(f"node modes {sorted(set(modes) - set(_MODES) - {'LEAF'})}")
+    branch_of = {i: k for k, i in enumerate(np.nonzero(~is_leaf)[0])}
+    leaf_of = {i: k for k, i in enumerate(np.nonzero(is_leaf)[0])}
+    true_ids, false_ids = ints("nodes_truenodeids"), ints("nodes_falsenodeids")
+    missing = ints("nodes_missing_value_tracks_true")
+    splits = _floats(ctx, "nodes_values")
+    feats = ints("nodes_featureids")
+
+    def child(i: int, ids: Any) -> tuple[int, bool]:
+        j = index.get((int(tree_ids[i]), int(ids[i])))
+        if j is None:
+            raise ctx.unsupported(f"node {node_ids[i]} of tree {tree_ids[i]} points at a node that does not exist")
+        return (leaf_of[j], True) if is_leaf[j] else (branch_of[j], False)
+
+    branches = list(branch_of)
+    tables: dict[str, Any] = {"modes": np.array([_MODES[modes[i]] for i in branches], np.int64),
+                              "feats": feats[branches] if branches else np.zeros(0, np.int64),
+                              "splits": splits[branches] if branches else np.zeros(0),
+                              "missing": (missing[branches] if len(missing) else np.zeros(len(branches))).astype(bool),
+                              "table": np.full((max(len(branches), 1), 1), np.nan)}
+    kids = {side: [child(i, ids) for i in branches] for side, ids in (("true", true_ids), ("false", false_ids))}
+    for side in ("true", "false"):
+        tables[f"{side}_ids"] = np.array([k for k, _ in kids[side]] or [0], np.int64)
+        tables[f"{side}_leaf"] = np.array([leaf for _, leaf in kids[side]] or [True], bool)
+    # A tree's root is its node that no other node of the tree points at (ORT: the first such node).
+    pointed = {(int(tree_ids[i]), int(ids[i])) for i in branches for ids in (true_ids, false_ids)}
+    roots, root_leaf, seen = [], [], set()
+    for i, (t, n) in enumerate(zip(tree_ids, node_ids)):
+        if int(t) in seen or (int(t), int(n)) in pointed:
+            continue
+        seen.add(int(t))
+        roots.append(leaf_of[i] if is_leaf[i] else branch_of[i])
+        root_leaf.append(bool(is_leaf[i]))
+    # walk() reads a leaf root's leaf from true_ids; give each such root a branch row that points at it
+    for k, leaf in enumerate(root_leaf):
+        if leaf:
+            for name, value in (("modes", 0), ("feats", 0), ("splits", 0.0), ("missing", False),
+                                ("true_ids", roots[k]), ("false_ids", roots[k]), ("true_leaf", True), ("false_leaf", True)):
+                tables[name] = np.append(tables[name], value)
+            tables["table"] = np.concatenate([tables["table"], np.full((1, 1), np.nan)])
+            roots[k] = len(tables["modes"]) - 1
+    try:
+        depth = _tree_depth(roots, tables["true_ids"], tables["false_ids"], tables["true_leaf"], tables["false_leaf"],
+                            root_leaf)
+    except ValueError as e:
+        raise ctx.unsupported(str(e)) from e
+
+    # Leaf weight table [leaves, outputs]: weights listed for the same (tree, node, output) add up.
+    w_tree, w_node, w_out = ints(f"{prefix}_treeids"), ints(f"{prefix}_nodeids"), ints(f"{prefix}_ids")
+    weights = _floats(ctx, f"{prefix}_weights")
+    table = np.zeros((max(len(leaf_of), 1), n_outputs))
+    has = np.zeros_like(table, bool)
+    for t, n, o, w in zip(w_tree, w_node, w_out, weights):
+        j = index.get((int(t), int(n)))
+        if j is None or not is_leaf[j] or not 0 <= o < n_outputs:
+            raise ctx.unsupported(f"a {prefix} weight names tree {t} node {n} output {o}, which is no leaf or output")
+        table[leaf_of[j], o] += w
+        has[leaf_of[j], o] = True
+    x = ctx.inputs[0]
+    if x.shape.rank == 1:
+        x = x[None, :]
+    leaves = walk(x, roots, root_leaf, depth, tables)
+    return tf.gather(tf.constant(table), leaves), tf.gather(tf.constant(has), leaves), len(roots)
+
+
+def _post(ctx: Any) -> int:
+    name = ctx.attr("post_transform", "NONE")
+    if name not in POST_TRANSFORMS:
+        raise ctx.unsupported(f"post_transform {name!r}")
+    return POST_TRANSFORMS[name]
+
+
+def _out_dtype(x: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.float64 if x.dtype == tf.float64 else tf.float32
+
+
+@onnx_op("TreeEnsembleRegressor", since=1, domain=ML)
+@onnx_op("TreeEnsembleRegressor", since=3, domain=ML)
+def tree_ensemble_regressor(ctx: Any) -> Any:
+    import numpy as np
+    import tensorflow as tf
+
+    n_targets = int(ctx.attr("n_targets", 1))
+    w, has, n_trees = _legacy_forest(ctx, "target", n_targets)
+    agg = ctx.attr("aggregate_function", "SUM")
+    if agg in ("SUM", "AVERAGE"):
+        y = tf.reduce_sum(w, axis=1)
+        if agg == "AVERAGE":
+            y = y / n_trees
+    elif agg in ("MIN", "MAX"):  # over the trees whose leaf carries a weight for that target; else 0
+        fill = np.inf if agg == "MIN" else -np.inf
+        y = (tf.reduce_min if agg == "MIN" else tf.reduce_max)(tf.where(has, w, fill), axis=1)
+        y = tf.where(tf.reduce_any(has, axis=1), y, tf.zeros_like(y))
+    else:
+        raise ctx.unsupported(f"aggregate_function {agg!r}")
+    base = _floats(ctx, "base_values")
+    if base is not None and len(base):
+        y = y + tf.constant(base)
+    post = _post(ctx)
+    y = tf.cast(y, _out_dtype(ctx.inputs[0]))
+    if n_targets == 1 and post != 4:  # ORT transforms a single target only by PROBIT
+        return y
+    return post_transform(y, post)
+
+
+@onnx_op("TreeEnsembleClassifier", since=1, domain=ML)
+@onnx_op("TreeEnsembleClassifier", since=3, domain=ML)
+def tree_ensemble_classifier(ctx: Any) -> Any:
+    """Outputs (label, scores). More than two classes: scores are the class sums plus base_values, the
+    label the first best class among those that have a score. Two classes follow ORT's binary rules."""
+    import numpy as np
+    import tensorflow as tf
+
+    labels = ctx.attr("classlabels_int64s")
+    labels = np.array(labels if labels is not None else ctx.attr("classlabels_strings", []),
+                      dtype=np.int64 if labels is not None else object)
+    if labels.dtype == object:
+        labels = np.array([str(v).encode() for v in labels], dtype=object)
+    n = len(labels)
+    w, has, _ = _legacy_forest(ctx, "class", n)
+    y, scored = tf.reduce_sum(w, axis=1), tf.reduce_any(has, axis=1)  # [B, C]
+    base = _floats(ctx, "base_values")
+    base = np.zeros(0) if base is None else base
+    post = _post(ctx)
+    dtype = _out_dtype(ctx.inputs[0])
+    class_ids = set(np.asarray(ctx.attr("class_ids", []), np.int64).tolist())
+    if n != 2:
+        if len(base):
+            y, scored = y + tf.constant(base), scored | tf.constant(np.arange(n) < len(base))[None, :]
+        best = tf.argmax(tf.where(scored, y, -np.inf), axis=1)
+        return [tf.gather(tf.constant(labels), best), post_transform(tf.cast(y, dtype), post)]
+    # Two classes. ORT decides from the class ids present, as here, not per sample.
+    s0, s1 = y[:, 0], y[:, 1]
+    has1 = 1 in class_ids
+    two = has1  # two score columns, or the positive one only
+    if len(base) == 2:
+        if has1:
+            s1 = base[1] + s0
+            s0 = -s1
+        else:  # both columns; class 1 has no score of its own and keeps 0 (ORT adds no base to it)
+            s0, two = s0 + base[0], True
+    elif len(base) == 1:
+        s0 = s0 + base[0]
+    positive = s1 if has1 else s0
+    binary_case = len(class_ids) == 1
+    if binary_case:
+        all_positive = bool(np.all(_floats(ctx, "class_weights") >= 0))
+        label_pos = positive > (0.5 if all_positive else 0.0)
+        label = tf.where(label_pos, tf.constant(labels[1]), tf.constant(labels[0]))
+        mode = np.where(all_positive, 0, 2)  # 0/1: [1 - s, s]; 2/3: [-s, s], through LOGISTIC if asked
+    else:
+        label = tf.where(positive > 0, tf.constant(labels[1] if labels.dtype == object else np.int64(1)),
+                         tf.constant(labels[0] if labels.dtype == object else np.int64(0)))
+        mode = -1
+    if two:
+        return [label, post_transform(tf.cast(tf.stack([s0, s1], axis=1), dtype), post)]
+    s = tf.cast(positive, dtype)
+    if post == 4:
+        return [label, post_transform(s[:, None], 4)]
+    if mode == 0:
+        return [label, tf.stack([1 - s, s], axis=1)]
+    if mode == 2:
+        if post == 2:
+            return [label, tf.stack([tf.sigmoid(-s), tf.sigmoid(s)], axis=1)]
+        return [label, tf.stack([-s, s], axis=1)]
+    return [label, s[:, None]]

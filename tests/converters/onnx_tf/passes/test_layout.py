@@ -1,0 +1,187 @@
+"""The layout pass: rules on their own, then whole graphs whose transposes are counted and whose values are
+checked against ONNX Runtime with every axis-taking op reading a channels-last tensor."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bridge_converters.onnx_tf import build_program
+from bridge_converters.onnx_tf.passes import layout as L
+from tests.converters.onnx_tf.ops.node_check import run_reference
+
+CL = (0, 2, 3, 1)
+
+
+def _view(op, shapes, layouts, attrs=None, consts=None, opset=21, outputs=1):
+    node = helper.make_node(op, [f"i{k}" for k in range(len(shapes))], [f"o{k}" for k in range(outputs)])
+    consts = consts or {}
+    return L.NodeView(node, opset, dict(attrs or {}), [True] * len(shapes), list(layouts), list(shapes),
+                      lambda i: consts.get(i))
+
+
+def test_transpose_composes_with_the_input_layout_and_emits_nothing():
+    # NCHW -> NHWC of a tensor already held channels-last: the result is in ONNX order, no op
+    plan = L.TRANSPOSE(_view("Transpose", [[1, 8, 4, 5]], [CL], {"perm": [0, 2, 3, 1]}))
+    assert plan.outputs == [(0, 1, 2, 3)] and plan.emit(["x"]) == ["x"]
+    # and the inverse of a graph input's NHWC->NCHW transpose is channels-last for the next conv
+    plan = L.TRANSPOSE(_view("Transpose", [[1, 4, 5, 8]], [(0, 1, 2, 3)], {"perm": [0, 3, 1, 2]}))
+    assert plan.outputs == [CL]
+
+
+def test_reshape_stays_physical_when_merged_axes_sit_side_by_side():
+    # (N=1, C=16, H=4, W=4) held NHWC, merged to (1, 16, 16): H*W is contiguous physically, C moves last
+    plan = L.RESHAPE(_view("Reshape", [[1, 16, 4, 4], [3]], [CL, (0,)], consts={1: np.array([1, 16, 16])}))
+    assert plan.outputs == [(0, 2, 1)]
+    # flattening C, H, W needs C first: not physical, so ONNX order (no plan)
+    assert L.RESHAPE(_view("Flatten", [[2, 8, 4, 4]], [CL], {"axis": 1})) is None
+    # ... unless only unit axes are in the way (global pooling's (N, C, 1, 1))
+    plan = L.RESHAPE(_view("Flatten", [[2, 8, 1, 1]], [CL], {"axis": 1}))
+    assert plan.outputs == [(0, 1)]
+
+
+def test_axis_rules_map_onnx_axes_to_physical_ones():
+    plan = L.CONCAT(_view("Concat", [[1, 3, 4, 4], [1, 5, 4, 4]], [CL, (0, 1, 2, 3)], {"axis": 1}))
+    assert plan.attrs == {"axis": 3} and plan.inputs == [CL, CL] and plan.outputs == [CL]
+    plan = L.REDUCE(_view("ReduceMean", [[1, 3, 4, 4]], [CL], {"axes": [2, 3], "keepdims": 0}, opset=13))
+    assert plan.attrs == {"axes": [1, 2]} and plan.outputs == [(0, 1)]
+    plan = L.ARG(_view("ArgMax", [[1, 3, 4, 4]], [CL], {"axis": 1, "keepdims": 0}))
+    assert plan.attrs == {"axis": 3} and plan.outputs == [(0, 1, 2)]
+    pads = np.array([0, 0, 1, 2, 0, 0, 3, 4])
+    plan = L.PAD(_view("Pad", [[1, 3, 4, 4], [8]], [CL, (0,)], consts={1: pads}))
+    assert plan.consts[1].tolist() == [0, 1, 2, 0, 0, 3, 4, 0]
+    assert L.AXIS_13(_view("Softmax", [[1, 3, 4, 4]], [CL], {"axis": 1}, opset=11)) is None
+
+
+def test_elementwise_broadcasts_lower_rank_operands_into_the_layout():
+    plan = L.ELEMENTWISE(_view("Mul", [[1, 3, 4, 4], [3, 1, 1]], [CL, (0, 1, 2)]))
+    assert plan.inputs == [CL, CL] and plan.broadcast == {1: 4} and plan.outputs == [CL]
+    assert L.ELEMENTWISE(_view("Add", [[1, 3, 4, 4], [4]], [(0, 1, 2, 3), (0,)])) is None  # nothing permuted
+
+
+def _conv_model(body, outputs, channels=4, size=6, extra_inits=()):
+    """x -> Conv (so that what follows reads a channels-last tensor) -> ``body`` nodes."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((channels, 3, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), *body]
+    inits = [numpy_helper.from_array(w, "w"), *extra_inits]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, size, size])],
+                              [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    for out in model.graph.output:
+        out.CopyFrom(types[out.name])
+    return model
+
+
+def _count(program, op):
+    graph_def = program.function.graph.as_graph_def()
+    return sum(n.op == op for nodes in [graph_def.node, *(f.node_def for f in graph_def.library.function)] for n in nodes)
+
+
+def _const(name, value, dtype=np.int64):
+    return numpy_helper.from_array(np.asarray(value, dtype), name)
+
+
+def test_axis_taking_ops_on_a_channels_last_tensor_match_onnxruntime():
+    node = helper.make_node
+    body = [
+        node("Relu", ["c"], ["relu"]),
+        node("Concat", ["c", "relu"], ["concat"], axis=1),
+        node("Split", ["c", "split"], ["s0", "s1"], axis=1),
+        node("Softmax", ["c"], ["softmax"], axis=1),
+        node("ReduceMean", ["c", "axes23"], ["mean"], keepdims=0),
+        node("ReduceMax", ["c", "axes1"], ["max_keep"], keepdims=1),
+        node("ArgMax", ["c"], ["argmax"], axis=1, keepdims=0),
+        node("Slice", ["c", "starts", "ends", "axes1"], ["slice"]),
+        node("Pad", ["c", "pads"], ["pad"]),
+        node("Tile", ["c", "repeats"], ["tile"]),
+        node("Gather", ["c", "idx0"], ["gather0"], axis=1),
+        node("Gather", ["c", "idx1"], ["gather1"], axis=2),
+        node("Shape", ["c"], ["shape"]),
+        node("Flatten", ["c"], ["flatten"], axis=1),
+        node("Reshape", ["c", "hw"], ["merged"]),
+        node("Transpose", ["merged"], ["tokens"], perm=[0, 2, 1]),
+        node("Unsqueeze", ["c", "axes1"], ["unsq"]),
+        node("CumSum", ["c", "axis1"], ["cumsum"]),
+        node("TopK", ["c", "k"], ["topv", "topi"], axis=1),
+        node("Resize", ["c", "", "scales"], ["resized"], mode="linear"),
+        node("DepthToSpace", ["c"], ["d2s"], blocksize=2, mode="CRD"),
+        node("InstanceNormalization", ["c", "scale", "bias"], ["inorm"]),
+        node("BatchNormalization", ["c", "scale", "bias", "bias", "var"], ["bn"]),
+        node("LRN", ["c"], ["lrn"], size=3),
+        node("PRelu", ["c", "slope"], ["prelu"]),
+        node("Mul", ["c", "slope"], ["scaled"]),
+        node("GlobalAveragePool", ["c"], ["gap"]),
+        node("Transpose", ["c"], ["nhwc"], perm=[0, 2, 3, 1]),
+    ]
+    outputs = [o for n in body for o in n.output]
+    rng = np.random.default_rng(1)
+    inits = [_const("split", [1, 3]), _const("axes23", [2, 3]), _const("axes1", [1]), _const("axis1", 1),
+             _const("starts", [1]), _const("ends", [3]), _const("pads", [0, 1, 0, 2, 0, 0, 1, 0]),
+             _const("repeats", [1, 2, 1, 3]), _const("idx0", 2), _const("idx1", [0, 5, 2]), _const("hw", [2, 4, 36]),
+             _const("k", [2]), _const("scales", [1, 1, 2, 1.5], np.float32),
+             _const("scale", rng.standard_normal(4), np.float32), _const("bias", rng.standard_normal(4), np.float32),
+             _const("var", rng.uniform(0.5, 2, 4), np.float32),
+             _const("slope", rng.standard_normal((4, 1, 1)), np.float32)]
+    model = _conv_model(body, outputs, extra_inits=inits)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    want = dict(zip(outputs, run_reference(model, {"x": x}, runtime="onnxruntime")))
+    program = build_program(model, use_variables=False)
+    got = program.function(x)
+    for name in outputs:
+        g, w = got[program.output_map[name]].numpy(), want[name]
+        assert g.shape == w.shape, (name, g.shape, w.shape)
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
+    # one transpose in (x to channels-last); the rest are outputs that must leave in ONNX order, plus the
+    # Reshape -> Transpose(0, 2, 1) pair, whose result is in ONNX order without any op
+    assert _count(program, "Transpose") <= 1 + len(outputs)
+
+
+def _transposes(body, outputs, **kw):
+    program = build_program(_conv_model(body, outputs, **kw), use_variables=False)
+    return _count(program, "Transpose")
+
+
+def test_a_conv_stack_transposes_only_at_its_boundaries():
+    rng = np.random.default_rng(2)
+    w2 = numpy_helper.from_array(rng.standard_normal((4, 4, 3, 3)).astype(np.float32), "w2")
+    body = [
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Add", ["r", "c"], ["s"]),
+        helper.make_node("Conv", ["s", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Resize", ["p", "", "up"], ["u"], mode="nearest"),
+        helper.make_node("Concat", ["u", "c2"], ["cat"], axis=1),
+        helper.make_node("HardSwish", ["cat"], ["y"]),
+    ]
+    up = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up")
+    assert _transposes(body, ["y"], extra_inits=[w2, up]) == 2  # the input in, the output back
+
+
+def test_a_transpose_pair_around_elementwise_ops_cancels():
+    body = [helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+            helper.make_node("Sigmoid", ["t"], ["s"]),
+            helper.make_node("Transpose", ["s"], ["y"], perm=[0, 3, 1, 2])]
+    assert _transposes(body, ["y"]) == 2  # only around the conv; the model's own pair is gone
+    nhwc_out = [helper.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1])]
+    assert _transposes(nhwc_out, ["y"]) == 1  # the conv's channels-last output is the NHWC output itself
+
+
+@pytest.mark.parametrize("rank_unknown", [False, True])
+def test_conv_without_a_plan_still_converts(rank_unknown):
+    """Unknown rank means no layout plan: the channels-last handlers transpose themselves."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    shape = None if rank_unknown else [1, 3, 5, 5]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    program = build_program(model, use_variables=False)
+    want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-5, atol=1e-5)
