@@ -37,8 +37,9 @@ clean:
 # builds the ResNet-50, MobileNetV2 and BERT-style models. BENCH_ARGS e.g. '--only resnet50 --skip-memory'.
 BENCH_ARGS ?=
 bench: install
-	$(PY) -m pip install -q -e '.[tf-cpu,test,bench]'
+	$(PY) -m pip install -q -e '.[tf-cpu,caffe,sklearn,test,bench]'
 	$(PY) -m benchmarks.run --threads 2 --json benchmarks/results.json $(BENCH_ARGS)
+	$(PY) -m benchmarks.quantized --json benchmarks/quantized.json
 
 # At least 10,000 mutated and generated ONNX models through load, convert and (a share) verify; only
 # BridgeErrors may escape and every case has a time bound. Prints "N cases, M crashes"; fails on any crash.
@@ -50,3 +51,4 @@ fuzz: install
 # than its entry in tools/_corpus_entries.py records.
 corpus: install
 	$(PY) -m tools.corpus --table docs/corpus.md
+

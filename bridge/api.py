@@ -13,6 +13,8 @@ from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
+from bridge.quantize import (INTEGER_MODES, QuantizeRequest, calibration_batches, generated_calibration,
+                             load_calibration, parse_modes)
 from bridge.runtimes import check_device
 from bridge.sources import load_source
 from bridge.verify.compare import StageParity, Tolerances
@@ -37,16 +39,19 @@ class ConversionResult:
     train_steps: list[Any] = field(default_factory=list)  # TrainStepsParity (bridge.verify.training)
     bench_warnings: list[str] = field(default_factory=list)  # e.g. denormal inputs or activations
     source_graph: dict[str, Any] | None = None  # graph figures of a file source (ONNX)
+    quantization: list[dict[str, Any]] = field(default_factory=list)  # one summary per quantized artifact
+    notes: list[str] = field(default_factory=list)  # run-level warnings (see ``warnings``)
 
     @property
     def passed(self) -> bool:
-        return (all(p.passed for p in self.parity) and all(g.passed for g in self.gradients)
+        return (all(p.passed for p in self.parity if not p.advisory) and all(g.passed for g in self.gradients)
                 and all(t.passed for t in self.train_steps))
 
     @property
     def warnings(self) -> list[str]:
-        """What loading and conversion changed or doubted (dropped shape hints, ...), each line once."""
-        lines = list(self.source.warnings)
+        """What loading and conversion changed or doubted (dropped shape hints, generated calibration data,
+        ...), each line once."""
+        lines = list(self.source.warnings) + list(self.notes)
         for artifact in self.artifacts:
             lines += artifact.meta.get("warnings", [])
         return list(dict.fromkeys(lines))
@@ -87,6 +92,8 @@ class ConversionResult:
             data["gradient_notes"] = list(self.gradient_notes)
         if self.train_steps:
             data["train_steps"] = [t.to_json() for t in self.train_steps]
+        if self.quantization:
+            data["quantization"] = list(self.quantization)
         return data
 
 
@@ -162,6 +169,12 @@ def convert(
     loss: Any = None,
     train_steps: int = 0,
     xla: bool = False,
+    quantize: str | Sequence[str] | None = None,
+    calibration: str | Path | Mapping[str, Any] | None = None,
+    int8_io: bool = False,
+    keep_float: Sequence[str] = (),
+    min_snr: float | Mapping[str, float] | None = None,
+    min_cosine: float | Mapping[str, float] | None = None,
 ) -> ConversionResult:
     """Convert ``source`` (a SOURCE string, a path, or a live ``nn.Module``) to every format in ``to``.
 
@@ -177,8 +190,16 @@ def convert(
     of ``loss`` (a ``bridge.verify.gradients.LossSpec``; default: the sum of the outputs) in PyTorch and
     TensorFlow; ``train_steps`` runs that many SGD and Adam steps in both. ``xla`` compiles the SavedModel's
     serving function with XLA (``jit_compile``).
+
+    ``quantize`` (``"fp16"``, ``"dynamic"``, ``"int8"``, ``"int8x16"`` or a list) adds one quantized TFLite per
+    mode beside the float one, each judged by SNR and cosine (``min_snr``/``min_cosine``: a number for every
+    mode or a dict by mode) over ``calibration`` (an ``.npz``, a folder of them, or arrays by input name, first
+    axis = samples), which also calibrates the integer modes. ``int8_io`` keeps integer inputs and outputs;
+    ``keep_float`` (globs on module or node names) adds an int8 artifact with those layers left in float.
     """
     targets = parse_targets(to)
+    modes = parse_modes(quantize)
+    _check_quantize_options(modes, targets, calibration, int8_io, keep_float)
     model = _load(source, weights, trust_pickle)
     steps = plan(model.format, targets)
     if gradients or train_steps:
@@ -192,15 +213,26 @@ def convert(
     trace_feeds = max(sets, key=lambda f: sum(getattr(v, "size", 1) for v in f.values()))
     options = ConvertOptions(feeds=trace_feeds, opset=opset, dynamic=dyn, jit_compile=xla,
                              extra={"trainable": True} if trainable else {})
+    request = None
+    if modes:
+        request = _quantize_request(modes, calibration, int8_io, keep_float, trace_feeds, dyn, seed, input_ranges)
+        options.variants["tflite"] = request.variants()
+        options.extra.update(request.extra())
     references = _early_references(model, sets, device, progress) if verify else None
     artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)
+    calibrated = [a.label for a in artifacts if str(a.meta.get("report", {}).get("calibration", "")).startswith("generated")]
+    if calibrated:
+        result.notes.append(f"{', '.join(calibrated)} calibrated on generated random inputs; real data gives real "
+                            "scales: pass --calibration FILE.npz")
     if verify:
         with progress.step("verifying parity"):
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device, references)
+            if request is not None:
+                _verify_quantized_into(result, request.calibration, min_snr, min_cosine, device)
         with progress.step("localising"):
-            _localize_into(result, sets, tolerances, localize)
+            _localize_into(result, sets, tolerances, localize, request.calibration if request is not None else None)
     if gradients or train_steps:
         with progress.step("gradients"):
             _training_into(result, gradients, loss, train_steps, tolerances)
@@ -273,6 +305,58 @@ def _attach_graph_figures(artifacts: Sequence[Artifact], result: ConversionResul
         result.source_graph = _figures(result.source.path, "onnx")
 
 
+def _check_quantize_options(modes: Sequence[str], targets: Sequence[str], calibration: Any, int8_io: bool,
+                            keep_float: Sequence[str]) -> None:
+    """Refuse option combinations that cannot mean anything, before any work is done."""
+    if not modes:
+        for given, option in ((calibration, "--calibration"), (int8_io, "--int8-io"), (keep_float, "--keep-float")):
+            if given:
+                raise UsageError(f"{option} needs --quantize (e.g. --to tflite --quantize int8)")
+        return
+    if "tflite" not in targets:
+        raise UsageError("--quantize makes quantized TFLite artifacts; add tflite to --to (e.g. --to tflite --quantize int8)")
+    if int8_io and not any(m in INTEGER_MODES for m in modes):
+        raise UsageError("--int8-io keeps integer inputs and outputs of a full-integer model; use it with --quantize int8 or int8x16")
+    if keep_float and "int8" not in modes:
+        raise UsageError("--keep-float leaves layers of an int8 model in float; use it with --quantize int8")
+
+
+def _quantize_request(modes: Sequence[str], calibration: Any, int8_io: bool, keep_float: Sequence[str],
+                      feeds: Mapping[str, Any], dynamic: Mapping[str, Mapping[int, str]], seed: int,
+                      ranges: Mapping[str, tuple[float, float]] | None) -> QuantizeRequest:
+    request = QuantizeRequest(list(modes), int8_io=int8_io, keep_float=list(keep_float))
+    if calibration is None:
+        request.calibration = generated_calibration(feeds, seed, ranges)
+        request.calibration_source, request.generated = f"generated ({len(request.calibration)} batches)", True
+        return request
+    samples = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(feeds))
+    request.calibration = calibration_batches(samples, feeds, dynamic=dynamic)
+    count = sum(int(next(iter(b.values())).shape[0]) for b in request.calibration)
+    where = Path(calibration).name if isinstance(calibration, (str, Path)) else "arrays"
+    request.calibration_source = f"{where} ({count} samples)"
+    return request
+
+
+def _thresholds(min_snr: float | Mapping[str, float] | None, min_cosine: float | Mapping[str, float] | None) -> Any:
+    from bridge.verify.quant import QuantThresholds
+
+    def by_mode(value: float | Mapping[str, float] | None) -> dict[str, float]:
+        if value is None:
+            return {}
+        return {k: float(v) for k, v in value.items()} if isinstance(value, Mapping) else {"*": float(value)}
+
+    return QuantThresholds(by_mode(min_snr), by_mode(min_cosine))
+
+
+def _verify_quantized_into(result: ConversionResult, samples: Sequence[Mapping[str, Any]],
+                           min_snr: float | Mapping[str, float] | None,
+                           min_cosine: float | Mapping[str, float] | None, device: str) -> None:
+    from bridge.verify.quant import summarize, verify_quantized
+
+    result.parity += verify_quantized(result.source, result.artifacts, samples, _thresholds(min_snr, min_cosine), device)
+    result.quantization = summarize(result.parity, result.artifacts, result.source.format)
+
+
 def _verify_sets(model: Model, artifacts: Sequence[Artifact], sets: Sequence[dict[str, Any]],
                  tolerances: Tolerances | None, device: str,
                  references: Sequence[Mapping[str, Any]] | None = None) -> list[StageParity]:
@@ -302,9 +386,16 @@ def verify(
     gradients: bool = False,
     loss: Any = None,
     train_steps: int = 0,
+    calibration: str | Path | Mapping[str, Any] | None = None,
+    min_snr: float | Mapping[str, float] | None = None,
+    min_cosine: float | Mapping[str, float] | None = None,
 ) -> ConversionResult:
     """Check existing artifacts against a reference SOURCE without converting anything (``gradients`` and
-    ``train_steps`` as in :func:`convert`, on a SavedModel converted with ``trainable``)."""
+    ``train_steps`` as in :func:`convert`, on a SavedModel converted with ``trainable``).
+
+    Quantized TFLite artifacts (recognised by bridge's metadata or by their kernels) are judged by SNR and
+    cosine over ``calibration`` samples when given, else over the verification inputs.
+    """
     from bridge.artifacts import open_artifact
 
     model = _load(reference, weights, trust_pickle)
@@ -316,20 +407,29 @@ def verify(
     result = ConversionResult(source=model, inputs=sets[0], artifacts=opened)
     _attach_graph_figures(opened, result)
     result.parity = _verify_sets(model, opened, sets, tolerances, device)
-    _localize_into(result, sets, tolerances, localize)
+    quantized = any(a.meta.get("quantize") for a in opened)
+    samples = sets
+    if quantized:
+        if calibration is not None:
+            loaded = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(sets[0]))
+            samples = calibration_batches(loaded, sets[0])
+        _verify_quantized_into(result, samples, min_snr, min_cosine, device)
+    _localize_into(result, sets, tolerances, localize, samples if quantized else None)
     if gradients or train_steps:
         _training_into(result, gradients, loss, train_steps, tolerances)
     return result
 
 
 def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tolerances: Tolerances | None,
-                   localize: bool | None) -> None:
+                   localize: bool | None, samples: Sequence[Mapping[str, Any]] | None = None) -> None:
     """Find the first diverging node: ONNX against torch (by module) or Caffe (by layer), and TensorFlow
-    against ONNX (by node)."""
+    against ONNX (by node); rank a quantized TFLite's layers by the SNR each loses."""
     from bridge.verify.localize import localize_onnx, localize_tf
 
     if localize is False:
         return
+    if samples:
+        _localize_quantized(result, samples, localize)
     onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
     if onnx_path is None and result.source.format == "onnx":
         onnx_path = result.source.path
@@ -347,6 +447,24 @@ def _localize_into(result: ConversionResult, sets: Sequence[dict[str, Any]], tol
             result.localization.append(localize_caffe(result.source, onnx_path, feeds, tolerances))
         if "tf" in formats and (localize or "tf" in failed):
             result.localization.append(localize_tf(onnx_path, feeds, tolerances))
+
+
+def _localize_quantized(result: ConversionResult, samples: Sequence[Mapping[str, Any]], localize: bool | None) -> None:
+    """Per-layer SNR of each quantized TFLite against the float one: every one with ``localize``, else those
+    whose verdict failed (a keep-float baseline included, since it is what the fix answers)."""
+    from bridge.verify.quant_layers import localize_quantized
+
+    float_tflite = next((a for a in result.artifacts if a.format == "tflite" and not a.meta.get("quantize")), None)
+    if float_tflite is None:
+        return
+    onnx_path = next((a.path for a in result.artifacts if a.format == "onnx"), None)
+    if onnx_path is None and result.source.format == "onnx":
+        onnx_path = result.source.path
+    failed = {p.label for p in result.parity if p.quantize and not p.passed}
+    for artifact in result.artifacts:
+        if artifact.meta.get("quantize") and (localize or artifact.label in failed):
+            result.localization.append(localize_quantized(float_tflite.path, artifact.path, samples, artifact.label,
+                                                          onnx_path, float_tflite.meta.get("inputs")))
 
 
 def bench(
@@ -406,10 +524,12 @@ def _bench_into(result: ConversionResult, targets: Sequence[Any], feeds: Mapping
                 min_seconds: float = 1.0, rounds: int = 5, isolate: bool = True) -> None:
     from bridge.verify.bench_rounds import BenchPlan, run_bench
     from bridge.verify.denormal import denormal_warnings
+    from bridge.verify.quant import ratios_to_float
 
     plan = BenchPlan(batches=batches, threads=threads, runs=runs, min_seconds=min_seconds, rounds=rounds,
                      isolate=isolate)
     outcome = run_bench(targets, feeds, device, plan)
+    ratios_to_float(outcome.entries)
     result.bench += outcome.entries
     if result.harness_overhead_ms is None:
         result.harness_overhead_ms = outcome.harness_overhead_ms

@@ -38,4 +38,24 @@ def open_artifact(path: str | Path) -> Artifact:
         from bridge.onnx_io import load_onnx_checked
 
         load_onnx_checked(path, load_external_data=False)
+    if fmt == "tflite":
+        return _tflite_artifact(path)
     return Artifact(format=fmt, path=path)
+
+
+def _tflite_artifact(path: Path) -> Artifact:
+    """A .tflite with what bridge recorded in it; a quantized model from elsewhere is recognised by its kernels."""
+    from bridge.tflite_flatbuffer import detect_quantization, read_metadata
+
+    try:
+        data = path.read_bytes()
+        meta = read_metadata(data)
+        meta.setdefault("quantize", detect_quantization(data))
+    except Exception as exc:  # not a flatbuffer: the runner will say so when it loads it
+        return Artifact(format="tflite", path=path, meta={"unreadable": type(exc).__name__})
+    if meta["quantize"]:
+        meta["report"] = {"quantize": meta["quantize"]}
+    else:
+        meta.pop("quantize")
+    return Artifact(format="tflite", path=path, variant=str(meta.get("variant") or meta.get("quantize") or ""),
+                    meta=meta)

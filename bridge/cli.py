@@ -96,7 +96,7 @@ def _input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report with plots here."),
         click.option("--weights", type=click.Path(dir_okay=False), help="Trained weights for the module: .safetensors (preferred) or a .pt/.pth state dict; for a Caffe prototxt, its .caffemodel."),
         click.option("--trust-pickle", is_flag=True, help="Allow --weights pickles beyond plain tensors (runs the pickle's code: only for files you trust)."),
-        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges, or Caffe layer where ONNX does (automatic when an artifact fails)."),
+        click.option("--localize", is_flag=True, default=None, help="Name the first ONNX node where TensorFlow diverges, or Caffe layer where ONNX does, and rank a quantized TFLite's layers by the SNR each loses (automatic when an artifact fails)."),
         click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
@@ -116,10 +116,38 @@ def _training_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _defaults(which: int) -> str:
+    from bridge.verify.quant import DEFAULTS
+
+    return ", ".join(f"{mode} {bounds[which]:g}" for mode, bounds in DEFAULTS.items())
+
+
+def _verdict_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """How quantized artifacts are judged (shared by convert and verify)."""
+    options = [
+        click.option("--calibration", type=click.Path(), metavar="FILE.npz|FOLDER",
+                     help="Samples (arrays keyed by input name, first axis = samples; or a folder of .npz/.npy) that "
+                          "calibrate int8/int8x16 and on which quantized artifacts are judged."),
+        click.option("--min-snr", "min_snr", multiple=True, metavar="DB|MODE:DB",
+                     help=f"Quantized artifacts pass at this SNR in dB or more (defaults: {_defaults(0)})."),
+        click.option("--min-cosine", "min_cosine", multiple=True, metavar="C|MODE:C",
+                     help=f"...and this cosine similarity or more (defaults: {_defaults(1)})."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def _loss(loss: str, labels: str | None) -> Any:
     from bridge.verify.gradients import LossSpec, load_labels
 
     return LossSpec(loss, load_labels(labels) if labels else {})
+
+
+def _quant_thresholds(min_snr: Sequence[str], min_cosine: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    from bridge.verify.quant import parse_thresholds
+
+    return parse_thresholds(min_snr, "--min-snr"), parse_thresholds(min_cosine, "--min-cosine")
 
 
 def _bench_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -145,9 +173,13 @@ def _finish(result: Any, report_path: str | None, junit_path: str | None = None,
         click.echo(f"warning: {line}", err=True)
     if result.parity:
         print_parity(result.parity)
+        if getattr(result, "quantization", None):
+            from bridge.report.quant import print_quantization
+
+            print_quantization(result.quantization, result.parity)
         failure = result.first_failure
         if failure:
-            click.echo(f"parity first breaks at {failure['format']} ({failure['runtime']}) against {failure['reference']}"
+            click.echo(f"parity first breaks at {failure.get('label', failure['format'])} ({failure['runtime']}) against {failure['reference']}"
                        + (f" with inputs {failure['inputs']}" if failure.get("inputs") else ""))
     for loc in getattr(result, "localization", []):
         click.echo(f"localised: {loc.describe()}")
@@ -199,6 +231,15 @@ def cli() -> None:
 @click.option("--dynamic", multiple=True, metavar="NAME:AXIS[=label]", help="Keep an input axis dynamic (repeatable); every other input dim is fixed in the artifacts.")
 @click.option("--opset", type=int, help="ONNX opset for the torch export.")
 @click.option("--xla", is_flag=True, help="Compile the SavedModel's serving function with XLA (jit_compile); bench it to see whether it helps.")
+@click.option("--quantize", metavar="MODE[,MODE...]",
+              help="Also write a quantized TFLite per mode beside the float one: fp16 (float16 weights), dynamic "
+                   "(int8 weights, float activations), int8 (full integer, calibrated), int8x16 (int16 activations).")
+@_verdict_options
+@click.option("--int8-io", "int8_io", is_flag=True,
+              help="int8/int8x16: integer inputs and outputs too (scale and zero point in the artifact's metadata).")
+@click.option("--keep-float", "keep_float", multiple=True, metavar="PATTERN",
+              help="int8: also write a variant with the layers matching PATTERN (glob on module or ONNX node names) "
+                   "left in float, and report the accuracy and size it buys back (repeatable).")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Run every artifact and compare with the source.")
 @click.option("--bench", "do_bench", is_flag=True, help="Also time the source and every artifact (see 'bridge bench').")
 @_bench_options
@@ -212,12 +253,21 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
             shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
             weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, dynamic: tuple[str, ...], opset: int | None, verify: bool, do_bench: bool, batches: tuple[int, ...],
             threads: tuple[int, ...], rounds: int, isolate: bool, force: bool, xla: bool, trainable: bool,
-            gradients: bool, loss: str, labels: str | None, train_steps: int) -> None:
-    """Convert SOURCE to each --to format (through every format on the way) and verify parity."""
+            gradients: bool, loss: str, labels: str | None, train_steps: int, quantize: str | None,
+            calibration: str | None, min_snr: tuple[str, ...], min_cosine: tuple[str, ...], int8_io: bool,
+            keep_float: tuple[str, ...]) -> None:
+    """Convert SOURCE to each --to format (through every format on the way) and verify parity.
+
+    With --quantize, quantized TFLite artifacts are judged by SNR and cosine against the source and the
+    float TFLite; --localize ranks their layers by the SNR each loses.
+    """
     from bridge.api import convert as api_convert
     from bridge.inputs import parse_dynamic
 
     tol = _build_tolerances(atol, rtol, noise_factor)
+    snr, cosine = _quant_thresholds(min_snr, min_cosine)
+    if (snr or cosine) and not quantize:
+        raise UsageError("--min-snr and --min-cosine judge quantized artifacts; add --quantize")
     result = api_convert(
         source, to=to, out_dir=out_dir, inputs=inputs, input_shapes=input_shapes, input_ranges=_ranges(input_ranges),
         shapes=shapes, dynamic=parse_dynamic(dynamic), opset=opset, verify=verify, device=device, tolerances=tol,
@@ -225,12 +275,15 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
         threads=threads or (None,), bench_rounds=rounds, bench_isolate=isolate, localize=localize, weights=weights,
         trust_pickle=trust_pickle, xla=xla, trainable=trainable, gradients=gradients, loss=_loss(loss, labels),
         train_steps=train_steps,
+        quantize=quantize, calibration=calibration, int8_io=int8_io, keep_float=keep_float,
+        min_snr=snr or None, min_cosine=cosine or None,
     )
     if not quiet:
         from bridge.inspect.figures import GraphFigures, describe_figures
 
         for artifact in result.artifacts:
-            click.echo(f"wrote {artifact.format:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s)", err=True)
+            click.echo(f"wrote {artifact.label:<6} {artifact.path}  ({artifact.converter}, {artifact.convert_seconds:.1f}s, "
+                       f"{artifact.size_bytes:,} bytes)", err=True)
             if artifact.graph and "ops" in artifact.graph:
                 figures = GraphFigures(artifact.format, **{k: v for k, v in artifact.graph.items()
                                                            if k in GraphFigures.__dataclass_fields__})
@@ -243,20 +296,27 @@ def convert(source: str, to: str, out_dir: str, inputs: str | None, input_shapes
 @click.option("--reference", required=True, metavar="SOURCE", help="The source to compare against.")
 @_input_options
 @_training_options
+@_verdict_options
 @_guarded
 def verify(artifacts: tuple[str, ...], reference: str, inputs: str | None, input_shapes: tuple[str, ...],
            input_ranges: tuple[str, ...], seed: int, device: str, atol: tuple[str, ...], rtol: tuple[str, ...],
            noise_factor: float, shapes: str | None, report_path: str | None, junit_path: str | None, html_path: str | None,
            weights: str | None, trust_pickle: bool, localize: bool | None, quiet: bool, gradients: bool, loss: str,
-           labels: str | None, train_steps: int) -> None:
-    """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch)."""
+           labels: str | None, train_steps: int, calibration: str | None, min_snr: tuple[str, ...],
+           min_cosine: tuple[str, ...]) -> None:
+    """Check existing ARTIFACTS against a reference SOURCE (exit 1 on mismatch).
+
+    A quantized .tflite (bridge's metadata, or integer kernels) is judged by SNR and cosine.
+    """
     from bridge.api import verify as api_verify
 
+    snr, cosine = _quant_thresholds(min_snr, min_cosine)
     result = api_verify(list(artifacts), reference, inputs, input_shapes=input_shapes,
                         input_ranges=_ranges(input_ranges), shapes=shapes, device=device,
                         tolerances=_build_tolerances(atol, rtol, noise_factor), seed=seed, localize=localize,
                         weights=weights, trust_pickle=trust_pickle, gradients=gradients, loss=_loss(loss, labels),
-                        train_steps=train_steps)
+                        train_steps=train_steps, calibration=calibration, min_snr=snr or None,
+                        min_cosine=cosine or None)
     _finish(result, report_path, junit_path, html_path)
 
 

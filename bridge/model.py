@@ -42,7 +42,8 @@ class Model:
 
 @dataclass
 class Artifact:
-    """A converted model on disk. ``meta`` is what the converter recorded (exporter, name maps, ...)."""
+    """A converted model on disk. ``meta`` is what the converter recorded (exporter, name maps, ...);
+    ``meta["report"]`` holds the keys it adds to the artifact's JSON report entry."""
 
     format: str
     path: Path
@@ -54,18 +55,39 @@ class Artifact:
     output_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     graph: dict[str, Any] | None = None  # graph figures (bridge.inspect.figures): ops, transposes, casts, ...
+    # Several artifacts of one format from one run (``tflite`` and ``tflite[int8]``) differ by variant.
+    variant: str = ""
+
+    @property
+    def label(self) -> str:
+        """``format``, or ``format[variant]``: what reports and the harness key this artifact by."""
+        return f"{self.format}[{self.variant}]" if self.variant else self.format
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes on disk: the file (and its companions), or every file under a SavedModel folder."""
+        path = Path(self.path)
+        if path.is_dir():
+            return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        files = [path, *self.companions]
+        return sum(f.stat().st_size for f in files if f.is_file())
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "format": self.format,
             "path": str(self.path),
             "convert_seconds": round(self.convert_seconds, 4),
             "converter": self.converter,
+            "size_bytes": self.size_bytes,
         }
         if self.meta.get("input_dims"):  # which input dims the artifact fixes and which stay dynamic
             data["input_dims"] = self.meta["input_dims"]
         if self.graph is not None:
             data["graph"] = dict(self.graph)
+        if self.variant:
+            data["label"] = self.label
+        # What the converter asked to show (e.g. "quantize": "int8"); added keys never replace the fixed ones.
+        data.update({k: v for k, v in self.meta.get("report", {}).items() if k not in data})
         return data
 
 
@@ -81,3 +103,9 @@ class ConvertOptions:
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     jit_compile: bool = False
+    # The variants to build per target format (e.g. {"tflite": ["", "int8"]}); the pipeline runs the edge
+    # once per variant and sets ``variant`` for that call ("" is the plain artifact).
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    variant: str = ""
+    # Artifacts made earlier in this run (and the source), by label, so an edge can read its provenance.
+    upstream: dict[str, Any] = field(default_factory=dict)

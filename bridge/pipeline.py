@@ -3,8 +3,10 @@ into the output folder together, so a failed run leaves nothing behind."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bridge.atomic import check_writable, raise_if_stopped, replace_into, staging_dir
@@ -14,7 +16,7 @@ from bridge.model import Artifact, ConvertOptions, Model
 from bridge.progress import Progress
 from bridge.registry import REGISTRY, Converter
 
-__all__ = ["plan", "run_conversions", "parse_targets"]
+__all__ = ["plan", "run_conversions", "parse_targets", "variant_name"]
 
 
 def parse_targets(to: str | Sequence[str]) -> list[str]:
@@ -37,14 +39,26 @@ def plan(source_format: str, targets: Sequence[str]) -> list[Converter]:
     return steps
 
 
+def variant_name(fmt: str, stem: str, variant: str) -> str:
+    """The artifact's file name: ``stem.tflite``, or ``stem_int8.tflite`` for the variant ``int8``."""
+    if not variant:
+        return FORMATS[fmt].artifact_name(stem)
+    return FORMATS[fmt].artifact_name(f"{stem}_{re.sub(r'[^A-Za-z0-9]+', '_', variant).strip('_')}")
+
+
 def run_conversions(
     model: Model, steps: Sequence[Converter], out_dir: Path, options: ConvertOptions, force: bool = False,
     progress: Progress | None = None,
 ) -> list[Artifact]:
-    """Run ``steps`` from ``model``; all artifacts land in ``out_dir`` together or not at all."""
+    """Run ``steps`` from ``model``; all artifacts land in ``out_dir`` together or not at all.
+
+    An edge whose target has ``options.variants`` runs once per variant (``tflite`` and ``tflite[int8]``
+    from one SavedModel); the plain variant ("") is what later edges convert from.
+    """
     progress = progress or Progress(quiet=True)
     out_dir = Path(out_dir)
-    finals = {s.target: out_dir / FORMATS[s.target].artifact_name(model.stem) for s in steps}
+    runs = [(step, variant) for step in steps for variant in options.variants.get(step.target, [""])]
+    finals = {(s.target, v): out_dir / variant_name(s.target, model.stem, v) for s, v in runs}
     for path in finals.values():
         check_writable(path, force)
     # Staging sits beside the output folder (same filesystem for atomic renames, never inside the output).
@@ -52,12 +66,14 @@ def run_conversions(
     made: dict[str, Artifact | Model] = {model.format: model}
     artifacts: list[Artifact] = []
     with staging_dir(parent) as staging:
-        for step in steps:
-            tmp_path = staging / FORMATS[step.target].artifact_name(model.stem)
-            with progress.step(f"{step.source} → {step.target} ({step.name})"):
+        for step, variant in runs:
+            tmp_path = staging / variant_name(step.target, model.stem, variant)
+            label = f"{step.target}[{variant}]" if variant else step.target
+            with progress.step(f"{step.source} → {label} ({step.name})"):
                 start = time.perf_counter()
+                step_options = replace(options, variant=variant, upstream=dict(made))
                 try:
-                    artifact = step.fn(made[step.source], tmp_path, options)
+                    artifact = step.fn(made[step.source], tmp_path, step_options)
                 except BridgeError:
                     raise
                 except Exception as exc:
@@ -65,12 +81,13 @@ def run_conversions(
                     raise UnsupportedError(f"{step.source} -> {step.target} failed: {type(exc).__name__}: {detail}") from exc
                 artifact.convert_seconds = time.perf_counter() - start
                 artifact.parent = step.source
+                artifact.variant = variant
             raise_if_stopped()
-            made[step.target] = artifact
+            made[artifact.label] = artifact
             artifacts.append(artifact)
         out_dir.mkdir(parents=True, exist_ok=True)
         for artifact in artifacts:
-            final = finals[artifact.format]
+            final = finals[(artifact.format, artifact.variant)]
             for companion in artifact.companions:  # external data first, so the model never lacks it
                 replace_into(companion, final.parent / companion.name, staging)
             replace_into(artifact.path, final, staging)

@@ -1,8 +1,12 @@
-"""tf -> tflite with TensorFlow's own TFLite converter (float32, no quantisation).
+"""tf -> tflite with TensorFlow's own TFLite converter: float32, or a quantized variant.
 
 Builtin TFLite ops only when the graph allows it; otherwise TF ops the builtins lack run through the Flex
 delegate (select TF ops), and the artifact records which, since a runtime without that delegate (the
 ``ai-edge-litert`` Python package, for one) cannot run them.
+
+A variant (``options.variant``: ``fp16``, ``dynamic``, ``int8``, ``int8x16``, ``int8+keep-float``) is quantized by
+``tflite_quantize``; the artifact's flatbuffer then carries bridge's metadata entry (the mode, and the scale
+and zero point of every integer input and output, which the runner applies).
 """
 
 from __future__ import annotations
@@ -38,8 +42,30 @@ def _flex_ops(flatbuffer: bytes) -> list[str]:
     return sorted({op["op_name"] for op in interpreter._get_ops_details() if op["op_name"].startswith("Flex")})
 
 
+def _quantized(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
+    from bridge.tflite_flatbuffer import with_metadata
+    from bridge_converters.tflite_quantize import interface_params, quantize_savedmodel
+
+    flatbuffer, info = quantize_savedmodel(source, options)
+    interface = interface_params(flatbuffer)
+    record = {"quantize": info["quantize"], "variant": options.variant,
+              "int8_io": bool(options.extra.get("int8_io")) and info["quantize"] in ("int8", "int8x16"), **interface}
+    if info.get("keep_float"):
+        record["keep_float"] = info["keep_float"]["patterns"]
+    flatbuffer = with_metadata(flatbuffer, record)
+    Path(out_path).write_bytes(flatbuffer)
+    meta = {**dict(getattr(source, "meta", {})), **record, "warnings": info.get("warnings", [])}
+    meta["report"] = {k: info[k] for k in ("quantize", "calibration", "scales", "keep_float", "float_ops") if info.get(k)}
+    if record["int8_io"]:
+        meta["report"]["int8_io"] = True
+    return Artifact(format="tflite", path=out_path, converter=f"{NAME} ({info['quantize']})",
+                    input_names=list(source.input_names), output_names=list(source.output_names), meta=meta)
+
+
 @converter(source="tf", target="tflite", name=NAME)
 def tf_to_tflite(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
+    if options.variant:
+        return _quantized(source, out_path, options)
     meta = dict(getattr(source, "meta", {}))
     try:
         flatbuffer = _convert(str(source.path), allow_flex=False)

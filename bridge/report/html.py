@@ -16,6 +16,7 @@ from typing import Any
 
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
+from bridge.report.quant import html_section as _quantization_section
 from bridge.report.svg import bar_chart, line_chart
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
@@ -155,7 +156,7 @@ def histogram_svg(output: Mapping[str, Any], title: str = "", against: str = "")
 
 
 def _bench_key(entry: Mapping[str, Any]) -> str:
-    return f"{entry.get('format', '?')}/{entry.get('runtime', '?')}/{entry.get('device', '?')}"
+    return f"{entry.get('label', entry.get('format', '?'))}/{entry.get('runtime', '?')}/{entry.get('device', '?')}"
 
 
 def latency_svgs(bench: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -202,10 +203,12 @@ def _graph_cells(graph: Any) -> list[tuple[str, str]]:
 
 
 def _artifacts_section(report: Report) -> str:
-    rows = [("", [("", _e(a.get("format", ""))), ("path", _e(a.get("path", ""))), ("", _e(a.get("converter", ""))),
-                  ("num", _e(fmt_num(a.get("convert_seconds"))))] + _graph_cells(a.get("graph")))
+    rows = [("", [("", _e(a.get("label", a.get("format", "")))), ("path", _e(a.get("path", ""))),
+                  ("", _e(a.get("converter", ""))), ("num", _e(fmt_num(a.get("convert_seconds")))),
+                  ("num", _e(f"{a['size_bytes']:,}" if isinstance(a.get("size_bytes"), int) else "-"))]
+             + _graph_cells(a.get("graph")))
             for a in report.get("artifacts") or []]
-    cols = ["format", "path", "converter", "seconds", "ops", "transposes", "casts", "Flex ops", "XNNPACK share"]
+    cols = ["format", "path", "converter", "seconds", "bytes", "ops", "transposes", "casts", "Flex ops", "XNNPACK share"]
     return "<h2>Artifacts</h2>" + (
         f'<div class="card">{_table(cols, rows)}</div>' if rows else '<p class="note">none</p>')
 
@@ -223,7 +226,10 @@ def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     cells = [("", _e(out.get("name", "?"))), ("verdict", "pass" if passed else "FAIL"), ("", _e(out.get("rule", "fixed")))]
     cells += [("num", _e(fmt_num(out.get(k)))) for k in ("max_abs", "max_rel", "mean_abs", "cosine")]
     cells += [("num", _e(mismatch)), ("num", _e(worst if worst is not None else "-"))]
-    cells += [("num", _e(fmt_num(out.get(k)) if not calibrated else "-")) for k in ("atol", "rtol")]
+    # calibrated outputs are judged against float64 truth, quantized ones by SNR and cosine (the Quantization
+    # section): neither by atol/rtol
+    fixed = not calibrated and out.get("rule") != "snr"
+    cells += [("num", _e(fmt_num(out.get(k)) if fixed else "-")) for k in ("atol", "rtol")]
     cells += [("num", _e(fmt_num(out.get(k)) if calibrated else "-")) for k in ("error", "noise_floor", "noise_ratio")]
     cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(out.get("problem", "")))]
     return ("pass" if passed else "fail"), cells
@@ -267,7 +273,7 @@ def _bench_section(report: Report) -> str:
     for b in bench:
         verdict = b.get("passed")
         cls = "fail" if verdict is False else ""
-        cells = [("", _e(b.get(k, ""))) for k in ("format", "runtime", "device")]
+        cells = [("", _e(b.get("label", b.get("format", ""))))] + [("", _e(b.get(k, ""))) for k in ("runtime", "device")]
         cells += [("num", _e(b.get(k, "-"))) for k in ("batch", "threads")]
         cells += [("num", _e(fmt_num(b.get(k)))) for k in keys]
         spread = b.get("p50_vs_onnxruntime_rounds")
@@ -363,7 +369,7 @@ def _report_section(report: Report, anchor: str = "") -> str:
         f'<p class="meta">source format <b>{_e(source.get("format", "?"))}</b> · bridge '
         f'{_e(report.get("bridge_version", "?"))} · {_e(summary)}</p>',
         _first_failure(report), _inputs_section(report), _artifacts_section(report), _parity_section(report),
-        _gradients_section(report), _train_steps_section(report), _bench_section(report),
+        _gradients_section(report), _train_steps_section(report), _quantization_section(report), _bench_section(report),
         "</article>",
     ])
 

@@ -35,7 +35,7 @@ def _clean(text: Any) -> str:
 
 def stage_name(stage: Mapping[str, Any]) -> str:
     """``format/runtime/device vs reference``: the suite name, and the classname of its testcases."""
-    return (f"{stage.get('format', '?')}/{stage.get('runtime', '?')}/{stage.get('device', '?')}"
+    return (f"{stage.get('label', stage.get('format', '?'))}/{stage.get('runtime', '?')}/{stage.get('device', '?')}"
             f" vs {stage.get('reference', '?')}")
 
 
@@ -72,6 +72,10 @@ def _failure_message(out: Mapping[str, Any]) -> str:
     parts = []
     if out.get("problem"):
         parts.append(str(out["problem"]))
+    if "min_snr_db" in out:  # judged by the quantized rule: SNR and cosine, not tolerances
+        parts.append(f"snr {fmt_num(out.get('snr_db'))} dB (min {fmt_num(out.get('min_snr_db'))})")
+        parts.append(f"cosine {fmt_num(out.get('cosine'))} (min {fmt_num(out.get('min_cosine'))})")
+        return "; ".join(parts)
     if out.get("rule") == "calibrated":
         parts.append(f"error {fmt_num(out.get('error'))} = {fmt_num(out.get('noise_ratio'))}x the noise floor "
                      f"{fmt_num(out.get('noise_floor'))} (limit {fmt_num(out.get('noise_factor'))}x)")
@@ -125,6 +129,9 @@ def _add_stage(root: ET.Element, report: Report, stage: Mapping[str, Any], prefi
         err.text = message
     for out in stage.get("outputs") or []:
         case = ET.SubElement(suite, "testcase", classname=_clean(name), name=_clean(out.get("name", "?")), time="0")
+        if stage.get("advisory"):  # a --keep-float baseline: reported, not judged
+            ET.SubElement(case, "skipped", message=_clean(f"baseline for --keep-float; {_failure_message(out)}"))
+            continue
         if not out.get("passed", False):
             fail = ET.SubElement(case, "failure", message=_clean(_failure_message(out)), type="ParityFailure")
             fail.text = _clean(_failure_details(out))
@@ -155,7 +162,7 @@ def _count(suite: ET.Element) -> tuple[int, int, int]:
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
     suite.set("time", "0")
     return len(cases), failures, errors
 

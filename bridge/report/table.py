@@ -13,6 +13,7 @@ def _num(value: float) -> str:
 
 
 def parity_table(parity: Sequence[Any]) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="parity", title_justify="left")
@@ -22,7 +23,9 @@ def parity_table(parity: Sequence[Any]) -> Any:
     for col in columns:
         table.add_column(col, justify="right" if col in ("max_abs", "max_rel", "atol", "rtol", "x floor") else "left")
     for stage in parity:
-        lead = (stage.inputs,) * labelled + (stage.format, stage.runtime, stage.device, stage.reference)
+        if stage.quantize:  # judged by SNR and cosine: bridge.report.quant prints those
+            continue
+        lead = (stage.inputs,) * labelled + (escape(stage.label), stage.runtime, stage.device, stage.reference)
         if stage.error:
             table.add_row(*lead, "-", "", "", "", "", "", f"[red]FAIL[/] {stage.error}")
             continue
@@ -43,7 +46,8 @@ def print_parity(parity: Sequence[Any], console: Any = None) -> None:
 
     if console is None:
         console = Console() if Console().is_terminal else Console(width=140)
-    console.print(parity_table(parity))
+    if any(not getattr(stage, "quantize", "") for stage in parity):  # quantized stages have their own table
+        console.print(parity_table(parity))
 
 
 def _spread(entry: dict[str, Any]) -> str:
@@ -54,23 +58,25 @@ def _spread(entry: dict[str, Any]) -> str:
 
 def print_bench(bench: Sequence[dict[str, Any]], overhead_ms: float | None = None, console: Any = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     if console is None:
         console = Console() if Console().is_terminal else Console(width=140)
     table = Table(title="latency", title_justify="left")
     for col in ("format", "runtime", "device", "batch", "threads", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "per s",
-                "p50 / ORT", "rounds: min-max / ORT"):
+                "p50 / ORT", "rounds: min-max / ORT", "p50 / float"):
         table.add_column(col, justify="left" if col in ("format", "runtime", "device") else "right")
     for b in bench:
         if b.get("error"):
-            table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"), "-",
-                          f"[red]{b['error']}[/]", "", "", "", "", "", "")
+            table.add_row(escape(b.get("label", b["format"])), b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"), "-",
+                          f"[red]{b['error']}[/]", "", "", "", "", "", "", "")
             continue
-        table.add_row(b["format"], b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"),
+        table.add_row(escape(b.get("label", b["format"])), b["runtime"], b["device"], str(b["batch"]), str(b.get("threads") or "-"),
                       str(b["runs"]), f"{b['p50_ms']:.3f}", f"{b['p90_ms']:.3f}", f"{b['p99_ms']:.3f}",
                       f"{b['mean_ms']:.3f}", f"{b['throughput_per_s']:.1f}",
-                      f"{b['p50_vs_onnxruntime']:.2f}x" if "p50_vs_onnxruntime" in b else "-", _spread(b))
+                      f"{b['p50_vs_onnxruntime']:.2f}x" if "p50_vs_onnxruntime" in b else "-", _spread(b),
+                      f"{b['p50_vs_float_tflite']:.2f}x" if "p50_vs_float_tflite" in b else "-")
     console.print(table)
     if overhead_ms is not None:
         console.print(f"harness overhead per call (not in the timings): {overhead_ms:.3f} ms")

@@ -37,10 +37,12 @@ class BenchResult:
     rounds: int = 0  # alternating rounds (0: one uninterrupted series)
     round_p50_ms: list[float] = field(default_factory=list)
     isolation: str = ""  # "subprocess": this runtime alone in its own process; "in-process": spinning pools off
+    label: str = ""  # an artifact variant's label ("tflite[int8]") when one format has several
+    quantize: str = ""  # the quantisation mode of a quantized artifact
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("error", "rounds", "round_p50_ms", "isolation"):
+        for key in ("error", "rounds", "round_p50_ms", "isolation", "label", "quantize"):
             if not data[key]:
                 data.pop(key)
         return data

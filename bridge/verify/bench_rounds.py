@@ -63,6 +63,8 @@ class _Worker:
 
     def __init__(self, target: Any, device: str, threads: int, isolate: bool) -> None:
         self.target, self.format, self.error, self.runtime = target, target.format, "", ""
+        self.label = target.label if getattr(target, "variant", "") else ""
+        self.quantize = (getattr(target, "meta", None) or {}).get("quantize", "")
         description = describe_target(target) if isolate else None
         self.isolation = "subprocess" if description is not None else "in-process"
         self.proc: Any = None
@@ -184,7 +186,8 @@ def _bench_batch(workers: list[_Worker], feeds: Sequence[Mapping[str, Any]], bat
                 times[i].append(reply["times_ms"])
     results = []
     for i, w in enumerate(workers):
-        entry = BenchResult(w.format, w.runtime or w.format, device, size, threads, isolation=w.isolation)
+        entry = BenchResult(w.format, w.runtime or w.format, device, size, threads, isolation=w.isolation,
+                            label=w.label, quantize=w.quantize)
         error = errors.get(i) or w.error
         if error or not times[i]:
             entry.error = error or "no timed calls"

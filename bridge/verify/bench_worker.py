@@ -23,7 +23,7 @@ def describe_target(target: Any) -> dict[str, Any] | None:
     if isinstance(target, Artifact):
         return {"artifact": {"format": target.format, "path": str(target.path), "converter": target.converter,
                              "input_names": list(target.input_names), "output_names": list(target.output_names),
-                             "meta": dict(target.meta)}}
+                             "meta": dict(target.meta), "variant": target.variant}}
     if target.format in ("onnx", "pt2") and Path(str(target.path)).is_file():
         return {"source": str(target.path)}
     return None  # a PyTorch source may carry --weights or live state: it is timed where it was loaded

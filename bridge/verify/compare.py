@@ -86,6 +86,13 @@ class StageParity:
     error: str = ""
     inputs: str = ""  # which input set, e.g. "x:4x3x96x96", when several shapes are verified
     calibration: str = ""  # how float outputs were judged: against which float64 truth, or why by the fixed rule
+    variant: str = ""  # the artifact's variant ("int8"), when one format has several artifacts
+    quantize: str = ""  # the quantisation mode of a quantized artifact
+    advisory: bool = False  # reported, but not part of the run's verdict (a baseline for comparison)
+
+    @property
+    def label(self) -> str:
+        return f"{self.format}[{self.variant}]" if self.variant else self.format
 
     @property
     def passed(self) -> bool:
@@ -106,6 +113,12 @@ class StageParity:
             data["inputs"] = self.inputs
         if self.calibration:
             data["calibration"] = self.calibration
+        if self.variant:
+            data["label"] = self.label
+        if self.quantize:
+            data["quantize"] = self.quantize
+        if self.advisory:
+            data["advisory"] = True
         return data
 
 

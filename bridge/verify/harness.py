@@ -73,10 +73,10 @@ def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, A
     import gc
 
     try:
-        runner = runners.get(artifact.format) or load_runner(artifact, device)
+        runner = runners.get(artifact.label) or load_runner(artifact, device)
         outputs = runner.run(feeds)
-        if artifact.format in runners or artifact_bytes(artifact) < KEEP_RUNNER_BYTES:
-            runners[artifact.format] = runner
+        if artifact.label in runners or artifact_bytes(artifact) < KEEP_RUNNER_BYTES:
+            runners[artifact.label] = runner
         else:
             del runner
             gc.collect()  # TensorFlow's loaded objects hold reference cycles
@@ -105,6 +105,7 @@ def verify_artifacts(
     Float outputs are judged by the noise-calibrated rule where the source has a float64 truth (see
     ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol. ``reference``: the
     source's outputs on ``feeds`` when already computed (see ``bridge.api.convert``).
+    Quantized artifacts are left to their own rule (``bridge.verify.quant``), which judges them over samples.
     """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
@@ -133,19 +134,23 @@ def verify_artifacts(
     results = []
     chain = []
     for artifact in artifacts:
+        if artifact.meta.get("quantize"):
+            continue
         out, error = _run(artifact, feeds, ref, device, runners)
-        outputs[artifact.format] = out
-        runtime = runners[artifact.format].runtime if artifact.format in runners else FORMATS[artifact.format].runtime
+        outputs[artifact.label] = out
+        runtime = runners[artifact.label].runtime if artifact.label in runners else FORMATS[artifact.format].runtime
         compared = compare(ref, out) if out is not None else []
-        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label, truth.note))
+        results.append(StageParity(artifact.format, runtime, device, source.format, compared, error, label,
+                                   calibration=truth.note, variant=artifact.variant))
         parent = artifact.parent
         if parent and parent != source.format and parent in outputs:
             parent_out = outputs[parent]
             if out is not None and parent_out is not None:
                 chain.append(StageParity(artifact.format, runtime, device, parent, compare(parent_out, out), "", label,
-                                         truth.note))
+                                         calibration=truth.note, variant=artifact.variant))
             elif out is None:
-                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label, truth.note))
+                chain.append(StageParity(artifact.format, runtime, device, parent, [], error, label,
+                                         calibration=truth.note, variant=artifact.variant))
     return results + chain
 
 
@@ -153,10 +158,13 @@ def first_failure(parity: Sequence[StageParity], artifacts: Sequence[Artifact]) 
     """The first hop, in conversion order, whose output leaves tolerance against the stage it came from."""
     for artifact in artifacts:
         against = artifact.parent or None
-        stages = [p for p in parity if p.format == artifact.format]
+        stages = [p for p in parity if p.label == artifact.label and not p.advisory]
         hop = [p for p in stages if p.reference == against] or [p for p in stages if p.reference != against]
         failed = [p for p in hop if not p.passed]
         if failed:
-            return {"format": artifact.format, "runtime": failed[0].runtime, "reference": failed[0].reference,
-                    "inputs": failed[0].inputs}
+            found = {"format": artifact.format, "runtime": failed[0].runtime, "reference": failed[0].reference,
+                     "inputs": failed[0].inputs}
+            if artifact.variant:
+                found["label"] = artifact.label
+            return found
     return None

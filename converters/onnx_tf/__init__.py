@@ -51,6 +51,10 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
         extra["trainable"] = True
         extra["training_view"] = next((Path(c).name for c in getattr(source, "companions", [])
                                        if str(c).endswith(".training.onnx")), path.name)
+    if options.extra.get("passes"):  # e.g. for integer TFLite: see bridge_converters.onnx_tf.passes
+        from bridge_converters.onnx_tf.passes import run_passes
+
+        run_passes(model, options.extra["passes"])
     # Every input dim not marked dynamic is fixed to the shapes being converted (passes/shapes.py).
     spec = specialise_shapes(model, options.feeds, options.dynamic)
     program = build_program(spec.model, expose_intermediates=bool(options.extra.get("expose_intermediates")),

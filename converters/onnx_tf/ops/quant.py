@@ -2,6 +2,9 @@
 
 Integer targets only (int8/uint8/int16/uint16, and int32 inputs to DequantizeLinear): TensorFlow has no
 float8, float4 or 2/4-bit integer tensors.
+
+Nodes marked by the fake-quant pass (``passes/fake_quant.py``) convert differently: a marked Q -> DQ pair
+is one ``FakeQuantWithMinMaxVars`` in float, which the TFLite converter turns into integer kernels.
 """
 
 from __future__ import annotations
@@ -52,13 +55,44 @@ def _target_dtype(ctx: Any, zero_point: Any) -> Any:
     return dtype
 
 
+def _fake_quant(ctx: Any, weight: bool) -> Any:
+    """Quantise-dequantise ``x`` with the node's constant scale and zero point, as TF's fake-quant op (8 bits);
+    a weight is symmetric in [-127, 127] (narrow range), as TFLite's int8 kernels want it."""
+    import numpy as np
+    import tensorflow as tf
+
+    x = tf.cast(ctx.inputs[0], tf.float32)
+    scale = np.asarray(ctx.require_const(1, "a fake-quant scale"), np.float64)
+    zero = ctx.const(2)
+    zero = np.zeros((), np.uint8) if zero is None else np.asarray(zero)
+    info = np.iinfo(zero.dtype)
+    qmin = info.min + 1 if weight else info.min
+    low = ((qmin - zero.astype(np.float64)) * scale).astype(np.float32)
+    high = ((info.max - zero.astype(np.float64)) * scale).astype(np.float32)
+    if scale.size == 1:
+        return tf.quantization.fake_quant_with_min_max_args(x, float(low.reshape(-1)[0]), float(high.reshape(-1)[0]),
+                                                            num_bits=8, narrow_range=weight)
+    # per axis: TF's per-channel fake quant takes the channel last
+    axis = norm_axis(int(ctx.attr("axis", 1)), x.shape.rank)
+    perm = [d for d in range(x.shape.rank) if d != axis] + [axis]
+    moved = tf.transpose(x, perm)
+    faked = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+        moved, tf.constant(np.broadcast_to(low, scale.shape).reshape(-1)),
+        tf.constant(np.broadcast_to(high, scale.shape).reshape(-1)), num_bits=8, narrow_range=weight)
+    return tf.transpose(faked, [perm.index(d) for d in range(x.shape.rank)])
+
+
 @onnx_op("QuantizeLinear", since=10)
 def quantize_linear(ctx: Any) -> Any:
     # 13: per-axis; 19: float8 + saturate; 21: blocked + output_dtype; 23-25: more types; precision later.
     import tensorflow as tf
 
     from bridge_converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.passes.fake_quant import mark_of
 
+    mark = mark_of(ctx.node)
+    if mark in ("pair", "weight"):
+        return _fake_quant(ctx, weight=mark == "weight")
     x, scale = ctx.inputs[0], ctx.inputs[1]
     zero_point = ctx.input(2)
     dtype = _target_dtype(ctx, zero_point)
@@ -76,9 +110,11 @@ def quantize_linear(ctx: Any) -> Any:
     wide = tf.float32 if work in (tf.float16, tf.bfloat16) else work
     x_w, scale_w = (tf.cast(tf.cast(t, work), wide) for t in (x, _broadcast_param(ctx, scale, x)))
     y = tf.round(tf.cast(x_w / scale_w, work))  # half to even
-    y = tf.cast(y, tf.float64)
+    # float32 holds every 8- and 16-bit integer exactly, so the zero point and the clip need no float64
+    # (which TFLite's builtin kernels lack)
+    y = tf.cast(y, wide)
     if zero_point is not None:
-        y = y + tf.cast(_broadcast_param(ctx, zero_point, x), tf.float64)
+        y = y + tf.cast(_broadcast_param(ctx, zero_point, x), wide)
     return tf.cast(tf.clip_by_value(y, float(dtype.min), float(dtype.max)), dtype)
 
 
@@ -88,8 +124,11 @@ def dequantize_linear(ctx: Any) -> Any:
     import tensorflow as tf
 
     from bridge_converters.onnx_tf.dtypes import tf_dtype
+    from bridge_converters.onnx_tf.passes.fake_quant import mark_of
 
     x, scale = ctx.inputs[0], ctx.inputs[1]
+    if mark_of(ctx.node) == "through":  # the fake-quant Q before it already gave the dequantized value
+        return tf.cast(x, scale.dtype)
     zero_point = ctx.input(2)
     if x.dtype.name not in _INT_TARGETS | {"int32"}:
         raise ctx.unsupported(f"dequantising {x.dtype.name}")
