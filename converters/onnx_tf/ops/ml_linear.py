@@ -42,8 +42,15 @@ def _affine(ctx: Any, n_out: int) -> Any:
     import tensorflow as tf
 
     x = as_rows(ctx.inputs[0])
-    coef = np.asarray(ctx.attr("coefficients"), np.float32).reshape(n_out, -1)
-    y = tf.matmul(x, tf.constant(coef), transpose_b=True)
+    coef = np.asarray(ctx.attr("coefficients"), np.float32)
+    features = x.shape[-1]
+    if features is not None and coef.size > n_out * features and coef.size % n_out == 0:
+        # More coefficients than the input has features (a model exported for wider rows): ONNX Runtime
+        # reads them as [outputs, features] row-major from the start, and so do we.
+        ctx.warn(f"{ctx.op_type} '{ctx.name or '(unnamed)'}': {coef.size} coefficients for {n_out} outputs of "
+                 f"{features} features; like ONNX Runtime, the first {n_out * features} are used")
+        coef = coef[: n_out * features]
+    y = tf.matmul(x, tf.constant(coef.reshape(n_out, -1)), transpose_b=True)
     intercepts = ctx.attr("intercepts")
     return y + tf.constant(np.asarray(intercepts, np.float32)) if intercepts else y
 

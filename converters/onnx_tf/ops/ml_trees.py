@@ -35,6 +35,17 @@ def _tree_depth(roots: list[int], true_ids: Any, false_ids: Any, true_leaf: Any,
     return max([0] + [visit(r, ()) for r, leaf in zip(roots, root_leaf) if not leaf])
 
 
+def work_dtype(x: Any, *values: Any) -> tuple[Any, Any]:
+    """float32 unless X is float64 or a split (threshold, set member, leaf weight) needs float64 to stay
+    itself; TFLite has no float64 kernels, and ONNX Runtime computes a float ensemble in float32."""
+    import numpy as np
+    import tensorflow as tf
+
+    exact = all(np.array_equal(np.asarray(v, np.float64).astype(np.float32).astype(np.float64), np.asarray(v, np.float64),
+                               equal_nan=True) for v in values)
+    return (tf.float32, np.float32) if x.dtype != tf.float64 and exact else (tf.float64, np.float64)
+
+
 def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: dict[str, Any]) -> Any:
     """The leaf each (sample, tree) pair reaches: [B, T] indices into the leaf table.
 
@@ -42,11 +53,14 @@ def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: di
     ``splits`` (float64), ``true_ids``/``false_ids`` with ``true_leaf``/``false_leaf`` telling whether a child
     indexes the leaf table or the branch table, ``missing`` (NaN goes the true way) and ``table``, the
     MEMBER sets padded with NaN. All pairs walk in lockstep for ``depth`` steps of gathers; a pair that
-    reached a leaf stays there. Comparisons run in float64, where X and float32 splits are both exact.
+    reached a leaf stays there. Comparisons run in float32 where X and every split are exact in it (as ONNX
+    Runtime compares, and as TFLite can), else in float64.
     """
     import tensorflow as tf
 
-    x64 = tf.cast(x, tf.float64)
+    work, np_work = work_dtype(x, tables["splits"], tables["table"])
+    tables = {k: (v.astype(np_work) if k in ("splits", "table") else v) for k, v in tables.items()}
+    x64 = tf.cast(x, work)
     batch = tf.shape(x)[0]
     # A tree that is a single leaf starts (and stays) at that leaf.
     start = [int(tables["true_ids"][r]) if leaf else r for r, leaf in zip(roots, root_leaf)]
@@ -133,7 +147,8 @@ def tree_ensemble(ctx: Any) -> Any:
     node = walk(x, roots, root_leaf, depth, dict(modes=modes, feats=feats, splits=splits, true_ids=true_ids,
                                                   false_ids=false_ids, true_leaf=true_leaf, false_leaf=false_leaf,
                                                   missing=missing, table=table))
-    weights = tf.cast(tf.gather(tf.constant(leaf_w), node), x.dtype)  # [B, T]
+    _, np_work = work_dtype(x, splits, table)
+    weights = tf.cast(tf.gather(tf.constant(leaf_w.astype(np_work)), node), x.dtype)  # [B, T]
     if agg == 0:
         weights = weights / tf.constant(n_trees, x.dtype)
     seg = tf.reshape(tf.range(tf.cast(batch, tf.int64))[:, None] * n_targets + tf.gather(tf.constant(leaf_t), node),
@@ -237,7 +252,8 @@ def _legacy_forest(ctx: Any, prefix: str, n_outputs: int) -> tuple[Any, Any, Any
     if x.shape.rank == 1:
         x = x[None, :]
     leaves = walk(x, roots, root_leaf, depth, tables)
-    return tf.gather(tf.constant(table), leaves), tf.gather(tf.constant(has), leaves), len(roots)
+    _, np_work = work_dtype(x, tables["splits"], tables["table"])
+    return tf.gather(tf.constant(table.astype(np_work)), leaves), tf.gather(tf.constant(has), leaves), len(roots)
 
 
 def _post(ctx: Any) -> int:
@@ -274,7 +290,7 @@ def tree_ensemble_regressor(ctx: Any) -> Any:
         raise ctx.unsupported(f"aggregate_function {agg!r}")
     base = _floats(ctx, "base_values")
     if base is not None and len(base):
-        y = y + tf.constant(base)
+        y = y + tf.constant(base, y.dtype)
     post = _post(ctx)
     y = tf.cast(y, _out_dtype(ctx.inputs[0]))
     if n_targets == 1 and post != 4:  # ORT transforms a single target only by PROBIT
@@ -305,7 +321,7 @@ def tree_ensemble_classifier(ctx: Any) -> Any:
     class_ids = set(np.asarray(ctx.attr("class_ids", []), np.int64).tolist())
     if n != 2:
         if len(base):
-            y, scored = y + tf.constant(base), scored | tf.constant(np.arange(n) < len(base))[None, :]
+            y, scored = y + tf.constant(base, y.dtype), scored | tf.constant(np.arange(n) < len(base))[None, :]
         best = tf.argmax(tf.where(scored, y, -np.inf), axis=1)
         return [tf.gather(tf.constant(labels), best), post_transform(tf.cast(y, dtype), post)]
     # Two classes. ORT decides from the class ids present, as here, not per sample.

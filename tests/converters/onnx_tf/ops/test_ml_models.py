@@ -48,6 +48,12 @@ def test_linear_classifier(post, labels):
                                         **labels}, out)
 
 
+def test_linear_classifier_with_more_coefficients_than_features_reads_them_as_onnx_runtime_does():
+    """The corpus's logreg_iris.onnx (OnnxMLTools): 3 classes x 4 features of coefficients, 2-feature rows."""
+    check("LinearClassifier", {"x": X[:, :2]}, {"coefficients": COEF3, "intercepts": [0.1, -0.2, 0.3],
+                                               "post_transform": "LOGISTIC", "classlabels_ints": [0, 1, 2]}, [I, F])
+
+
 @pytest.mark.parametrize("post", ["NONE", "LOGISTIC"])
 @pytest.mark.parametrize("labels", [[4, 7], [0, 1]])
 def test_linear_classifier_binary(post, labels):
@@ -98,6 +104,24 @@ def test_tree_ensemble_regressor(agg, opset):
     attrs = {**a, **{f"target_{k}": v for k, v in w.items()}, "n_targets": 2, "aggregate_function": agg,
              "base_values": [0.25, -0.5]}
     check("TreeEnsembleRegressor", {"x": x}, attrs, [F], opset=opset)
+
+
+def test_float32_tree_ensemble_reaches_tflite_with_builtin_kernels(tmp_path):
+    """The corpus's skl2onnx gradient boosting: splits exact in float32 walk in float32, so TFLite (which has
+    no float64 kernels) needs no Flex op, and the scores still match ONNX Runtime."""
+    import bridge
+    from tests.fixtures.test_model_zoo import _tflite_ops
+
+    a, w = _forest(1, [0])
+    attrs = {**a, **{f"target_{k}": v for k, v in w.items()}, "n_targets": 1, "base_values": [0.25]}
+    path = tmp_path / "trees.onnx"
+    m = model("TreeEnsembleRegressor", {"x": X}, attrs, [F])
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y0", F, [len(X), 1]))
+    onnx.save(m, path)
+    result = bridge.convert(str(path), to="tflite", out_dir=tmp_path / "out", inputs={"x": X})
+    assert result.passed, result.to_json()["parity"]
+    ops = _tflite_ops(next(a.path for a in result.artifacts if a.format == "tflite"))
+    assert not [op for op in ops if op.startswith("Flex")], ops
 
 
 @pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC"])
