@@ -110,6 +110,15 @@ def _prune_initializers(model: Any) -> None:
     model.graph.input.extend(inputs)
 
 
+def _drop(model: Any, nodes: list[Any]) -> bool:
+    """Remove fused-away ``nodes`` and the parameters nobody reads any more; whether anything changed."""
+    for node in nodes:
+        model.graph.node.remove(node)
+    if nodes:
+        _prune_initializers(model)
+    return bool(nodes)
+
+
 def fold_batch_norm(model: Any) -> bool:
     import numpy as np
     from onnx import numpy_helper
@@ -153,11 +162,7 @@ def fold_batch_norm(model: Any) -> bool:
         conv.input.extend([data, new_w, new_b])
         conv.output[0] = bn.output[0]
         drop.append(bn)
-    for node in drop:
-        graph.node.remove(node)
-    if drop:
-        _prune_initializers(model)
-    return bool(drop)
+    return _drop(model, drop)
 
 
 def merge_pad(model: Any) -> bool:
@@ -196,11 +201,7 @@ def merge_pad(model: Any) -> bool:
         _set_ints(conv, "pads", [own[i] + begin[2 + i] for i in range(n)] + [own[n + i] + end[2 + i] for i in range(n)])
         conv.input[0] = pad.input[0]
         drop.append(pad)
-    for node in drop:
-        graph.node.remove(node)
-    if drop:
-        _prune_initializers(model)
-    return bool(drop)
+    return _drop(model, drop)
 
 
 def _scalar(consts: dict[str, Any], name: str) -> float | None:
@@ -274,12 +275,7 @@ def fuse_gelu(model: Any) -> bool:
         fused.append((chain, onnx.helper.make_node("Gelu", [x], [chain[-1].output[0]], domain="com.microsoft",
                                                    name=(erf.name or "gelu") + "/fused")))
     for chain, gelu in fused:
-        at = list(graph.node).index(chain[-1])
-        graph.node.insert(at, gelu)
-        for node in chain:
-            graph.node.remove(node)
+        graph.node.insert(list(graph.node).index(chain[-1]), gelu)
     if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
-    if fused:
-        _prune_initializers(model)
-    return bool(fused)
+    return _drop(model, [node for chain, _ in fused for node in chain])
