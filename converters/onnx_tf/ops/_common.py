@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
-           "same_pads", "static_shape"]
+           "same_pads", "static_shape", "exact_in_float32"]
 
 
 # Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the
@@ -94,3 +94,63 @@ def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], stri
         return [(0, 0)] * n
     flat = list(ctx.attr("pads", [0] * (2 * n)))
     return [(int(flat[i]), int(flat[i + n])) for i in range(n)]
+
+
+# Every integer of magnitude below 2**24 is exact in float32, so a sum of integer products whose partial sums
+# stay below it is exact in float32 in any order: integer convolutions and matmuls then run on TFLite's float
+# builtins (CONV_2D, FULLY_CONNECTED) instead of float64 or int32 kernels only the Flex delegate has.
+_FLOAT32_EXACT = 2**24
+
+
+def _deviation(ctx: Any, i: int, zero_point: int | None) -> int | None:
+    """The largest |q - zero_point| integer input ``i`` can hold (its whole span when the zero point is only
+    known at run time); None for a non-integer input."""
+    import numpy as np
+
+    dtype = ctx.inputs[i].dtype
+    if not dtype.is_integer:
+        return None
+    low, high = int(dtype.min), int(dtype.max)
+    if zero_point is None or not ctx.has_input(zero_point):
+        zp = np.zeros(1, np.int64)
+    else:
+        zp = ctx.const(zero_point)
+        if zp is None:
+            return high - low
+        zp = np.asarray(zp, np.int64).reshape(-1)
+    return int(np.maximum(zp - low, high - zp).max())
+
+
+def exact_in_float32(ctx: Any, data: int, data_zp: int | None, weight: int, weight_zp: int | None,
+                     out_axis: int | None, bias: int | None = None) -> bool:
+    """Whether every output of sum_k (x - x_zp)(w - w_zp) (+ bias) is provably below 2**24 in magnitude, for
+    any value of the data input: from the constant weight's per-output sums of |w - w_zp| where it is known
+    (``out_axis``: the weight's output axis in the layout the handler holds, None for one output), from the
+    types' spans otherwise."""
+    import numpy as np
+
+    x_dev = _deviation(ctx, data, data_zp)
+    w_dev = _deviation(ctx, weight, weight_zp)
+    if x_dev is None or w_dev is None:
+        return False
+    w = ctx.const(weight)
+    zp = ctx.const(weight_zp) if weight_zp is not None and ctx.has_input(weight_zp) else 0
+    if w is None or zp is None:
+        dims = static_shape(ctx.inputs[weight])
+        if out_axis is not None:
+            del dims[out_axis]
+        if any(d is None for d in dims):
+            return False
+        w_sum = int(np.prod(dims, dtype=np.int64)) * w_dev
+    else:
+        rows = np.asarray(w, np.int64)
+        rows = np.moveaxis(rows, out_axis, 0) if out_axis is not None else rows[np.newaxis]
+        rows = rows.reshape(rows.shape[0], -1) - np.asarray(zp, np.int64).reshape(-1, 1)
+        w_sum = int(np.abs(rows).sum(axis=1).max(initial=0))
+    bound = x_dev * w_sum
+    if bias is not None and ctx.has_input(bias):
+        b = ctx.const(bias)
+        if b is None:
+            return False
+        bound += int(np.abs(np.asarray(b, np.int64)).max(initial=0))
+    return bound < _FLOAT32_EXACT

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import data_in, data_out, kernel_in, same_pads, spatial_pads, static_shape
+from bridge_converters.onnx_tf.ops._common import (data_in, data_out, exact_in_float32, kernel_in, same_pads,
+                                                   spatial_pads, static_shape)
 from bridge_converters.onnx_tf.passes.layout import CONV, QLINEAR_CONV
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -137,21 +138,30 @@ def conv(ctx: Any) -> Any:
     return data_out(ctx, y)
 
 
-def _int_conv_input(t: Any, zp: Any) -> Any:
-    """``t - zero_point`` in float64: integer products and sums stay exact there and TF has float64 kernels.
-    A per-channel zero point belongs to the last axis (output channels, in TF's filter layout)."""
+def _int_conv_input(t: Any, zp: Any, work: Any) -> Any:
+    """``t - zero_point`` in ``work`` (float32 where exact_in_float32 proves the sums exact, else float64):
+    integer products and sums stay exact there. A per-channel zero point belongs to the last axis (output
+    channels, in TF's filter layout)."""
     import tensorflow as tf
 
-    t = tf.cast(t, tf.float64)
-    return t if zp is None else t - tf.cast(zp, tf.float64)
+    t = tf.cast(t, work)
+    return t if zp is None else t - tf.cast(zp, work)
+
+
+def _int_conv_dtype(ctx: Any, data_zp: int, weight: int, weight_zp: int, bias: int | None = None) -> Any:
+    import tensorflow as tf
+
+    exact = exact_in_float32(ctx, 0, data_zp, weight, weight_zp, ctx.physical_axis(0, weight), bias)
+    return tf.float32 if exact else tf.float64
 
 
 @onnx_op("ConvInteger", since=10, layout=CONV)
 def conv_integer(ctx: Any) -> Any:
     import tensorflow as tf
 
-    x = _int_conv_input(data_in(ctx), ctx.input(2))
-    w = _int_conv_input(kernel_in(ctx, 1), ctx.input(3))
+    work = _int_conv_dtype(ctx, 2, 1, 3)
+    x = _int_conv_input(data_in(ctx), ctx.input(2), work)
+    w = _int_conv_input(kernel_in(ctx, 1), ctx.input(3), work)
     # ONNX pads an integer input with its zero point, i.e. zero after the subtraction.
     return data_out(ctx, tf.cast(_conv(ctx, x, w), tf.int32))
 
@@ -161,17 +171,19 @@ def qlinear_conv(ctx: Any) -> Any:
     import tensorflow as tf
 
     x, x_scale, x_zp, _, w_scale, w_zp, y_scale, y_zp = (ctx.input(i) for i in range(8))
-    xf = _int_conv_input(data_in(ctx), x_zp)
-    wf = _int_conv_input(kernel_in(ctx, 3), w_zp)
+    work = _int_conv_dtype(ctx, 2, 3, 5, bias=8)
+    xf = _int_conv_input(data_in(ctx), x_zp, work)
+    wf = _int_conv_input(kernel_in(ctx, 3), w_zp, work)
     acc = _conv(ctx, xf, wf)
     if ctx.has_input(8):
-        acc = acc + tf.cast(ctx.inputs[8], tf.float64)
+        acc = acc + tf.cast(ctx.inputs[8], work)
     # w_scale is per tensor or per output channel (the last axis here); the multiplier is taken in the
-    # scales' precision and the rescale in float64, as numpy promotes int32 * float32
-    y = tf.round(acc * tf.cast(x_scale * w_scale / y_scale, tf.float64))
+    # scales' precision. The rescale runs in float64 as numpy promotes int32 * float32, or, where the
+    # accumulator is exact in float32, in float32 as ONNX Runtime's requantisation does.
+    y = tf.round(acc * tf.cast(x_scale * w_scale / y_scale, work))
     out_dtype = y_zp.dtype if y_zp is not None else x.dtype
     if y_zp is not None:
-        y = y + tf.cast(y_zp, tf.float64)
+        y = y + tf.cast(y_zp, work)
     y = tf.clip_by_value(y, float(out_dtype.min), float(out_dtype.max))
     return data_out(ctx, tf.cast(y, out_dtype))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import exact_in_float32
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -68,17 +69,26 @@ def _zero_point_rows(zp: Any, rank: int, axis_from_end: int) -> Any:
     return tf.reshape(zp, [-1, 1]) if axis_from_end == 2 else zp
 
 
+def _int_operands(ctx: Any, a_zp: int, b: int, b_zp: int) -> tuple[Any, Any, Any]:
+    """A - a_zp and B - b_zp, in float32 where exact_in_float32 proves every sum exact (TFLite's float
+    FULLY_CONNECTED / BATCH_MATMUL then run them), else in int32; and that dtype."""
+    import tensorflow as tf
+
+    work = tf.float32 if exact_in_float32(ctx, 0, a_zp, b, b_zp, out_axis=None if ctx.inputs[b].shape.rank == 1 else -1) else tf.int32
+    a, bt = tf.cast(ctx.inputs[0], work), tf.cast(ctx.inputs[b], work)
+    if ctx.has_input(a_zp):
+        a = a - _zero_point_rows(tf.cast(ctx.inputs[a_zp], work), a.shape.rank, 2)
+    if ctx.has_input(b_zp):
+        bt = bt - _zero_point_rows(tf.cast(ctx.inputs[b_zp], work), bt.shape.rank, 1)
+    return a, bt, work
+
+
 @onnx_op("MatMulInteger", since=10)
 def matmul_integer(ctx: Any) -> Any:
     import tensorflow as tf
 
-    a = tf.cast(ctx.inputs[0], tf.int32)
-    b = tf.cast(ctx.inputs[1], tf.int32)
-    if ctx.has_input(2):
-        a = a - _zero_point_rows(tf.cast(ctx.inputs[2], tf.int32), a.shape.rank, 2)
-    if ctx.has_input(3):
-        b = b - _zero_point_rows(tf.cast(ctx.inputs[3], tf.int32), b.shape.rank, 1)
-    return _np_matmul(a, b)
+    a, b, _ = _int_operands(ctx, 2, 1, 3)
+    return tf.cast(_np_matmul(a, b), tf.int32)
 
 
 def _saturate_round(y: Any, dtype: Any) -> Any:
@@ -93,18 +103,19 @@ def _saturate_round(y: Any, dtype: Any) -> Any:
 def qlinear_matmul(ctx: Any) -> Any:
     import tensorflow as tf
 
-    a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp = ctx.inputs[:8]
-    ai = tf.cast(a, tf.int32) - _zero_point_rows(tf.cast(a_zp, tf.int32), a.shape.rank, 2)
-    bi = tf.cast(b, tf.int32) - _zero_point_rows(tf.cast(b_zp, tf.int32), b.shape.rank, 1)
+    a, a_scale, _, b, b_scale, _, y_scale, y_zp = ctx.inputs[:8]
+    ai, bi, work = _int_operands(ctx, 2, 3, 5)
     acc = _np_matmul(ai, bi)
-    # The scale product is taken in the scales' own precision (float16 included), the rescale in float64,
-    # as numpy promotes int32 * float there.
+    # The scale product is taken in the scales' own precision (float16 included); the rescale in float64,
+    # as numpy promotes int32 * float there, or in float32 where the accumulator is exact in float32, as
+    # ONNX Runtime's requantisation does.
+    rescale = tf.float32 if work == tf.float32 else tf.float64
     a_scale = _zero_point_rows(a_scale, a.shape.rank, 2)
     b_scale = _zero_point_rows(b_scale, b.shape.rank, 1)
-    multiplier = tf.cast(a_scale * b_scale / y_scale, tf.float64)
-    y = tf.cast(acc, tf.float64) * multiplier
+    multiplier = tf.cast(a_scale * b_scale / y_scale, rescale)
+    y = tf.cast(acc, rescale) * multiplier
     if y_zp is not None:
-        y = y + tf.cast(y_zp, tf.float64)
+        y = y + tf.cast(y_zp, rescale)
     return _saturate_round(y, y_zp.dtype if y_zp is not None else a.dtype)
 
 

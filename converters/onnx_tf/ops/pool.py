@@ -209,8 +209,18 @@ def max_pool(ctx: Any) -> Any:
     import tensorflow as tf
 
     xl = data_in(ctx)
-    g = _Geometry(ctx, xl)
     with_indices = ctx.output_used(1)
+    if xl.dtype in (tf.int8, tf.uint8, tf.int16, tf.uint16) and not with_indices:
+        # exact in float32, where tf.nn.pool (TFLite's MAX_POOL_2D) takes it; an 8-bit max pool sits
+        # between the QLinear ops of ONNX Runtime's quantized models
+        return tf.cast(_max_pool(ctx, tf.cast(xl, tf.float32), False), xl.dtype)
+    return _max_pool(ctx, xl, with_indices)
+
+
+def _max_pool(ctx: Any, xl: Any, with_indices: bool) -> Any:
+    import tensorflow as tf
+
+    g = _Geometry(ctx, xl)
     if g.tf_same and g.tf_pool_ok and xl.dtype.is_floating and not with_indices:
         return data_out(ctx, tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:

@@ -53,6 +53,12 @@ def run_tf(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray]) -> list[np.
     return [result[program.output_map[o.name]].numpy() for o in model.graph.output]
 
 
+def tf_op_dtypes(model: onnx.ModelProto, op_type: str) -> set[str]:
+    """The dtypes the converted graph's ``op_type`` ops (e.g. "Conv2D") compute in."""
+    program = build_program(model, use_variables=False)
+    return {op.outputs[0].dtype.name for op in program.function.graph.get_operations() if op.type == op_type}
+
+
 def run_reference(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], runtime: str = "reference") -> list[np.ndarray]:
     if runtime == "onnxruntime":
         import onnxruntime as ort

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf, tf_op_dtypes
 
 rng = np.random.default_rng(0)
 
@@ -55,6 +55,20 @@ def test_qlinear_conv_per_channel():
              "ys": np.array(0.2, np.float32), "yz": np.array(128, np.uint8), "b": np.array([5, -300, 70], np.int32)}
     check_node("QLinearConv", {"x": x}, {"pads": [1, 0, 1, 0]}, initializers=inits,
                input_names=["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], opset=13)
+
+
+@pytest.mark.parametrize("channels,work", [(2, "float32"), (64, "float64")])
+def test_qlinear_conv_accumulates_in_float32_only_where_every_sum_is_exact(channels, work):
+    # 3x3 x C taps of |x - 0| <= 255 times |w| = 127: C = 2 stays far below 2**24, C = 64 can pass it (18.7M)
+    x = rng.integers(0, 255, (1, channels, 4, 4), dtype=np.uint8)
+    w = np.where(rng.random((2, channels, 3, 3)) < 0.5, -127, 127).astype(np.int8)
+    inits = {"xs": np.array(0.01, np.float32), "xz": np.array(0, np.uint8), "w": w, "ws": np.array(0.001, np.float32),
+             "wz": np.array(0, np.int8), "ys": np.array(8.0, np.float32), "yz": np.array(128, np.uint8)}
+    names = ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"]
+    check_node("QLinearConv", {"x": x}, {"pads": [1, 1, 1, 1]}, initializers=inits, input_names=names, opset=13)
+    model = make_node_model("QLinearConv", {"x": x}, {"pads": [1, 1, 1, 1]}, opset=13, initializers=inits,
+                            input_names=names)
+    assert tf_op_dtypes(model, "Conv2D") == {work}
 
 
 def test_deform_conv():

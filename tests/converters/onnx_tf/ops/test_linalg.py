@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf, tf_op_dtypes
 
 rng = np.random.default_rng(0)
 
@@ -60,6 +60,20 @@ def test_qlinear_matmul(dtype):
              "yz": np.array(5, dtype)}
     check_node("QLinearMatMul", {"a": a}, initializers=inits,
                input_names=["a", "as", "az", "b", "bs", "bz", "ys", "yz"])
+
+
+@pytest.mark.parametrize("k,work", [(4, "float32"), (1200, "int32")])
+def test_qlinear_matmul_accumulates_in_float32_only_where_every_sum_is_exact(k, work):
+    # uint8 activations (|a - 3| <= 252) times constant full-range int8 weights: K = 4 stays far below 2**24,
+    # K = 1200 can exceed it, so that one keeps int32; both equal the reference exactly
+    a = rng.integers(0, 255, (2, k), dtype=np.uint8)
+    b = np.where(rng.random((k, 3)) < 0.5, -128, 127).astype(np.int8)
+    inits = {"as": np.array(0.02, np.float32), "az": np.array(3, np.uint8), "b": b, "bs": np.array(0.001, np.float32),
+             "bz": np.array(0, np.int8), "ys": np.array(4.0, np.float32), "yz": np.array(128, np.uint8)}
+    names = ["a", "as", "az", "b", "bs", "bz", "ys", "yz"]
+    check_node("QLinearMatMul", {"a": a}, initializers=inits, input_names=names)
+    assert tf_op_dtypes(make_node_model("QLinearMatMul", {"a": a}, initializers=inits, input_names=names),
+                        "MatMul") == {work}
 
 
 @pytest.mark.parametrize("equation,shapes", [
