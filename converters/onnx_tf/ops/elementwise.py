@@ -71,9 +71,25 @@ _ARITH = {"Add": lambda a, b: _tf().add(a, b), "Sub": lambda a, b: _tf().subtrac
 
 def _arith_handler(fn: Any) -> Any:
     def handler(ctx: Any) -> Any:
-        return fn(*_binary(ctx))
+        a, b = _binary(ctx)
+        if fn is _ARITH["Add"]:
+            bias = _as_bias_add(a, b)
+            if bias is not None:
+                return bias
+        return fn(a, b)
 
     return handler
+
+
+def _as_bias_add(a: Any, b: Any) -> Any:
+    """A float tensor plus a vector along its last axis as BiasAdd, which TF fuses into the MatMul or Conv2D
+    before it (the same sum, element by element)."""
+    tf = _tf()
+    for x, v in ((a, b), (b, a)):
+        if (x.dtype.is_floating and x.dtype == v.dtype and (x.shape.rank or 0) >= 2 and v.shape.rank == 1
+                and v.shape[0] is not None and v.shape[0] == x.shape[-1] and v.shape[0] > 1):
+            return tf.nn.bias_add(x, v)
+    return None
 
 
 for _op, _fn in _ARITH.items():

@@ -32,6 +32,13 @@ def _np_matmul(a: Any, b: Any) -> Any:
         return tf.squeeze(_matmul(a[tf.newaxis, :], b), axis=-2)
     if b.shape.rank == 1:
         return tf.squeeze(_matmul(a, b[:, tf.newaxis]), axis=-1)
+    if (a.shape.rank or 0) > 2 and b.shape.rank == 2 and a.shape[1:].is_fully_defined() and b.shape.is_fully_defined():
+        # (..., K) x (K, N) as one 2-D product: TF's fused MatMul(+BiasAdd) kernels take it, BatchMatMul does
+        # not; TFLite folds the reshapes into FULLY_CONNECTED
+        k, n = b.shape.as_list()
+        lead = tf.shape(a)[:-1] if a.shape[0] is None else a.shape.as_list()[:-1]
+        y = _matmul(tf.reshape(a, [-1, k]), b)
+        return tf.reshape(y, tf.concat([lead, [n]], 0) if tf.is_tensor(lead) else [*lead, n])
     return _matmul(a, b)
 
 
