@@ -81,7 +81,8 @@ def _int_operands(ctx: Any, a_zp: int, b: int, b_zp: int) -> tuple[Any, Any, Any
     FULLY_CONNECTED / BATCH_MATMUL then run them), else in int32; and that dtype."""
     import tensorflow as tf
 
-    work = tf.float32 if exact_in_float32(ctx, 0, a_zp, b, b_zp, out_axis=None if ctx.inputs[b].shape.rank == 1 else -1) else tf.int32
+    out_axis = None if ctx.inputs[b].shape.rank == 1 else -1  # a vector B gives one output per row of A
+    work = tf.float32 if exact_in_float32(ctx, 0, a_zp, b, b_zp, out_axis) else tf.int32
     a, bt = tf.cast(ctx.inputs[0], work), tf.cast(ctx.inputs[b], work)
     if ctx.has_input(a_zp):
         a = a - _zero_point_rows(tf.cast(ctx.inputs[a_zp], work), a.shape.rank, 2)
