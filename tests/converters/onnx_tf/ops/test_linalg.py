@@ -86,3 +86,20 @@ def test_qlinear_matmul_accumulates_in_float32_only_where_every_sum_is_exact(k, 
 def test_einsum(equation, shapes):
     inputs = {f"x{i}": _rand(*s) for i, s in enumerate(shapes)}
     check_node("Einsum", inputs, {"equation": equation}, opset=12, atol=1e-5)
+
+
+def test_a_linear_layer_on_3d_activations_runs_as_one_2d_matmul_and_a_bias_add():
+    # TF fuses MatMul + BiasAdd (BatchMatMulV2 + AddV2 it does not); the numbers stay the reference's
+    from onnx import TensorProto, helper, numpy_helper
+
+    x, w, bias = _rand(2, 5, 4), _rand(4, 3), _rand(3)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "bias"], ["y"])], "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 3])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias, "bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    (got,) = run_tf(model, {"x": x})
+    np.testing.assert_allclose(got, x @ w + bias, rtol=1e-5, atol=1e-6)
+    assert tf_op_dtypes(model, "MatMul") == tf_op_dtypes(model, "BiasAdd") == {"float32"}
+    assert tf_op_dtypes(model, "BatchMatMulV2") == set()
