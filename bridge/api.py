@@ -274,9 +274,9 @@ def _early_references(model: Model, sets: Sequence[dict[str, Any]], device: str,
     it once held, so the two runtimes' copies of the weights would otherwise add up. Failures are left to
     verification, after conversion has reported what it cannot convert."""
     from bridge.errors import ParityError
-    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes, reference_outputs
+    from bridge.verify.harness import KEEP_RUNNER_BYTES, reference_outputs
 
-    if model.format != "onnx" or artifact_bytes(Artifact(format="onnx", path=Path(model.path))) < KEEP_RUNNER_BYTES:
+    if model.format != "onnx" or Artifact(format="onnx", path=Path(model.path)).size_bytes < KEEP_RUNNER_BYTES:
         return None
     try:
         with progress.step("running the source"):

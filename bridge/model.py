@@ -65,11 +65,12 @@ class Artifact:
 
     @property
     def size_bytes(self) -> int:
-        """Bytes on disk: the file (and its companions), or every file under a SavedModel folder."""
+        """Bytes on disk: the file with its companions and its external data (``NAME.*`` beside it), or every
+        file under a SavedModel folder."""
         path = Path(self.path)
         if path.is_dir():
             return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        files = [path, *self.companions]
+        files = dict.fromkeys([path, *self.companions, *path.parent.glob(f"{path.name}.*")])
         return sum(f.stat().st_size for f in files if f.is_file())
 
     def to_json(self) -> dict[str, Any]:

@@ -85,6 +85,9 @@ def torch_to_onnx(source: Any, out_path: Path, options: ConvertOptions) -> Artif
     if dynamic_axes:  # named dims refuse an example that specialises them (a batch of 1): let torch pick
         attempts.append((DYNAMO, dict(dynamo, dynamic_shapes=dynamic_shapes_for(names, dynamic_axes, named=False))))
     if isinstance(module, torch.jit.ScriptModule):  # a loaded TorchScript file: torch.export cannot take it
+        if options.extra.get("trainable"):
+            raise UnsupportedError("--trainable needs the Python module (file.py:NAME or package.module:NAME): "
+                                   "torch.export, which writes the training-mode graph, cannot take a TorchScript file")
         attempts = []
     attempts.append((TORCHSCRIPT, dict(dynamo=False, dynamic_axes=dynamic_axes or None, do_constant_folding=True)))
     # A ScriptModule is exported as it is (its TorchScript graph, If and Loop included); wrapping it in a

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bridge.errors import BridgeError, ParityError, first_line
@@ -21,7 +20,7 @@ from bridge.verify.detections import detection_outputs, judge_detections
 from bridge.verify.noise import Truth, calibrate, float64_truth
 from bridge.verify.ties import excuse_argmax_ties
 
-__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds", "artifact_bytes"]
+__all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
 
 
 def reference_outputs(source: Model, feeds: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
@@ -59,15 +58,6 @@ def describe_feeds(feeds: Mapping[str, Any]) -> str:
 KEEP_RUNNER_BYTES = 1 << 30
 
 
-def artifact_bytes(artifact: Artifact) -> int:
-    """Bytes on disk: the file with its external data, or every file of a SavedModel folder."""
-    path = Path(artifact.path)
-    files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path, *artifact.companions]
-    if not path.is_dir():  # external data beside an ONNX file that was opened from disk
-        files += [f for f in path.parent.glob(f"{path.name}.*") if f.is_file() and f not in files]
-    return sum(f.stat().st_size for f in files if f.exists())
-
-
 def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, Any], device: str,
          runners: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     import gc
@@ -75,7 +65,7 @@ def _run(artifact: Artifact, feeds: Mapping[str, Any], reference: Mapping[str, A
     try:
         runner = runners.get(artifact.label) or load_runner(artifact, device)
         outputs = runner.run(feeds)
-        if artifact.label in runners or artifact_bytes(artifact) < KEEP_RUNNER_BYTES:
+        if artifact.label in runners or artifact.size_bytes < KEEP_RUNNER_BYTES:
             runners[artifact.label] = runner
         else:
             del runner

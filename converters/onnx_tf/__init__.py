@@ -36,7 +36,7 @@ def supported_ops() -> list[tuple[str, str, int]]:
 def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact:
     """Convert the ONNX file at ``source.path`` into a SavedModel directory at ``out_path``."""
     from bridge.onnx_io import load_onnx_checked
-    from bridge.verify.harness import KEEP_RUNNER_BYTES, artifact_bytes
+    from bridge.verify.harness import KEEP_RUNNER_BYTES
 
     import_tensorflow()
     path = Path(source.path)
@@ -68,7 +68,7 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
     save_savedmodel(program, out_path, {"converter": CONVERTER_NAME, **extra})
     input_map, output_map, notes = program.input_map, program.output_map, warnings + spec.warnings + program.warnings
     del program, model, spec
-    if artifact_bytes(Artifact(format="onnx", path=path)) >= KEEP_RUNNER_BYTES:
+    if Artifact(format="onnx", path=path).size_bytes >= KEEP_RUNNER_BYTES:
         gc.collect()  # big weights: the variables (a full copy) go before verification loads a runtime
     return Artifact(
         format="tf",

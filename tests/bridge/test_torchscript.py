@@ -104,3 +104,11 @@ def test_missing_input_shape_says_which_to_pass(files):
 
     with pytest.raises(UsageError, match="pass --input-shape x:"):
         resolve_inputs(load_source(str(files["scripted"])))
+
+
+def test_trainable_from_a_torchscript_file_exits_3_naming_what_to_pass_instead(files, tmp_path):
+    result = run_bridge("convert", str(files["traced"]), "--to", "tf", "--trainable", "--out", str(tmp_path / "out"),
+                        "--input-shape", "x:1x3x16x16")
+    lines = [line for line in result.stderr.splitlines() if line.strip() and line.startswith("error")]
+    assert result.returncode == 3 and len(lines) == 1 and "file.py:NAME" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
