@@ -204,24 +204,54 @@ def test_layer_against_caffe_formula(case, tmp_path):
     convert_and_check_numpy(tmp_path, prototxt, blobs, inputs, expected)
 
 
-@pytest.mark.parametrize("code_type,background", [("CORNER", 2), ("CENTER_SIZE", 3)])
-def test_detection_output_batch_of_two(tmp_path, code_type, background):
-    """DetectionOutput alone on given priors, locations and scores: two images, the background class in the
-    middle or last, detections matched one to one with OpenCV's. (OpenCV reads neither CORNER_SIZE nor a
-    background_label_id of -1.)"""
-    priors, classes = 60, 4
+_PRIORS, _CLASSES = 60, 4
+
+
+def _detection_case(code_type: str, background: int) -> tuple[str, dict[str, np.ndarray]]:
+    """DetectionOutput alone on given priors (variance 0.1/0.2), locations and scores, for two images."""
     gen = np.random.default_rng(11)
-    centers, sizes = gen.uniform(0.1, 0.9, (priors, 2)), gen.uniform(0.05, 0.3, (priors, 2))
+    centers, sizes = gen.uniform(0.1, 0.9, (_PRIORS, 2)), gen.uniform(0.05, 0.3, (_PRIORS, 2))
     boxes = np.concatenate([centers - sizes / 2, centers + sizes / 2], axis=1).reshape(-1)
-    prior = np.stack([boxes, np.tile([0.1, 0.1, 0.2, 0.2], priors)])[None].astype(np.float32)
-    inputs = {"loc": (gen.standard_normal((2, priors * 4)) * 0.5).astype(np.float32),
-              "conf": gen.uniform(0, 1, (2, priors * classes)).astype(np.float32), "prior": prior}
+    prior = np.stack([boxes, np.tile([0.1, 0.1, 0.2, 0.2], _PRIORS)])[None].astype(np.float32)
+    inputs = {"loc": (gen.standard_normal((2, _PRIORS * 4)) * 0.5).astype(np.float32),
+              "conf": gen.uniform(0, 1, (2, _PRIORS * _CLASSES)).astype(np.float32), "prior": prior}
     proto = _net('layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det" '
-                 f'detection_output_param {{ num_classes: {classes} share_location: true background_label_id: {background} '
+                 f'detection_output_param {{ num_classes: {_CLASSES} share_location: true background_label_id: {background} '
                  f'nms_param {{ nms_threshold: 0.3 top_k: 20 }} code_type: {code_type} keep_top_k: 15 '
                  'confidence_threshold: 0.2 } }',
-                 ("loc", (2, priors * 4)), ("conf", (2, priors * classes)), ("prior", (1, 2, priors * 4)))
+                 ("loc", (2, _PRIORS * 4)), ("conf", (2, _PRIORS * _CLASSES)), ("prior", (1, 2, _PRIORS * 4)))
+    return proto, inputs
+
+
+@pytest.mark.parametrize("code_type,background", [("CORNER", 2), ("CENTER_SIZE", 3)])
+def test_detection_output_batch_of_two(tmp_path, code_type, background):
+    """Two images, the background class in the middle or last, detections matched one to one with OpenCV's.
+    (OpenCV reads neither CORNER_SIZE nor a background_label_id of -1.)"""
+    proto, inputs = _detection_case(code_type, background)
     result = convert_and_check(tmp_path, proto, None, inputs=inputs)
     for stage in result.parity:
         d = stage.outputs[0].detections
         assert stage.outputs[0].rule == "detections" and d["reference"] == 30 and d["matched"] == 30, d
+
+
+def test_detection_output_corner_size_is_corner_with_offsets_scaled_by_each_prior_size(tmp_path):
+    """Caffe's DecodeBBox for CORNER_SIZE: xmin = prior.xmin + variance * loc.xmin * prior_width (ymin, xmax,
+    ymax alike). OpenCV reads no CORNER_SIZE, so the reference is OpenCV's CORNER run on those scaled offsets."""
+    import bridge
+    from bridge.runtimes import load_runner
+    from bridge.runtimes.caffe import CaffeRunner
+    from bridge.sources import load_source
+    from bridge.verify.detections import match_boxes
+    from tests.converters.caffe_onnx.caffe_files import write_net
+
+    proto, inputs = _detection_case("CORNER_SIZE", 0)
+    boxes = inputs["prior"][0, 0].reshape(-1, 4)
+    sizes = np.concatenate([boxes[:, 2:] - boxes[:, :2]] * 2, axis=1).reshape(-1)
+    corner, _ = write_net(tmp_path / "corner", proto.replace("code_type: CORNER_SIZE", "code_type: CORNER"))
+    expected = CaffeRunner(load_source(str(corner))).run({**inputs, "loc": inputs["loc"] * sizes})["det"]
+    text, _ = write_net(tmp_path / "corner_size", proto)
+    result = bridge.convert(str(text), to="tflite", out_dir=tmp_path / "out", inputs=inputs, verify=False)
+    assert {a.format for a in result.artifacts} == {"onnx", "tf", "tflite"}
+    for artifact in result.artifacts:
+        match = match_boxes(expected, next(iter(load_runner(artifact).run(inputs).values())), atol=1e-5, rtol=1e-4)
+        assert match["passed"] and match["matched"] == match["reference"] == 30, (artifact.format, match)
