@@ -168,7 +168,9 @@ class GraphWalker:
                 self.static[init.name] = value
                 local[init.name] = tf.constant(value)
         local.update(feeds)
-        for name in feeds:
+        # A body is traced more than once (a Scan's type probe on its initial states, then the loop), and what
+        # was static or laid out in one trace is not in the next: forget its feeds' and its nodes' records.
+        for name in [*feeds, *(out for node in graph.node for out in node.output)]:
             self.static.pop(name, None)
             self.layouts.pop(name, None)
         self._scopes.append(env)

@@ -137,6 +137,35 @@ def test_scan_axes_and_directions():
     _check(_model(SCAN9_MODEL), inputs)
 
 
+def test_scan_body_traced_twice_reuses_no_value_folded_in_its_first_trace():
+    # ONNX's expanded LinearAttention: untyped body values, so a probe trace on the initial state finds the
+    # output types. That state is a constant, so the probe folds the Transpose of it; the loop's trace must
+    # not reuse that folded value for the state it carries.
+    from onnx import TensorProto, ValueInfoProto, helper, numpy_helper
+
+    def const(name, value):
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    body = helper.make_graph(
+        [helper.make_node("Transpose", ["si"], ["st"], perm=[1, 0]),
+         helper.make_node("Unsqueeze", ["xi", "last"], ["xcol"]),
+         helper.make_node("MatMul", ["st", "xcol"], ["zo"]),
+         helper.make_node("Unsqueeze", ["yi", "first"], ["yrow"]),
+         helper.make_node("MatMul", ["xcol", "yrow"], ["outer"]),
+         helper.make_node("Add", ["si", "outer"], ["so"])],
+        "b", [ValueInfoProto(name=n) for n in ("si", "xi", "yi")], [ValueInfoProto(name=n) for n in ("so", "zo")],
+        [const("last", np.array([-1], np.int64)), const("first", np.array([0], np.int64))])
+    start = const("s0", np.array([[0, 1], [2, 3]], np.float32))
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["s0"], value=start),
+         helper.make_node("Scan", ["s0", "x", "y"], ["s", "z"], num_scan_inputs=2, body=body)], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4, 2]) for n in ("x", "y")],
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, [2, 2]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [4, 2, 1])])
+    inputs = {name: rng.standard_normal((4, 2)).astype(np.float32) for name in ("x", "y")}
+    _check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), inputs, runtime="reference")
+
+
 SCAN8_MODEL = """
 <ir_version: 8, opset_import: ["" : 8]>
 g (float[2, 2] s0, float[2, 3, 2] x) => (float[2, 2] s, float[2, 3, 2] z) {
