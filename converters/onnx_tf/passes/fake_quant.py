@@ -56,6 +56,13 @@ class _Graph:
         self._count += 1
         return f"{base}__fq{self._count}"
 
+    def replace_nodes(self, nodes: list[Any], changed: bool) -> bool:
+        """The graph's nodes become ``nodes`` when a rewrite ``changed`` anything; whether it did."""
+        if changed:
+            del self.graph.node[:]
+            self.graph.node.extend(nodes)
+        return changed
+
     def add_init(self, base: str, value: Any) -> str:
         from onnx import numpy_helper
 
@@ -109,10 +116,7 @@ def _expand_qlinear(g: _Graph) -> bool:
             changed = True
         else:
             nodes.append(node)
-    if changed:
-        del g.graph.node[:]
-        g.graph.node.extend(nodes)
-    return changed
+    return g.replace_nodes(nodes, changed)
 
 
 def _float_through_transparent(g: _Graph) -> bool:
@@ -135,10 +139,7 @@ def _float_through_transparent(g: _Graph) -> bool:
             changed = True
         else:
             nodes.append(node)
-    if changed:
-        del g.graph.node[:]
-        g.graph.node.extend(nodes)
-    return changed
+    return g.replace_nodes(nodes, changed)
 
 
 def _weights_through_quantize(g: _Graph) -> bool:
@@ -176,10 +177,7 @@ def _weights_through_quantize(g: _Graph) -> bool:
         node.input[0] = quantized
         nodes.append(node)
         changed = True
-    if changed:
-        del g.graph.node[:]
-        g.graph.node.extend(nodes)
-    return changed
+    return g.replace_nodes(nodes, changed)
 
 
 def _mark_pairs(g: _Graph) -> bool:
