@@ -6,7 +6,8 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.elementwise import half_via_float32
-from bridge_converters.onnx_tf.passes.layout import AXIS_13, ELEMENTWISE, ELEMENTWISE_7
+from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE, ELEMENTWISE_7
+from bridge_converters.onnx_tf.passes.layout_axes import AXIS_13
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
-from bridge_converters.onnx_tf.passes.layout import AXIS, CHANNEL
+from bridge_converters.onnx_tf.passes.layout import CHANNEL
+from bridge_converters.onnx_tf.passes.layout_axes import AXIS
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
-from bridge_converters.onnx_tf.passes.layout import ARG, REDUCE
+from bridge_converters.onnx_tf.passes.layout_axes import ARG, REDUCE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bridge_converters.onnx_tf.passes.layout import RESIZE
+from bridge_converters.onnx_tf.passes.layout_axes import RESIZE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

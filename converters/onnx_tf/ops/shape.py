@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import data_in, data_out, norm_axis
-from bridge_converters.onnx_tf.passes.layout import CONCAT, EXPAND, RESHAPE, SHAPE, SPACE_DEPTH, TILE, TRANSPOSE
+from bridge_converters.onnx_tf.passes.layout import RESHAPE, SHAPE, SPACE_DEPTH, TRANSPOSE
+from bridge_converters.onnx_tf.passes.layout_axes import CONCAT, EXPAND, TILE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

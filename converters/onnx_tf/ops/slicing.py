@@ -6,7 +6,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.shape import dims
-from bridge_converters.onnx_tf.passes.layout import AXIS, PAD, SLICE
+from bridge_converters.onnx_tf.passes.layout_axes import AXIS, PAD, SLICE
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []

@@ -8,6 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bridge_converters.onnx_tf import build_program
 from bridge_converters.onnx_tf.passes import layout as L
+from bridge_converters.onnx_tf.passes import layout_axes as A
 from tests.converters.onnx_tf.ops.node_check import run_reference
 
 CL = (0, 2, 3, 1)
@@ -41,16 +42,16 @@ def test_reshape_stays_physical_when_merged_axes_sit_side_by_side():
 
 
 def test_axis_rules_map_onnx_axes_to_physical_ones():
-    plan = L.CONCAT(_view("Concat", [[1, 3, 4, 4], [1, 5, 4, 4]], [CL, (0, 1, 2, 3)], {"axis": 1}))
+    plan = A.CONCAT(_view("Concat", [[1, 3, 4, 4], [1, 5, 4, 4]], [CL, (0, 1, 2, 3)], {"axis": 1}))
     assert plan.attrs == {"axis": 3} and plan.inputs == [CL, CL] and plan.outputs == [CL]
-    plan = L.REDUCE(_view("ReduceMean", [[1, 3, 4, 4]], [CL], {"axes": [2, 3], "keepdims": 0}, opset=13))
+    plan = A.REDUCE(_view("ReduceMean", [[1, 3, 4, 4]], [CL], {"axes": [2, 3], "keepdims": 0}, opset=13))
     assert plan.attrs == {"axes": [1, 2]} and plan.outputs == [(0, 1)]
-    plan = L.ARG(_view("ArgMax", [[1, 3, 4, 4]], [CL], {"axis": 1, "keepdims": 0}))
+    plan = A.ARG(_view("ArgMax", [[1, 3, 4, 4]], [CL], {"axis": 1, "keepdims": 0}))
     assert plan.attrs == {"axis": 3} and plan.outputs == [(0, 1, 2)]
     pads = np.array([0, 0, 1, 2, 0, 0, 3, 4])
-    plan = L.PAD(_view("Pad", [[1, 3, 4, 4], [8]], [CL, (0,)], consts={1: pads}))
+    plan = A.PAD(_view("Pad", [[1, 3, 4, 4], [8]], [CL, (0,)], consts={1: pads}))
     assert plan.consts[1].tolist() == [0, 1, 2, 0, 0, 3, 4, 0]
-    assert L.AXIS_13(_view("Softmax", [[1, 3, 4, 4]], [CL], {"axis": 1}, opset=11)) is None
+    assert A.AXIS_13(_view("Softmax", [[1, 3, 4, 4]], [CL], {"axis": 1}, opset=11)) is None
 
 
 def test_elementwise_broadcasts_lower_rank_operands_into_the_layout():
