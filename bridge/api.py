@@ -13,8 +13,8 @@ from bridge.inputs import parse_shape_sets, resolve_inputs
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
-from bridge.quantize import (INTEGER_MODES, QuantizeRequest, calibration_batches, generated_calibration,
-                             load_calibration, parse_modes)
+from bridge.quantize import (calibration_batches, check_quantize_options, load_calibration, parse_modes,
+                             quantize_request)
 from bridge.runtimes import check_device
 from bridge.sources import load_source
 from bridge.verify.compare import StageParity, Tolerances
@@ -199,7 +199,7 @@ def convert(
     """
     targets = parse_targets(to)
     modes = parse_modes(quantize)
-    _check_quantize_options(modes, targets, calibration, int8_io, keep_float)
+    check_quantize_options(modes, targets, calibration, int8_io, keep_float)
     model = _load(source, weights, trust_pickle)
     steps = plan(model.format, targets)
     if gradients or train_steps:
@@ -215,7 +215,7 @@ def convert(
                              extra={"trainable": True} if trainable else {})
     request = None
     if modes:
-        request = _quantize_request(modes, calibration, int8_io, keep_float, trace_feeds, dyn, seed, input_ranges)
+        request = quantize_request(modes, calibration, int8_io, keep_float, trace_feeds, dyn, seed, input_ranges)
         options.variants["tflite"] = request.variants()
         options.extra.update(request.extra())
     references = _early_references(model, sets, device, progress) if verify else None
@@ -305,55 +305,12 @@ def _attach_graph_figures(artifacts: Sequence[Artifact], result: ConversionResul
         result.source_graph = _figures(result.source.path, "onnx")
 
 
-def _check_quantize_options(modes: Sequence[str], targets: Sequence[str], calibration: Any, int8_io: bool,
-                            keep_float: Sequence[str]) -> None:
-    """Refuse option combinations that cannot mean anything, before any work is done."""
-    if not modes:
-        for given, option in ((calibration, "--calibration"), (int8_io, "--int8-io"), (keep_float, "--keep-float")):
-            if given:
-                raise UsageError(f"{option} needs --quantize (e.g. --to tflite --quantize int8)")
-        return
-    if "tflite" not in targets:
-        raise UsageError("--quantize makes quantized TFLite artifacts; add tflite to --to (e.g. --to tflite --quantize int8)")
-    if int8_io and not any(m in INTEGER_MODES for m in modes):
-        raise UsageError("--int8-io keeps integer inputs and outputs of a full-integer model; use it with --quantize int8 or int8x16")
-    if keep_float and "int8" not in modes:
-        raise UsageError("--keep-float leaves layers of an int8 model in float; use it with --quantize int8")
-
-
-def _quantize_request(modes: Sequence[str], calibration: Any, int8_io: bool, keep_float: Sequence[str],
-                      feeds: Mapping[str, Any], dynamic: Mapping[str, Mapping[int, str]], seed: int,
-                      ranges: Mapping[str, tuple[float, float]] | None) -> QuantizeRequest:
-    request = QuantizeRequest(list(modes), int8_io=int8_io, keep_float=list(keep_float))
-    if calibration is None:
-        request.calibration = generated_calibration(feeds, seed, ranges)
-        request.calibration_source, request.generated = f"generated ({len(request.calibration)} batches)", True
-        return request
-    samples = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(feeds))
-    request.calibration = calibration_batches(samples, feeds, dynamic=dynamic)
-    count = sum(int(next(iter(b.values())).shape[0]) for b in request.calibration)
-    where = Path(calibration).name if isinstance(calibration, (str, Path)) else "arrays"
-    request.calibration_source = f"{where} ({count} samples)"
-    return request
-
-
-def _thresholds(min_snr: float | Mapping[str, float] | None, min_cosine: float | Mapping[str, float] | None) -> Any:
-    from bridge.verify.quant import QuantThresholds
-
-    def by_mode(value: float | Mapping[str, float] | None) -> dict[str, float]:
-        if value is None:
-            return {}
-        return {k: float(v) for k, v in value.items()} if isinstance(value, Mapping) else {"*": float(value)}
-
-    return QuantThresholds(by_mode(min_snr), by_mode(min_cosine))
-
-
 def _verify_quantized_into(result: ConversionResult, samples: Sequence[Mapping[str, Any]],
                            min_snr: float | Mapping[str, float] | None,
                            min_cosine: float | Mapping[str, float] | None, device: str) -> None:
-    from bridge.verify.quant import summarize, verify_quantized
+    from bridge.verify.quant import QuantThresholds, summarize, verify_quantized
 
-    result.parity += verify_quantized(result.source, result.artifacts, samples, _thresholds(min_snr, min_cosine), device)
+    result.parity += verify_quantized(result.source, result.artifacts, samples, QuantThresholds.from_options(min_snr, min_cosine), device)
     result.quantization = summarize(result.parity, result.artifacts, result.source.format)
 
 

@@ -19,7 +19,7 @@ from bridge.errors import UsageError
 
 __all__ = ["MODES", "INTEGER_MODES", "KEEP_FLOAT", "QuantizeRequest", "parse_modes", "mode_of", "load_calibration",
            "calibration_batches", "generated_calibration", "scope_name", "onnx_layers", "tensor_nodes",
-           "match_layers", "GENERATED_SAMPLES"]
+           "match_layers", "GENERATED_SAMPLES", "check_quantize_options", "quantize_request"]
 
 MODES = ("fp16", "dynamic", "int8", "int8x16")
 INTEGER_MODES = ("int8", "int8x16")  # the modes with quantized activations: calibration, --int8-io
@@ -219,3 +219,36 @@ def match_layers(patterns: Sequence[str], layers: Mapping[str, OnnxLayer]) -> di
     return {pattern: [layer for layer in layers.values()
                       if fnmatch.fnmatchcase(layer.node, pattern) or (layer.module and fnmatch.fnmatchcase(layer.module, pattern))]
             for pattern in patterns}
+
+
+def check_quantize_options(modes: Sequence[str], targets: Sequence[str], calibration: Any, int8_io: bool,
+                           keep_float: Sequence[str]) -> None:
+    """Refuse option combinations that cannot mean anything, before any work is done."""
+    if not modes:
+        for given, option in ((calibration, "--calibration"), (int8_io, "--int8-io"), (keep_float, "--keep-float")):
+            if given:
+                raise UsageError(f"{option} needs --quantize (e.g. --to tflite --quantize int8)")
+        return
+    if "tflite" not in targets:
+        raise UsageError("--quantize makes quantized TFLite artifacts; add tflite to --to (e.g. --to tflite --quantize int8)")
+    if int8_io and not any(m in INTEGER_MODES for m in modes):
+        raise UsageError("--int8-io keeps integer inputs and outputs of a full-integer model; use it with --quantize int8 or int8x16")
+    if keep_float and "int8" not in modes:
+        raise UsageError("--keep-float leaves layers of an int8 model in float; use it with --quantize int8")
+
+
+def quantize_request(modes: Sequence[str], calibration: Any, int8_io: bool, keep_float: Sequence[str],
+                     feeds: Mapping[str, Any], dynamic: Mapping[str, Mapping[int, str]], seed: int,
+                     ranges: Mapping[str, tuple[float, float]] | None) -> QuantizeRequest:
+    """The modes with their calibration: the given samples batched like the model's feeds, or generated ones."""
+    request = QuantizeRequest(list(modes), int8_io=int8_io, keep_float=list(keep_float))
+    if calibration is None:
+        request.calibration = generated_calibration(feeds, seed, ranges)
+        request.calibration_source, request.generated = f"generated ({len(request.calibration)} batches)", True
+        return request
+    samples = calibration if isinstance(calibration, Mapping) else load_calibration(calibration, list(feeds))
+    request.calibration = calibration_batches(samples, feeds, dynamic=dynamic)
+    count = sum(int(next(iter(b.values())).shape[0]) for b in request.calibration)
+    where = Path(calibration).name if isinstance(calibration, (str, Path)) else "arrays"
+    request.calibration_source = f"{where} ({count} samples)"
+    return request

@@ -45,6 +45,18 @@ class QuantThresholds:
     min_snr: dict[str, float] = field(default_factory=dict)
     min_cosine: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_options(cls, min_snr: float | Mapping[str, float] | None,
+                     min_cosine: float | Mapping[str, float] | None) -> QuantThresholds:
+        """The API's ``min_snr=`` / ``min_cosine=``: one number for every mode, or a number per mode."""
+
+        def by_mode(value: float | Mapping[str, float] | None) -> dict[str, float]:
+            if value is None:
+                return {}
+            return {k: float(v) for k, v in value.items()} if isinstance(value, Mapping) else {"*": float(value)}
+
+        return cls(by_mode(min_snr), by_mode(min_cosine))
+
     def for_mode(self, mode: str) -> tuple[float, float]:
         snr, cos = DEFAULTS.get(mode, DEFAULTS["int8"])
         return (self.min_snr.get(mode, self.min_snr.get("*", snr)), self.min_cosine.get(mode, self.min_cosine.get("*", cos)))
