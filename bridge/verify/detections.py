@@ -115,20 +115,14 @@ def match_boxes(reference: Any, candidate: Any, atol: float, rtol: float,
             used[best] = True
             pairs.append((i, best, best_iou))
     extra = [j for j in range(len(cand)) if not used[j]]
-    borderline = 0
-    unexcused_missing = unexcused_extra = 0
-    for i in missing:
-        tol = atol + rtol * abs(ref[i, 2])
-        if _borderline(ref[i, 2], tol, info, cand, ref[i, 0]):
-            borderline += 1
-        else:
-            unexcused_missing += 1
-    for j in extra:
-        tol = atol + rtol * abs(cand[j, 2])
-        if _borderline(cand[j, 2], tol, info, ref, cand[j, 0]):
-            borderline += 1
-        else:
-            unexcused_extra += 1
+    def borderline_of(rows: Any, unmatched: list[int], other: Any) -> int:
+        """How many unmatched rows sit on the score threshold or at the keep_top_k cut (excused)."""
+        return sum(1 for i in unmatched
+                   if _borderline(rows[i, 2], atol + rtol * abs(rows[i, 2]), info, other, rows[i, 0]))
+
+    excused_missing, excused_extra = borderline_of(ref, missing, cand), borderline_of(cand, extra, ref)
+    borderline = excused_missing + excused_extra
+    unexcused_missing, unexcused_extra = len(missing) - excused_missing, len(extra) - excused_extra
     score_err = max((abs(ref[i, 2] - cand[j, 2]) for i, j, _ in pairs), default=0.0)
     box_err = max((float(abs(ref[i, 3:] - cand[j, 3:]).max()) for i, j, _ in pairs), default=0.0)
     out_of_tol = sum(1 for i, j, _ in pairs
