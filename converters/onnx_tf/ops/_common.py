@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
-           "same_pads", "static_shape", "exact_in_float32"]
+           "same_pads", "static_shape", "exact_in_float32", "bias_add"]
 
 
 # Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the
@@ -59,6 +59,19 @@ def norm_axis(axis: int, rank: int) -> int:
 
 def static_shape(x: Any) -> list[int | None]:
     return list(x.shape.as_list()) if x.shape.rank is not None else []
+
+
+def bias_add(y: Any, bias: Any) -> Any:
+    """``y`` plus a vector along its last axis as BiasAdd, which TF fuses into the MatMul or Conv2D before it,
+    except after a grouped Conv2D: TF's fused convolution kernels have no grouped form (outside oneDNN) and
+    fail when the graph runs ("Fused conv implementation does not support grouped convolutions"), so there
+    the sum stays an AddV2, which nothing fuses into the convolution."""
+    import tensorflow as tf
+
+    conv = getattr(y, "op", None)  # eager tensors have no producing op
+    if conv is not None and conv.type == "Conv2D" and conv.inputs[1].shape[-2] != conv.inputs[0].shape[-1]:
+        return y + bias
+    return tf.nn.bias_add(y, bias)
 
 
 def same_pads(in_spatial: list[int | None], kernel: list[int], strides: list[int],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import (data_in, data_out, exact_in_float32, kernel_in, same_pads,
+from bridge_converters.onnx_tf.ops._common import (bias_add, data_in, data_out, exact_in_float32, kernel_in, same_pads,
                                                    spatial_pads, static_shape)
 from bridge_converters.onnx_tf.passes.layout import CONV, QLINEAR_CONV
 from bridge_converters.onnx_tf.registry import onnx_op
@@ -129,12 +129,10 @@ def _conv(ctx: Any, xl: Any, wl: Any) -> Any:
 
 @onnx_op("Conv", since=1, layout=CONV)
 def conv(ctx: Any) -> Any:
-    import tensorflow as tf
-
     y = _conv(ctx, data_in(ctx, rank=ctx.inputs[1].shape.rank), kernel_in(ctx, 1))
     bias = ctx.input(2)
     if bias is not None:
-        y = tf.nn.bias_add(y, bias)
+        y = bias_add(y, bias)
     return data_out(ctx, y)
 
 
@@ -276,7 +274,7 @@ def conv_transpose(ctx: Any) -> Any:
     y = _crop(y, pads, out_pad)
     bias = ctx.input(2)
     if bias is not None:
-        y = tf.nn.bias_add(y, bias)
+        y = bias_add(y, bias)
     return data_out(ctx, y)
 
 

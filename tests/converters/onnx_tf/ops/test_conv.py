@@ -24,6 +24,22 @@ def test_conv(x_shape, w_shape, attrs):
                atol=1e-5)
 
 
+@pytest.mark.parametrize("group", [1, 2, 4])
+def test_grouped_conv_adds_its_bias_with_an_add_tf_cannot_fuse_into_a_kernel_without_groups(group):
+    """TF fuses Conv2D + BiasAdd into _FusedConv2D, whose CPU kernel rejects grouped filters when a Session
+    (TensorFlow Serving, bridge's TF runner) runs the graph; plain and depthwise convolutions keep the BiasAdd
+    TF fuses. tests/bridge/test_api.py's SmallCNN runs such a grouped convolution through a Session."""
+    from bridge_converters.onnx_tf import build_program
+
+    inputs, attrs = {"x": _rand(1, 4, 8, 8)}, {"group": group, "pads": [1, 1, 1, 1], "strides": [2, 2]}
+    weights = {"w": _rand(4, 4 // group, 3, 3), "b": _rand(4)}
+    graph = build_program(make_node_model("Conv", inputs, attrs, initializers=weights),
+                          use_variables=False).function.graph
+    convs = [op for op in graph.get_operations() if op.type in ("Conv2D", "DepthwiseConv2dNative")]
+    assert {c.type for op in convs for c in op.outputs[0].consumers()} == ({"AddV2"} if group == 2 else {"BiasAdd"})
+    check_node("Conv", inputs, attrs, initializers=weights, atol=1e-5)
+
+
 # the reference evaluator mishandles group > 1 with several channels per group: ONNX Runtime checks those
 @pytest.mark.parametrize("x_shape,w_shape,attrs", [
     ((1, 2, 5), (2, 3, 3), {"strides": [2], "output_padding": [1]}),
