@@ -31,6 +31,7 @@ from bridge.model import Artifact, ConvertOptions
 from bridge.names import sanitize_names
 from bridge.quantize import KEEP_FLOAT, match_layers, mode_of, onnx_layers, tensor_nodes
 from bridge.tflite_flatbuffer import op_census
+from bridge_converters.tf_tflite import serving_converter
 
 __all__ = ["quantize_savedmodel", "PREQUANTIZED_OPS", "is_prequantized", "interface_params"]
 
@@ -47,12 +48,6 @@ def _quiet() -> Iterator[None]:
     with _silenced_fd2(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
         yield
-
-
-def _converter(saved_model: str) -> Any:
-    import tensorflow as tf
-
-    return tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
 
 
 def _dataset(batches: Sequence[dict[str, Any]], input_map: dict[str, str]) -> Callable[[], Iterator[dict[str, Any]]]:
@@ -143,7 +138,7 @@ def _integer_from(saved_model: str, source: Any, mode: str, options: ConvertOpti
     io_type = tf.int8 if mode == "int8" else tf.int16
 
     def attempt(allow_float: bool) -> bytes:
-        converter = _converter(saved_model)
+        converter = serving_converter(saved_model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _dataset(batches, source.meta.get("inputs", {}))
         converter.target_spec.supported_ops = [ops_set, tf.lite.OpsSet.TFLITE_BUILTINS] if allow_float else [ops_set]
@@ -204,7 +199,7 @@ def _keep_float(source: Any, options: ConvertOptions, info: dict[str, Any]) -> b
 def _debugger_quantize(saved_model: str, source: Any, denylist: list[str], options: ConvertOptions) -> bytes:
     import tensorflow as tf
 
-    converter = _converter(saved_model)
+    converter = serving_converter(saved_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     dataset = _dataset(options.extra.get("calibration") or [], source.meta.get("inputs", {}))
     converter.representative_dataset = dataset
@@ -226,7 +221,7 @@ def _prequantized(options: ConvertOptions, info: dict[str, Any]) -> bytes:
             f"tflite[{options.variant}]: the ONNX model is already quantized; its own scales are kept and "
             "--calibration is used only to judge the result")
     with _integer_savedmodel(None, options, ["fake_quant"]) as saved_model:
-        converter = _converter(saved_model)
+        converter = serving_converter(saved_model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if options.extra.get("int8_io"):
             converter.inference_input_type = converter.inference_output_type = tf.int8
@@ -259,7 +254,7 @@ def quantize_savedmodel(source: Any, options: ConvertOptions) -> tuple[bytes, di
             info["float_ops"] = _float_ops(flatbuffer)
             return flatbuffer, info
         return _integer(source, mode, options, info), info
-    converter = _converter(str(source.path))
+    converter = serving_converter(str(source.path))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "fp16":
         converter.target_spec.supported_types = [tf.float16]
