@@ -203,8 +203,12 @@ def test_qlinear_conv_and_matmul_model_converts_to_int8_matching_ort(tmp_path):
                       output_names=["y"], dynamo=False, opset_version=13)
     batches = _batches((1, 3, 16, 16), 16)
     reader = type("Reader", (_Reader, CalibrationDataReader), {})(batches)
+    # reduce_range: 7-bit weights. On a CPU without VNNI, ORT's u8 x s8 kernels add products in pairs into
+    # saturating int16 (vpmaddubsw), so full-range weights make ORT itself stray from the ONNX definition
+    # (by up to 60 steps on this fixture) and it could not be the reference; ORT advises reduce_range there.
     quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), reader, quant_format=QuantFormat.QOperator,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                    reduce_range=True)
     import onnx
 
     assert {"QLinearConv", "QLinearMatMul"} <= {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
