@@ -12,6 +12,13 @@ def test_float_within_and_outside_tolerance():
     assert bad.worst_index == [2] and abs(bad.mismatch_ratio - 1 / 3) < 1e-9
 
 
+def test_max_rel_skips_references_below_atol_where_the_absolute_error_judges():
+    ref = np.array([1e-300, 0.0, 2.0, -4.0])
+    got = compare_output("y", ref, ref + np.array([1e-7, 1e-7, 2e-6, 0.0]), atol=1e-5, rtol=1e-3)
+    assert got.passed and abs(got.max_rel - 1e-6) < 1e-12 and abs(got.max_abs - 2e-6) < 1e-12
+    assert compare_output("y", ref, ref + 1e-7, atol=0.0, rtol=1e-3).max_rel > 1e290  # atol 0: every nonzero counts
+
+
 def test_matching_nonfinite_values_pass_and_mismatched_fail():
     ref = np.array([np.nan, np.inf, -np.inf, 1.0])
     assert compare_output("y", ref, ref.copy(), 1e-4, 1e-3).passed
