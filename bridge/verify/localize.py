@@ -33,6 +33,7 @@ class Localization:
     module: str = ""
     inputs: list[dict[str, Any]] = field(default_factory=list)
     layer: str = ""  # the Caffe layer, for models converted from Caffe
+    hint: str = ""  # a known cause on the reference's side, when one applies
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,8 +43,37 @@ class Localization:
             return f"{self.candidate} vs {self.reference}: all {self.checked} node outputs within tolerance"
         where = f" (module {self.module})" if self.module else f" (Caffe layer {self.layer})" if self.layer else ""
         inputs = ", ".join(f"{i['name']} {i['max_abs']:.2e}" for i in self.inputs) or "none"
+        hint = f"; {self.hint}" if self.hint else ""
         return (f"{self.candidate} vs {self.reference}: first divergence at node '{self.node}' ({self.op_type}){where}, "
-                f"output '{self.output}' max_abs {self.max_abs:.2e}; its inputs' max_abs: {inputs}")
+                f"output '{self.output}' max_abs {self.max_abs:.2e}; its inputs' max_abs: {inputs}{hint}")
+
+
+_INTEGER_PRODUCTS = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "MatMulIntegerToFloat"}
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this x86 CPU has an int8 dot-product instruction (AVX-VNNI, AVX512-VNNI, AMX); True elsewhere."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return True
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def ort_saturation_hint(op_type: str, data_dtype: Any) -> str:
+    """Why ONNX Runtime itself may be off at an integer product: without VNNI its uint8 x int8 kernels add
+    neighbouring products into saturating int16 (vpmaddubsw) before the int32 sum."""
+    import numpy as np
+
+    if op_type not in _INTEGER_PRODUCTS or data_dtype is None or np.dtype(data_dtype) != np.uint8 or cpu_has_vnni():
+        return ""
+    return ("ONNX Runtime's uint8 x int8 kernels on this CPU (x86 without VNNI) add products in pairs into saturating "
+            "int16, so ONNX Runtime itself can stray from the ONNX definition here; a model quantized with "
+            "reduce_range=True (7-bit weights) avoids it")
 
 
 def module_path(node: Any) -> str:
@@ -115,6 +145,8 @@ def localize_tf(onnx_path: str | Path, feeds: Mapping[str, Any], tolerances: Tol
             result.module = module_path(node)
             result.layer = next((p.value for p in node.metadata_props if p.key == CAFFE_LAYER_KEY), "")
             result.inputs = [{"name": i, "max_abs": errors.get(i, 0.0)} for i in node.input if i]
+            data = reference.get(node.input[0], feeds.get(node.input[0]))
+            result.hint = ort_saturation_hint(node.op_type, getattr(data, "dtype", None))
             break
     if result.checked == 0:
         raise UsageError(f"{onnx_path}: no intermediate tensor could be compared")

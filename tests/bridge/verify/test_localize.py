@@ -80,3 +80,35 @@ def test_onnx_against_torch_names_the_module_whose_weights_were_changed(tmp_path
     found = localize_onnx(module, path, result.inputs)
     assert found.module == "net.3" and found.op_type == "Gemm"
     assert found.checked >= 3  # net.0 (flatten), net.1, net.2 passed first
+
+
+def test_integer_product_hint_names_ort_saturation_only_without_vnni(monkeypatch):
+    from bridge.verify import localize
+
+    monkeypatch.setattr(localize, "cpu_has_vnni", lambda: False)
+    hint = localize.ort_saturation_hint("QLinearConv", np.uint8)
+    assert "saturating int16" in hint and "reduce_range=True" in hint
+    assert localize.ort_saturation_hint("QLinearConv", np.int8) == localize.ort_saturation_hint("Conv", np.uint8) == ""
+    monkeypatch.setattr(localize, "cpu_has_vnni", lambda: True)
+    assert localize.ort_saturation_hint("QLinearMatMul", np.uint8) == ""
+
+
+def _saturating_qlinear_conv(path):
+    """255 x 127 + 255 x 127 overflows int16: exact in ONNX, saturated by ORT's kernels without VNNI."""
+    scalar = lambda name, value, dtype: numpy_helper.from_array(np.array(value, dtype), name)  # noqa: E731
+    weights = numpy_helper.from_array(np.full((1, 16, 1, 1), 127, np.int8), "w")
+    inits = [scalar("xs", 1.0, np.float32), scalar("xz", 0, np.uint8), weights, scalar("ws", 1.0, np.float32),
+             scalar("wz", 0, np.int8), scalar("ys", 4096.0, np.float32), scalar("yz", 0, np.uint8)]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"])
+    graph = helper.make_graph([node], "q", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 16, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 1, 2, 2])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+@pytest.mark.skipif(__import__("bridge.verify.localize", fromlist=["x"]).cpu_has_vnni(),
+                    reason="ONNX Runtime's int8 kernels are exact on a CPU with VNNI")
+def test_localisation_at_a_saturating_integer_product_says_ort_is_the_one_off(tmp_path):
+    _saturating_qlinear_conv(tmp_path / "q.onnx")
+    found = localize_tf(tmp_path / "q.onnx", {"x": np.full((1, 16, 2, 2), 255, np.uint8)})
+    assert found.op_type == "QLinearConv" and found.max_abs > 0  # exact 16 x 255 x 127 / 4096 = 126.5
+    assert "saturating int16" in found.describe()
