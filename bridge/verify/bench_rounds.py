@@ -5,7 +5,8 @@
   the runtime being timed. A target only this process holds (a PyTorch source) is timed here, with the
   other workers idle; with ``isolate=False`` everything runs here and ONNX Runtime's spinning is disabled.
 - Every runtime gets the same intra-op thread count (default: the CPUs this process may use); TensorFlow
-  and torch run one inter-op thread, like ONNX Runtime's sequential executor.
+  runs ops in the caller's thread (its runner is a Session, as in TensorFlow Serving) and torch one
+  inter-op thread, like ONNX Runtime's sequential executor.
 - Rounds alternate between the runtimes (the order rotates each round), with a pause before each turn so
   the previous runtime's pools go to sleep; a ratio to ONNX Runtime is the median of the per-round ratios,
   so load that comes and goes on a shared machine moves both sides of a ratio together.
