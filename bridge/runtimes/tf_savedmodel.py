@@ -47,7 +47,7 @@ class TensorFlowRunner(Runner):
 
     def __init__(self, target: Any, device: str = "cpu", threads: int | None = None) -> None:
         tf = import_tensorflow()
-        self._tf_device = tf_device(device)
+        tf_device(device)  # --device cuda where TensorFlow sees no GPU: the one-line error
         config = tf.compat.v1.ConfigProto(allow_soft_placement=True, inter_op_parallelism_threads=-1,
                                           intra_op_parallelism_threads=threads or 0)
         if device == "cpu":
