@@ -17,6 +17,7 @@ that reports its peak RSS (``benchmarks.memory``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -69,6 +70,13 @@ def _bench(timed: list[Timed], plan: Any) -> dict[str, dict[str, Any]]:
     return {t.label: entry for t, entry in zip(timed, outcome.entries)}
 
 
+def _workdir(prefix: str, keep: Path | None) -> Any:
+    """A scratch folder, removed afterwards unless it is made under ``--keep``."""
+    if keep is None:
+        return tempfile.TemporaryDirectory(prefix=prefix)
+    return contextlib.nullcontext(tempfile.mkdtemp(prefix=prefix, dir=keep))
+
+
 def run_case(model: BenchModel, plan: Any, keep: Path | None) -> dict[str, Any]:
     from bridge.verify.denormal import denormal_warnings
 
@@ -76,7 +84,7 @@ def run_case(model: BenchModel, plan: Any, keep: Path | None) -> dict[str, Any]:
     module = model.build()
     feeds = model.feeds()
     record: dict[str, Any] = {"model": model.name, "parameters": sum(p.numel() for p in module.parameters())}
-    with tempfile.TemporaryDirectory(prefix=f"bench-{model.name}-", dir=keep) as tmp:
+    with _workdir(f"bench-{model.name}-", keep) as tmp:
         out = Path(tmp)
         artifacts, results = _convert(model, module, feeds, out)
         del module

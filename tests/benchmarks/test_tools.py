@@ -1,13 +1,15 @@
 """The make-bench tooling itself (no timing is asserted): the generated external-data transformer converts
 with streamed weights, ratios pair rounds, row kinds register once."""
 
+from pathlib import Path
+
 import onnx
 import pytest
 
 import bridge
 from benchmarks.memory import write_transformer
 from benchmarks.rows import RATIOS, ROW_KINDS, row_kind
-from benchmarks.run import _paired_ratio
+from benchmarks.run import _paired_ratio, _workdir
 from bridge_converters.onnx_tf.weights import is_external
 
 
@@ -35,3 +37,12 @@ def test_row_kinds_register_once_and_ratios_name_known_labels():
     assert ("tf/keras", "tf", "keras_tf") in RATIOS
     with pytest.raises(ValueError, match="twice"):
         row_kind("ours")(lambda case: [])
+
+
+def test_keep_leaves_each_models_artifacts_on_disk_and_without_it_nothing(tmp_path):
+    with _workdir("bench-x-", tmp_path) as kept:
+        (Path(kept) / "model.tflite").write_bytes(b"x")
+    assert (Path(kept) / "model.tflite").is_file() and Path(kept).parent == tmp_path
+    with _workdir("bench-x-", None) as scratch:
+        (Path(scratch) / "model.tflite").write_bytes(b"x")
+    assert not Path(scratch).exists()
