@@ -76,9 +76,6 @@ class TensorFlowRunner(Runner):
         values = self._call(*(feeds[s.name] for s in self.input_specs))
         return {name: _as_text(value) for name, value in zip(self.output_names, values)}
 
-    def close(self) -> None:
-        self._session.close()
-
 
 def _input_spec(tf: Any, name: str, info: Any) -> InputSpec:
     shape = info.tensor_shape
