@@ -107,16 +107,17 @@ def run_case(model: BenchModel, plan: Any, keep: Path | None) -> dict[str, Any]:
     return record
 
 
-def run_tiny(source: str, plan: Any) -> dict[str, Any]:
+def run_tiny(source: str, plan: Any, keep: Path | None = None) -> dict[str, Any]:
     import bridge
 
     print(f"-- {source}", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-tiny-") as tmp:
+    name = source.rpartition(".")[2]  # text:BertEncoder
+    with _workdir(f"bench-{name.replace(':', '-')}-", keep) as tmp:
         result = bridge.convert(source, to="tflite", out_dir=tmp, quiet=True)
         artifacts = {a.format: a for a in result.artifacts}
         timed = [Timed(f, artifacts[f], dict(result.inputs)) for f in ("onnx", "tf", "tflite")]
         entries = _bench(timed, plan)
-    return {"model": source.rpartition(".")[2], "parity": _parity([result]),
+    return {"model": name, "parity": _parity([result]),
             "convert_seconds": {f: round(a.convert_seconds, 2) for f, a in artifacts.items()},
             "graph": {f: a.graph for f, a in artifacts.items() if a.graph},
             "ratios": {"tf/ort": _paired_ratio(entries["tf"], entries["onnx"]),
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_tiny and not only:
         tiny_plan = BenchPlan(threads=[args.threads], rounds=args.rounds, min_seconds=min(args.seconds, 2.0))
         for source in tiny_models():
-            results["tiny"].append(run_tiny(source, tiny_plan))
+            results["tiny"].append(run_tiny(source, tiny_plan, args.keep))
             save()
         tf_ratios = [r["ratios"]["tf/ort"] for r in results["tiny"] if r["ratios"]["tf/ort"] is not None]
         lite_ratios = [r["ratios"]["tflite/ort"] for r in results["tiny"] if r["ratios"]["tflite/ort"] is not None]
