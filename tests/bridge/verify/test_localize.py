@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bridge.verify.localize import localize_tf, module_path
+from bridge.verify.localize import cpu_has_vnni, localize_tf, module_path
 from bridge_converters.onnx_tf.registry import OPS, OpKey
 
 
@@ -105,8 +105,7 @@ def _saturating_qlinear_conv(path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-@pytest.mark.skipif(__import__("bridge.verify.localize", fromlist=["x"]).cpu_has_vnni(),
-                    reason="ONNX Runtime's int8 kernels are exact on a CPU with VNNI")
+@pytest.mark.skipif(cpu_has_vnni(), reason="ONNX Runtime's int8 kernels are exact on a CPU with VNNI")
 def test_localisation_at_a_saturating_integer_product_says_ort_is_the_one_off(tmp_path):
     _saturating_qlinear_conv(tmp_path / "q.onnx")
     found = localize_tf(tmp_path / "q.onnx", {"x": np.full((1, 16, 2, 2), 255, np.uint8)})
