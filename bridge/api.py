@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge._version import __version__
-from bridge.errors import EXIT_OK, EXIT_PARITY, UsageError, first_line
-from bridge.inputs import parse_shape_sets, resolve_inputs
+from bridge.errors import EXIT_OK, EXIT_PARITY, UnsupportedError, UsageError, first_line
+from bridge.inputs import parse_shape_sets, resolve_inputs, unsized_hint
 from bridge.model import Artifact, ConvertOptions, InputSpec, Model
 from bridge.pipeline import parse_targets, plan, run_conversions
 from bridge.progress import Progress
@@ -219,7 +219,14 @@ def convert(
         options.variants["tflite"] = request.variants()
         options.extra.update(request.extra())
     references = _early_references(model, sets, device, progress) if verify else None
-    artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
+    try:
+        artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
+    except UnsupportedError as exc:  # shapes were specialised to random inputs sized 1 where the model is dynamic
+        given = inputs is not None or input_shapes or shapes or model.example_inputs is not None
+        hint = "" if given else unsized_hint(model.input_specs)
+        if not hint:
+            raise
+        raise UnsupportedError(f"{exc}; {hint}") from exc
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)
     calibrated = [a.label for a in artifacts if str(a.meta.get("report", {}).get("calibration", "")).startswith("generated")]

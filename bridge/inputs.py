@@ -132,6 +132,14 @@ def random_inputs(
     return feeds
 
 
+def unsized_hint(specs: Sequence[InputSpec]) -> str:
+    """What to say when a conversion fails with the dimensions ``random_inputs`` sized 1 for want of a shape."""
+    dims = [f"{s.name}[{i}]" + (f"={d}" if isinstance(d, str) else "")
+            for s in specs if s.shape for i, d in enumerate(s.shape) if not isinstance(d, int)]
+    return (f"the dynamic input dimensions {', '.join(dims)} were given size 1 for want of a shape: pass "
+            "--input-shape with the sizes the model is meant for") if dims else ""
+
+
 def resolve_inputs(
     model: Model,
     inputs: Any = None,

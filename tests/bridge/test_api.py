@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import bridge
+from bridge.errors import UnsupportedError
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -114,3 +115,20 @@ def test_first_failure_names_the_hop_where_parity_breaks(tmp_path):
     # the automatic localisation names the Relu node
     tf_loc = [loc for loc in result.localization if loc.candidate == "tensorflow"]
     assert tf_loc and tf_loc[0].op_type == "Relu"
+
+
+def test_a_conversion_failing_on_dims_sized_1_for_want_of_a_shape_names_them_and_input_shape(tmp_path):
+    """A detector exported with dynamic H and W (NudeNet's YOLOv8) cannot run at the 1x1 random inputs get;
+    the error names the dims that were guessed and the option that fixes them."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "height", "width"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "h", "w"])], [weights])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m.onnx"))
+    with pytest.raises(UnsupportedError, match=r"x\[2\]=height, x\[3\]=width were given size 1 .*--input-shape"):
+        bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "a", quiet=True)
+    assert bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8x8"],
+                          quiet=True).passed
