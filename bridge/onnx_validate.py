@@ -33,8 +33,9 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
 
     Hints (value_info, declared output shapes) that contradict shape inference are dropped from ``model``
     in place, and exporter idioms ONNX Runtime accepts are normalised (``bridge.onnx_hints``); the
-    returned warnings say what was changed. ``path``: the file ``model`` came from; the checker needs it
-    to find external data (which ``bridge.external_data`` has vetted by then).
+    returned warnings say what was changed. ``path``: the file ``model`` was parsed from, unchanged since;
+    the checker needs it to find external data (which ``bridge.external_data`` has vetted by then), and a
+    file whose bytes passed before is not checked again.
     """
     import json
 
@@ -62,8 +63,15 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
             raise UsageError(f"{label}: graph output '{out.name}' is listed twice; the ONNX model is invalid")
         seen.add(out.name)
     external = path is not None and any(True for _ in external_tensors(graph))
-    answer = run_isolated(lambda m: _onnx_checks(m, path if external else None), model, timeout_s)
+    key = _file_key(path)
+    answer = _VERDICTS.get(key) if key else None
+    if answer is None:
+        answer = run_isolated(lambda m: _onnx_checks(m, path if external else None), model, timeout_s)
     found = json.loads(answer) if answer and answer.startswith("{") else {"problem": answer}
+    if key and answer and not found.get("problem"):
+        _VERDICTS[key] = answer
+        while len(_VERDICTS) > 64:
+            del _VERDICTS[next(iter(_VERDICTS))]
     if found.get("problem"):
         raise UsageError(f"{label} {found['problem']}")
     warnings += found.get("notes", [])
@@ -72,6 +80,26 @@ def check_model_semantics(model: Any, label: str = "the model", timeout_s: float
         drop_hints(model, {h[1] for h in hints})
         warnings += hint_warnings(hints)  # type: ignore[arg-type]
     return warnings
+
+
+# The isolated checks' answer for a file passed before, by its path and the digest of its bytes. One
+# conversion reads its ONNX file several times (the source, the ONNX -> TF converter, verification), and
+# ResNet-50's checks take about 1 s each (the fork, the checker and strict inference over 100 MB of
+# weights) where the digest takes 0.1 s. Bytes, not the modification time: a file rewritten in place
+# within the clock's resolution (the fuzzer flips bits) would otherwise keep the verdict of its old bytes.
+_VERDICTS: dict[tuple[str, str], str] = {}
+
+
+def _file_key(path: Path | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    import hashlib
+
+    try:
+        with path.open("rb") as f:
+            return str(path.resolve()), hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _onnx_checks(model: Any, path: Path | None) -> str:

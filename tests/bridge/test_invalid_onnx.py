@@ -138,6 +138,23 @@ def test_valid_model_still_loads(tmp_path):
     assert [o.name for o in model.graph.output] == ["y"]
 
 
+def test_a_file_checked_before_is_not_checked_again_until_its_bytes_change(tmp_path, monkeypatch):
+    import bridge.onnx_validate as validate
+
+    forks = []
+    real = validate.run_isolated
+    monkeypatch.setattr(validate, "run_isolated", lambda *a: forks.append(1) or real(*a))
+    path = _write(tmp_path, _valid())
+    load_onnx_checked(path)
+    load_onnx_checked(path)
+    assert len(forks) == 1
+    # rewritten at once to the same size: only the bytes tell it apart
+    path.write_bytes(_bytes(_valid()).replace(b"Relu", b"Relx"))
+    with pytest.raises(UsageError, match="Relx"):
+        load_onnx_checked(path)
+    assert len(forks) == 2
+
+
 _VALID_BYTES = _bytes(_valid())
 
 
