@@ -37,8 +37,23 @@ def _called_functions(attrs: Any) -> list[str]:
     return names
 
 
+def _live_nodes(fn: Any) -> list[Any]:
+    """The nodes of function ``fn`` its outputs depend on. TF's function runtime prunes the others before
+    the function first runs (a converter's dead ends: an op written before a cheaper form was found)."""
+    nodes = {n.name: n for n in fn.node_def}
+    todo = [*fn.ret.values(), *fn.control_ret.values()]
+    live: set[str] = set()
+    while todo:
+        name = todo.pop().lstrip("^").split(":")[0]
+        if name in nodes and name not in live:
+            live.add(name)
+            todo.extend(nodes[name].input)
+    return [n for n in fn.node_def if n.name in live]
+
+
 def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
-    """Op types the graph runs, with every function call expanded; also the element count of Const ops."""
+    """Op types the graph runs, with every function call expanded (the nodes that reach its outputs); also
+    the element count of Const ops."""
     library = {f.signature.name: f for f in graph_def.library.function}
     ops: Counter[str] = Counter()
     const_elements = 0
@@ -54,7 +69,7 @@ def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
             if node.op == "Const" and "value" in node.attr:
                 const_elements += math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
             for fn in callees:
-                walk(fn.node_def, depth + 1, outer=False)
+                walk(_live_nodes(fn), depth + 1, outer=False)
 
     walk(graph_def.node, 0, outer=True)
     return ops, const_elements
