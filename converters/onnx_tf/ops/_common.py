@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
-           "same_pads", "static_shape", "exact_in_float32", "bias_add"]
+           "same_pads", "static_shape", "exact_in_float32", "bias_add", "as_bias_add",
+           "on_product_rows"]
 
 
 # Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the
@@ -71,7 +73,47 @@ def bias_add(y: Any, bias: Any) -> Any:
     conv = getattr(y, "op", None)  # eager tensors have no producing op
     if conv is not None and conv.type == "Conv2D" and conv.inputs[1].shape[-2] != conv.inputs[0].shape[-1]:
         return y + bias
+    product = _reshaped_product(y, "MatMul")
+    if product is not None:
+        return tf.reshape(tf.nn.bias_add(product, bias), y.op.inputs[1])
     return tf.nn.bias_add(y, bias)
+
+
+def as_bias_add(a: Any, b: Any) -> Any:
+    """A float tensor plus a vector along its last axis as BiasAdd (``bias_add``): the same sum, element by
+    element, that TF fuses into the MatMul or Conv2D before it. None for any other sum."""
+    for x, v in ((a, b), (b, a)):
+        if (x.dtype.is_floating and x.dtype == v.dtype and (x.shape.rank or 0) >= 2 and v.shape.rank == 1
+                and v.shape[0] is not None and v.shape[0] == x.shape[-1] and v.shape[0] > 1):
+            return bias_add(x, v)
+    return None
+
+
+def _reshaped_product(y: Any, producer: str) -> Any:
+    """``m`` where ``y`` is ``reshape(m)`` of a rank-2 ``m`` made by a ``producer`` op, the last axis kept:
+    how ``linalg`` writes a (..., K) x (K, N) product, as one 2-D MatMul between two reshapes."""
+    op = getattr(y, "op", None)
+    if op is None or op.type != "Reshape":
+        return None
+    m = op.inputs[0]
+    if m.op.type != producer or m.shape.rank != 2 or m.shape[-1] is None or y.shape.rank is None:
+        return None
+    return m if y.shape[-1] == m.shape[-1] else None
+
+
+def on_product_rows(y: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn(y)`` for an ``fn`` that maps each row of y's last axis on its own (an activation).
+
+    After a (..., K) x (K, N) product and its bias, ``fn`` is applied to the 2-D sum, before the reshape
+    back: there TF's optimiser fuses MatMul, BiasAdd and the activation (Relu, Tanh, Sigmoid, GELU) into
+    one kernel, which a reshape in between prevents. TFLite folds the reshapes either way.
+    """
+    import tensorflow as tf
+
+    product = _reshaped_product(y, "BiasAdd")
+    if product is None or product.op.inputs[0].op.type != "MatMul":
+        return fn(y)
+    return tf.reshape(fn(product), y.op.inputs[1])
 
 
 def same_pads(in_spatial: list[int | None], kernel: list[int], strides: list[int],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import norm_axis
+from bridge_converters.onnx_tf.ops._common import norm_axis, on_product_rows
 from bridge_converters.onnx_tf.ops.elementwise import half_via_float32
 from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE, ELEMENTWISE_7
 from bridge_converters.onnx_tf.passes.layout_axes import AXIS_13
@@ -26,17 +26,17 @@ def _c(value: float, like: Any) -> Any:
 
 @onnx_op("Relu", since=1, layout=ELEMENTWISE)
 def relu(ctx: Any) -> Any:
-    return _tf().nn.relu(ctx.inputs[0])
+    return on_product_rows(ctx.inputs[0], _tf().nn.relu)
 
 
 @onnx_op("Sigmoid", since=1, layout=ELEMENTWISE)
 def sigmoid(ctx: Any) -> Any:
-    return half_via_float32(_tf().math.sigmoid)(ctx.inputs[0])
+    return on_product_rows(ctx.inputs[0], half_via_float32(_tf().math.sigmoid))
 
 
 @onnx_op("Tanh", since=1, layout=ELEMENTWISE)
 def tanh(ctx: Any) -> Any:
-    return half_via_float32(_tf().math.tanh)(ctx.inputs[0])
+    return on_product_rows(ctx.inputs[0], half_via_float32(_tf().math.tanh))
 
 
 @onnx_op("LeakyRelu", since=1, layout=ELEMENTWISE)
@@ -118,7 +118,8 @@ def gelu(ctx: Any) -> Any:
     approximate = ctx.attr("approximate", "none")
     if approximate not in ("none", "tanh"):
         raise ctx.unsupported(f"approximate={approximate!r} (expected 'none' or 'tanh')")
-    return half_via_float32(_tf().nn.gelu)(ctx.inputs[0], approximate=approximate == "tanh")
+    gelu = half_via_float32(_tf().nn.gelu)
+    return on_product_rows(ctx.inputs[0], lambda x: gelu(x, approximate=approximate == "tanh"))
 
 
 @onnx_op("Mish", since=18, layout=ELEMENTWISE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import bias_add
+from bridge_converters.onnx_tf.ops._common import as_bias_add
 from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -74,22 +74,12 @@ def _arith_handler(fn: Any) -> Any:
     def handler(ctx: Any) -> Any:
         a, b = _binary(ctx)
         if fn is _ARITH["Add"]:
-            bias = _as_bias_add(a, b)
+            bias = as_bias_add(a, b)
             if bias is not None:
                 return bias
         return fn(a, b)
 
     return handler
-
-
-def _as_bias_add(a: Any, b: Any) -> Any:
-    """A float tensor plus a vector along its last axis as BiasAdd (``_common.bias_add``): the same sum,
-    element by element, that TF fuses into the MatMul or Conv2D before it."""
-    for x, v in ((a, b), (b, a)):
-        if (x.dtype.is_floating and x.dtype == v.dtype and (x.shape.rank or 0) >= 2 and v.shape.rank == 1
-                and v.shape[0] is not None and v.shape[0] == x.shape[-1] and v.shape[0] > 1):
-            return bias_add(x, v)
-    return None
 
 
 for _op, _fn in _ARITH.items():

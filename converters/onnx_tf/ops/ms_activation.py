@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import as_bias_add, on_product_rows
 from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -32,12 +33,14 @@ def _add_bias(x: Any, bias: Any) -> Any:
 
 @onnx_op("Gelu", since=1, domain=MS, layout=ELEMENTWISE)
 def gelu(ctx: Any) -> Any:
-    return gelu_erf(ctx.inputs[0])
+    return on_product_rows(ctx.inputs[0], gelu_erf)
 
 
 @onnx_op("BiasGelu", since=1, domain=MS)
 def bias_gelu(ctx: Any) -> Any:
-    return gelu_erf(ctx.inputs[0] + ctx.inputs[1])
+    x, bias = ctx.inputs[:2]
+    y = as_bias_add(x, bias)
+    return on_product_rows(x + bias if y is None else y, gelu_erf)
 
 
 @onnx_op("FastGelu", since=1, domain=MS)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf, tf_op_dtypes
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf, tf_op_dtypes
 
 rng = np.random.default_rng(0)
 
@@ -88,18 +88,36 @@ def test_einsum(equation, shapes):
     check_node("Einsum", inputs, {"equation": equation}, opset=12, atol=1e-5)
 
 
-def test_a_linear_layer_on_3d_activations_runs_as_one_2d_matmul_and_a_bias_add():
-    # TF fuses MatMul + BiasAdd (BatchMatMulV2 + AddV2 it does not); the numbers stay the reference's
+def _linear_model(activation, domain=""):
+    """(1, 6, 8) x (8, 16) + b, then an activation: a transformer's Linear layer as exporters write it."""
     from onnx import TensorProto, helper, numpy_helper
 
-    x, w, bias = _rand(2, 5, 4), _rand(4, 3), _rand(3)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "bias"], ["y"])], "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 3])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias, "bias")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    (got,) = run_tf(model, {"x": x})
-    np.testing.assert_allclose(got, x @ w + bias, rtol=1e-5, atol=1e-6)
-    assert tf_op_dtypes(model, "MatMul") == tf_op_dtypes(model, "BiasAdd") == {"float32"}
-    assert tf_op_dtypes(model, "BatchMatMulV2") == set()
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["z"])]
+    nodes.append(helper.make_node(activation, ["z"], ["y"], domain=domain) if activation else
+                 helper.make_node("Identity", ["z"], ["y"]))
+    graph = helper.make_graph(nodes, "linear", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 16])],
+                              [numpy_helper.from_array(_rand(8, 16), "w"), numpy_helper.from_array(_rand(16), "b")])
+    opsets = [helper.make_opsetid("", 20)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    return helper.make_model(graph, opset_imports=opsets, ir_version=9)
+
+
+@pytest.mark.parametrize("activation,domain,tf_op", [(None, "", None), ("Relu", "", "Relu"), ("Gelu", "", "Erfc"),
+                                                     ("Gelu", "com.microsoft", "Erfc"), ("Tanh", "", "Tanh"),
+                                                     ("Sigmoid", "", "Sigmoid")])
+def test_linear_layer_keeps_bias_and_activation_on_the_2d_product_tf_fuses(activation, domain, tf_op):
+    """A (..., K) x (K, N) product is one 2-D MatMul between reshapes; its bias and activation act before
+    the reshape back, where TF's optimiser fuses MatMul + BiasAdd + activation into one kernel (with oneDNN,
+    GELU too): a reshape in between leaves three kernels and two passes over the activations."""
+    from bridge_converters.onnx_tf import build_program
+
+    model = _linear_model(activation, domain)
+    graph = build_program(model, use_variables=False, fuse=False).function.graph
+    (bias,) = [op for op in graph.get_operations() if op.type == "BiasAdd"]
+    assert bias.inputs[0].op.type == "MatMul" and bias.outputs[0].shape.rank == 2
+    reached = {bias}
+    while tf_op and not any(op.type == tf_op for op in reached):  # the activation, reached without a Reshape
+        reached = {c for op in reached for c in op.outputs[0].consumers() if c.type != "Reshape"}
+        assert reached, f"no {tf_op} on the 2-D sum"
+    x = {"x": _rand(1, 6, 8)}
+    np.testing.assert_allclose(run_tf(model, x)[0], run_reference(model, x, "onnxruntime")[0], atol=1e-5)
