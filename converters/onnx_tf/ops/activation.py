@@ -118,8 +118,8 @@ def gelu(ctx: Any) -> Any:
     approximate = ctx.attr("approximate", "none")
     if approximate not in ("none", "tanh"):
         raise ctx.unsupported(f"approximate={approximate!r} (expected 'none' or 'tanh')")
-    gelu = half_via_float32(_tf().nn.gelu)
-    return on_product_rows(ctx.inputs[0], lambda x: gelu(x, approximate=approximate == "tanh"))
+    tf_gelu = half_via_float32(_tf().nn.gelu)
+    return on_product_rows(ctx.inputs[0], lambda x: tf_gelu(x, approximate=approximate == "tanh"))
 
 
 @onnx_op("Mish", since=18, layout=ELEMENTWISE)
