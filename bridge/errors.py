@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BridgeError",
     "UsageError",
@@ -62,7 +64,15 @@ class UnsupportedError(BridgeError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message (its type name when it has none), at most 300 chars."""
+    """The first non-empty line of an exception's message (its type name when it has none), at most 300 chars.
+
+    A message that carries a traceback of its own (TorchScript's interpreter raises "The following
+    operation failed in the TorchScript interpreter." and the cause only in its last line) gets that
+    last line, the cause, after its first.
+    """
     text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     line = text[0] if text else type(exc).__name__
+    traced = len(text) > 2 and any(t.startswith("Traceback") for t in text[1:])
+    if traced and re.match(r"[\w.]+(Error|Exception): ", text[-1]):
+        line = f"{line.rstrip('.')}: {text[-1]}"
     return line if len(line) <= 300 else line[:297] + "..."
