@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import as_bias_add
+from bridge_converters.onnx_tf.ops._common import as_bias_add, on_product_rows
 from bridge_converters.onnx_tf.passes.layout import ELEMENTWISE
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -220,7 +220,7 @@ def _clip(x: Any, lo: Any, hi: Any) -> Any:
     tf = _tf()
     if x.dtype.is_floating and _static_scalar(lo) == 0.0 and _static_scalar(hi) in (6.0, None):
         # TF's own activations, which TFLite fuses into the preceding convolution (RELU6, RELU)
-        return tf.nn.relu6(x) if _static_scalar(hi) == 6.0 else tf.nn.relu(x)
+        return on_product_rows(x, tf.nn.relu6 if _static_scalar(hi) == 6.0 else tf.nn.relu)
     # maximum then minimum: with min > max every value becomes max, as ONNX specifies; NaN propagates.
     if lo is not None:
         x = tf.maximum(x, tf.reshape(tf.cast(lo, x.dtype), []))

@@ -7,7 +7,7 @@ from typing import Any
 from bridge_converters.onnx_tf.ops._common import exact_in_float32
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["np_matmul"]
 
 # TF's CPU MatMul kernels cover these; other integer types are computed in int64 and cast back.
 _MATMUL_NATIVE = {"float16", "bfloat16", "float32", "float64", "int32", "int64", "complex64", "complex128"}
@@ -22,7 +22,7 @@ def _matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False
     return tf.cast(y, a.dtype)  # wraps like the narrow integer product would
 
 
-def _np_matmul(a: Any, b: Any) -> Any:
+def np_matmul(a: Any, b: Any) -> Any:
     """numpy.matmul semantics: batch broadcasting, 1-D operands promoted and the added axis removed."""
     import tensorflow as tf
 
@@ -63,7 +63,7 @@ def gemm(ctx: Any) -> Any:
 
 @onnx_op("MatMul", since=1)
 def matmul(ctx: Any) -> Any:
-    return _np_matmul(ctx.inputs[0], ctx.inputs[1])
+    return np_matmul(ctx.inputs[0], ctx.inputs[1])
 
 
 def _zero_point_rows(zp: Any, rank: int, axis_from_end: int) -> Any:
@@ -96,7 +96,7 @@ def matmul_integer(ctx: Any) -> Any:
     import tensorflow as tf
 
     a, b, _ = _int_operands(ctx, 2, 1, 3)
-    return tf.cast(_np_matmul(a, b), tf.int32)
+    return tf.cast(np_matmul(a, b), tf.int32)
 
 
 def _saturate_round(y: Any, dtype: Any) -> Any:
@@ -113,7 +113,7 @@ def qlinear_matmul(ctx: Any) -> Any:
 
     a, a_scale, _, b, b_scale, _, y_scale, y_zp = ctx.inputs[:8]
     ai, bi, work = _int_operands(ctx, 2, 3, 5)
-    acc = _np_matmul(ai, bi)
+    acc = np_matmul(ai, bi)
     # The scale product is taken in the scales' own precision (float16 included); the rescale in float64,
     # as numpy promotes int32 * float there, or in float32 where the accumulator is exact in float32, as
     # ONNX Runtime's requantisation does.

@@ -124,3 +124,49 @@ def test_conv_transpose_unknown_batch_and_sizes(x_shape, w_shape, attrs):
         if i != 1:  # everything but the channels
             dim.dim_param = f"d{i}"
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
+def _pointwise_model(x_shape, out_channels, activation, strides=(1, 1)):
+    """Conv (with bias) then an activation node, as exporters write a MobileNet's expand layer."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    act = {"Relu": helper.make_node("Relu", ["z"], ["y"]),
+           "Clip": helper.make_node("Clip", ["z", "lo", "hi"], ["y"])}[activation]
+    weights = [numpy_helper.from_array(_rand(out_channels, x_shape[1], 1, 1), "w"),
+               numpy_helper.from_array(_rand(out_channels), "b"),
+               numpy_helper.from_array(np.float32(0.0), "lo"), numpy_helper.from_array(np.float32(6.0), "hi")]
+    y_shape = [x_shape[0], out_channels, *(-(-d // s) for d, s in zip(x_shape[2:], strides))]
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["z"], strides=list(strides)), act], "pw",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+@pytest.mark.parametrize("activation,tf_op", [("Relu", "Relu"), ("Clip", "Relu6")])
+def test_small_pointwise_conv_is_a_matmul_with_its_bias_and_activation_on_the_2d_product(activation, tf_op):
+    """A small 1x1 convolution is one 2-D MatMul: with oneDNN a Conv2D call on a small map costs several times
+    a MatMul's. Its bias and activation act on the 2-D product, where TF fuses them into the MatMul."""
+    from bridge_converters.onnx_tf import build_program
+
+    model = _pointwise_model((2, 8, 6, 5), 16, activation)
+    graph = build_program(model, use_variables=False).function.graph
+    types = [op.type for op in graph.get_operations()]
+    assert "Conv2D" not in types and types.count("MatMul") == 1
+    (bias,) = [op for op in graph.get_operations() if op.type == "BiasAdd"]
+    assert bias.inputs[0].op.type == "MatMul"
+    assert tf_op in [c.type for c in bias.outputs[0].consumers()]  # (beside the reshape of the unfused sum, dead)
+    x = {"x": _rand(2, 8, 6, 5)}
+    np.testing.assert_allclose(run_tf(model, x)[0], run_reference(model, x, "onnxruntime")[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("x_shape,strides", [((1, 64, 64, 64), (1, 1)), ((1, 8, 6, 6), (2, 2))])
+def test_large_or_strided_pointwise_conv_stays_a_convolution(x_shape, strides):
+    """Above a few million MACs oneDNN's Conv2D is as fast as the MatMul and XNNPACK prefers CONV_2D; a
+    strided 1x1 would need a strided slice first, which XNNPACK does not take."""
+    from bridge_converters.onnx_tf import build_program
+
+    model = _pointwise_model(x_shape, 64, "Relu", strides)
+    types = {op.type for op in build_program(model, use_variables=False).function.graph.get_operations()}
+    assert "Conv2D" in types and "MatMul" not in types
+    x = {"x": _rand(*x_shape)}
+    np.testing.assert_allclose(run_tf(model, x)[0], run_reference(model, x, "onnxruntime")[0], atol=1e-4)
