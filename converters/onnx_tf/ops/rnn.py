@@ -134,8 +134,8 @@ def _unrolled(x_proj: Any, init: tuple[Any, ...], seq_lens: Any,
 
     carry = list(init)
     ys = []
-    for t in range(int(x_proj.shape[0])):
-        h, new_states = cell(x_proj[t], carry[1:])
+    for t, x_t in enumerate(tf.unstack(x_proj)):  # one op for every step's input, not a slice per step
+        h, new_states = cell(x_t, carry[1:])
         if seq_lens is not None:
             ok = (t < seq_lens)[:, None]
             new_states = [tf.where(ok, s, p) for s, p in zip(new_states, carry[1:])]
@@ -258,9 +258,8 @@ def gru(ctx: Any) -> Any:
         def cell(x_t: Any, states: list[Any], r_zr: Any = r_zr, r_h: Any = r_h, rb_zr: Any = rb_zr,
                  rb_h: Any = rb_h, f: Any = f, g: Any = g) -> tuple[Any, list[Any]]:
             h_prev = states[0]
-            x_zr, x_h = x_t[:, :2 * hid], x_t[:, 2 * hid:]
-            zr = f(m.clip(x_zr + tf.matmul(h_prev, r_zr) + rb_zr))
-            z, r = zr[:, :hid], zr[:, hid:]
+            x_zr, x_h = tf.split(x_t, [2 * hid, hid], axis=1)
+            z, r = tf.split(f(m.clip(x_zr + tf.matmul(h_prev, r_zr) + rb_zr)), 2, axis=1)
             if linear_before_reset:
                 cand = g(m.clip(x_h + r * (tf.matmul(h_prev, r_h) + rb_h)))
             else:
@@ -296,16 +295,22 @@ def lstm(ctx: Any) -> Any:
                  f: Any = f, g: Any = g, h_act: Any = h_act) -> tuple[Any, list[Any]]:
             h_prev, c_prev = states
             gates = x_t + tf.matmul(h_prev, r_t)
-            i, o, fg, c = gates[:, :hid], gates[:, hid:2 * hid], gates[:, 2 * hid:3 * hid], gates[:, 3 * hid:]
-            if p_i is not None:
-                i = i + p_i * c_prev
-                fg = fg + p_f * c_prev
-            i = f(m.clip(i))
-            fg = 1 - i if input_forget else f(m.clip(fg))
+            joint = p_i is None and not input_forget  # i, o, f through f at once: one kernel, not three
+            if joint:
+                iof, c = tf.split(gates, [3 * hid, hid], axis=1)
+                i, o, fg = tf.split(f(m.clip(iof)), 3, axis=1)
+            else:
+                i, o, fg, c = tf.split(gates, 4, axis=1)
+                if p_i is not None:
+                    i = i + p_i * c_prev
+                    fg = fg + p_f * c_prev
+                i = f(m.clip(i))
+                fg = 1 - i if input_forget else f(m.clip(fg))
             c_new = fg * c_prev + i * g(m.clip(c))
-            if p_o is not None:
-                o = o + p_o * c_new
-            o = f(m.clip(o))
+            if not joint:
+                if p_o is not None:
+                    o = o + p_o * c_new
+                o = f(m.clip(o))
             h = o * h_act(c_new)
             return h, [h, c_new]
 

@@ -143,3 +143,21 @@ def test_short_lstm_inside_a_data_dependent_if_gives_builtin_only_tflite(tmp_pat
     assert result.passed, [p.to_json() for p in result.parity]
     counts = tflite_op_counts(tmp_path / "out" / "if_lstm.tflite")
     assert "IF" in counts and not [op for op in counts if op.startswith("Flex")], counts
+
+
+@pytest.mark.parametrize("op,per_step", [("LSTM", {"Sigmoid": 1, "Tanh": 2}), ("GRU", {"Sigmoid": 1, "Tanh": 1})])
+def test_unrolled_cell_runs_its_sigmoid_gates_as_one_kernel(op, per_step):
+    """An unrolled step costs a handful of kernel calls, each far slower than its arithmetic on a small
+    state: the sigmoid gates (LSTM's i, o, f; GRU's z, r) go through one Sigmoid and one Split, and every
+    step's input comes from one Unpack, not a slice per step. Parity stays ORT's (the tests above)."""
+    from bridge_converters.onnx_tf import build_program
+
+    inputs, names = _inputs(op, 1)
+    x = {"x": inputs.pop("x")}
+    model = make_node_model(op, x, {"hidden_size": H}, opset=14, n_outputs=N_OUT[op], initializers=inputs,
+                            input_names=names)
+    types = [o.type for o in build_program(model, use_variables=False).function.graph.get_operations()]
+    assert {k: types.count(k) for k in per_step} == {k: n * T for k, n in per_step.items()}
+    assert types.count("Unpack") == 1
+    for ours, reference in zip(run_tf(model, x), run_reference(model, x, "onnxruntime")):
+        np.testing.assert_allclose(ours, reference, atol=1e-5)
