@@ -10,8 +10,9 @@ from typing import Any
 from bridge._frameworks import import_tensorflow
 from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo, dims_details
+from bridge.inspect.figures import PERMUTING_EINSUM
 
-__all__ = ["summarize_savedmodel", "function_op_histogram", "savedmodel_op_histogram"]
+__all__ = ["permutes", "summarize_savedmodel", "function_op_histogram", "savedmodel_op_histogram"]
 
 # A signature's graph is plumbing around one call: placeholders for inputs and captured variables, a
 # (Stateful)PartitionedCall into the real function, NoOp/Identity for control deps and outputs. Counting
@@ -51,6 +52,14 @@ def _live_nodes(fn: Any) -> list[Any]:
     return [n for n in fn.node_def if n.name in live]
 
 
+def permutes(node: Any) -> bool:
+    """A one-operand Einsum whose equation only reorders the axes (bridge's float32 transposes)."""
+    if node.op != "Einsum" or sum(not i.startswith("^") for i in node.input) != 1:
+        return False
+    src, _, dst = node.attr["equation"].s.decode().partition("->")
+    return sorted(src) == sorted(dst) and len(set(src)) == len(src) and "." not in src
+
+
 def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
     """Op types the graph runs, with every function call expanded (the nodes that reach its outputs); also
     the element count of Const ops."""
@@ -65,7 +74,7 @@ def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
         for node in nodes:
             callees = [library[n] for n in _called_functions(node.attr) if n in library]
             if node.op not in _CALL_OPS and node.op != "NoOp" and not (outer and node.op in _OUTER_PLUMBING):
-                ops[node.op] += 1
+                ops[PERMUTING_EINSUM if permutes(node) else node.op] += 1
             if node.op == "Const" and "value" in node.attr:
                 const_elements += math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
             for fn in callees:

@@ -15,6 +15,7 @@ from typing import Any
 from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
 from bridge_converters.onnx_tf.context import NodeContext, parse_attributes
+from bridge_converters.onnx_tf.ops._common import permute
 from bridge_converters.onnx_tf.passes.layout import NodeView, Perm, Plan, between, identity, inverse
 from bridge_converters.onnx_tf.passes.shapes import refine_static_shape
 from bridge_converters.onnx_tf.registry import OPS, OpRegistry
@@ -121,11 +122,11 @@ class GraphWalker:
         if name in self.static:
             out = tf.constant(_arranged_value(self.static[name], want))
         else:
-            out = tensor if have == identity(own) else tf.transpose(tensor, between(have, identity(own)))
+            out = tensor if have == identity(own) else permute(tensor, between(have, identity(own)))
             for _ in range(rank - own):
                 out = tf.expand_dims(out, 0)
             if tuple(want) != identity(rank):
-                out = tf.transpose(out, list(want))
+                out = permute(out, list(want))
         if not tf.executing_eagerly():
             self._arranged[key] = out
         return out

@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import permute
+from bridge_converters.onnx_tf.ops.activation import softmax
+from bridge_converters.onnx_tf.ops.linalg import mat_product
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__ = ["rotate", "rotary_heads"]
@@ -25,7 +28,7 @@ def _split_heads(x: Any, heads: int) -> Any:
     import tensorflow as tf
 
     x = tf.reshape(x, tf.stack([_dim(x, 0), _dim(x, 1), heads, -1]))
-    return tf.transpose(x, [0, 2, 1, 3])
+    return permute(x, [0, 2, 1, 3])
 
 
 def _offset_bias(allowed_fn: Any, q_len: Any, kv_len: Any, offset: Any, per_batch: bool, dtype: Any) -> Any:
@@ -143,7 +146,7 @@ def attention(ctx: Any) -> Any:
         reps = tf.shape(q)[1] // tf.shape(k)[1]
         k, v = tf.repeat(k, reps, axis=1), tf.repeat(v, reps, axis=1)
 
-    qk = tf.matmul(q * root, k * root, transpose_b=True)
+    qk = mat_product(q * root, k * root, transpose_b=True)
     raw = qk
     softcap = ctx.attr("softcap", 0.0)
     if softcap and softcap > 0:
@@ -165,9 +168,9 @@ def attention(ctx: Any) -> Any:
     if qk_out is None:
         raise ctx.unsupported(f"qk_matmul_output_mode={mode} is not defined")
 
-    y = tf.matmul(probs, v)
+    y = mat_product(probs, v)
     if three_d:
-        y = tf.transpose(y, [0, 2, 1, 3])
+        y = permute(y, [0, 2, 1, 3])
         y = tf.reshape(y, tf.stack([_dim(y, 0), _dim(y, 1), -1]))
     return [y, present_k, present_v, qk_out][:max(1, ctx.num_outputs)]
 
@@ -200,7 +203,7 @@ def rotary_heads(ctx: Any, x: Any, cos: Any, sin: Any) -> Any:
     rank = x.shape.rank
     shape = tf.shape(x)
     if rank == 4:  # [B, heads, S, D] -> [B, S, heads, D]
-        x = tf.transpose(x, [0, 2, 1, 3])
+        x = permute(x, [0, 2, 1, 3])
     elif rank == 3:
         heads = ctx.attr("num_heads", 0)
         if not heads:
@@ -214,7 +217,7 @@ def rotary_heads(ctx: Any, x: Any, cos: Any, sin: Any) -> Any:
         raise ctx.unsupported("head size must be static when rotary_embedding_dim is not given")
     out = rotate(x, cos, sin, rot_dim, bool(ctx.attr("interleaved", 0)))
     if rank == 4:
-        return tf.transpose(out, [0, 2, 1, 3])
+        return permute(out, [0, 2, 1, 3])
     return tf.reshape(out, shape)
 
 
@@ -260,10 +263,10 @@ def flex_attention(ctx: Any) -> Any:
         work = tf_dtype(precision)
     else:
         work = tf.float32 if q.dtype in (tf.float16, tf.bfloat16) else q.dtype
-    scores = tf.cast(tf.matmul(q * root, k * root, transpose_b=True), work)
+    scores = tf.cast(mat_product(q * root, k * root, transpose_b=True), work)
     if ctx.attr("score_mod") is not None:
         scores = tf.cast(ctx.subgraph("score_mod")([scores])[0], work)
-    probs = tf.nn.softmax(scores, axis=-1)
+    probs = softmax(scores)
     if ctx.attr("prob_mod") is not None:
         probs = tf.cast(ctx.subgraph("prob_mod")([probs])[0], work)
-    return tf.cast(tf.matmul(probs, tf.cast(v, work)), v.dtype)
+    return tf.cast(mat_product(probs, tf.cast(v, work)), v.dtype)

@@ -7,15 +7,23 @@ from typing import Any
 from bridge_converters.onnx_tf.ops._common import exact_in_float32
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__ = ["np_matmul"]
+__all__ = ["np_matmul", "mat_product"]
 
 # TF's CPU MatMul kernels cover these; other integer types are computed in int64 and cast back.
 _MATMUL_NATIVE = {"float16", "bfloat16", "float32", "float64", "int32", "int64", "complex64", "complex128"}
+# Batched products of these run as BatchMatMulV3: with oneDNN on, TF rewrites BatchMatMulV2 to a oneDNN
+# call that costs ~50-140 us more a call than V3's Eigen kernel on attention-sized operands (and is no
+# faster on BERT-base ones); TFLite's converter maps V3 to BATCH_MATMUL all the same.
+_BATCH_V3 = {"float32", "float64"}
 
 
-def _matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+def mat_product(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+    """``a @ b`` (optionally transposing the last two axes of either) for operands of rank >= 2, with
+    numpy's batch broadcasting."""
     import tensorflow as tf
 
+    if a.dtype.name in _BATCH_V3 and max(a.shape.rank or 3, b.shape.rank or 3) > 2:
+        return tf.raw_ops.BatchMatMulV3(x=a, y=b, Tout=a.dtype, adj_x=transpose_a, adj_y=transpose_b)
     if a.dtype.name in _MATMUL_NATIVE:
         return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     y = tf.linalg.matmul(tf.cast(a, tf.int64), tf.cast(b, tf.int64), transpose_a=transpose_a, transpose_b=transpose_b)
@@ -27,19 +35,19 @@ def np_matmul(a: Any, b: Any) -> Any:
     import tensorflow as tf
 
     if a.shape.rank == 1 and b.shape.rank == 1:
-        return tf.squeeze(_matmul(a[tf.newaxis, :], b[:, tf.newaxis]), axis=[0, 1])
+        return tf.squeeze(mat_product(a[tf.newaxis, :], b[:, tf.newaxis]), axis=[0, 1])
     if a.shape.rank == 1:
-        return tf.squeeze(_matmul(a[tf.newaxis, :], b), axis=-2)
+        return tf.squeeze(mat_product(a[tf.newaxis, :], b), axis=-2)
     if b.shape.rank == 1:
-        return tf.squeeze(_matmul(a, b[:, tf.newaxis]), axis=-1)
+        return tf.squeeze(mat_product(a, b[:, tf.newaxis]), axis=-1)
     if (a.shape.rank or 0) > 2 and b.shape.rank == 2 and a.shape[1:].is_fully_defined() and b.shape.is_fully_defined():
         # (..., K) x (K, N) as one 2-D product: TF's fused MatMul(+BiasAdd) kernels take it, BatchMatMul does
         # not; TFLite folds the reshapes into FULLY_CONNECTED
         k, n = b.shape.as_list()
         lead = tf.shape(a)[:-1] if a.shape[0] is None else a.shape.as_list()[:-1]
-        y = _matmul(tf.reshape(a, [-1, k]), b)
+        y = mat_product(tf.reshape(a, [-1, k]), b)
         return tf.reshape(y, tf.concat([lead, [n]], 0) if tf.is_tensor(lead) else [*lead, n])
-    return _matmul(a, b)
+    return mat_product(a, b)
 
 
 @onnx_op("Gemm", since=1)
@@ -47,7 +55,7 @@ def gemm(ctx: Any) -> Any:
     import tensorflow as tf
 
     a, b = ctx.inputs[0], ctx.inputs[1]
-    y = _matmul(a, b, transpose_a=bool(ctx.attr("transA", 0)), transpose_b=bool(ctx.attr("transB", 0)))
+    y = mat_product(a, b, transpose_a=bool(ctx.attr("transA", 0)), transpose_b=bool(ctx.attr("transB", 0)))
     alpha = ctx.attr("alpha", 1.0)
     if alpha != 1.0:
         y = y * tf.cast(alpha, y.dtype)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import permute
+from bridge_converters.onnx_tf.ops.activation import softmax
 from bridge_converters.onnx_tf.ops.attention import rotary_heads
+from bridge_converters.onnx_tf.ops.linalg import mat_product, np_matmul
 from bridge_converters.onnx_tf.ops.ms_activation import MS
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -33,14 +36,14 @@ def _heads(x: Any, heads: int) -> Any:
 
     hidden = x.shape[-1]
     x = tf.reshape(x, tf.stack([_dim(x, 0), _dim(x, 1), heads, hidden // heads if hidden is not None else -1]))
-    return tf.transpose(x, [0, 2, 1, 3])
+    return permute(x, [0, 2, 1, 3])
 
 
 def _merge_heads(x: Any) -> Any:
     """[B, heads, S, H] -> [B, S, heads * H]."""
     import tensorflow as tf
 
-    x = tf.transpose(x, [0, 2, 1, 3])
+    x = permute(x, [0, 2, 1, 3])
     return tf.reshape(x, tf.stack([_dim(x, 0), _dim(x, 1), -1]))
 
 
@@ -78,7 +81,7 @@ def _attend(ctx: Any, q: Any, k: Any, v: Any, mask: Any, attn_bias: Any, past_le
             raise ctx.unsupported("the head size must be static when scale is not given")
         scale = 1.0 / math.sqrt(head)
     filter_value = tf.constant(float(ctx.attr("mask_filter_value", -10000.0)), q.dtype)
-    scores = tf.matmul(q, k, transpose_b=True) * tf.constant(scale, q.dtype)
+    scores = mat_product(q, k, transpose_b=True) * tf.constant(scale, q.dtype)
     if attn_bias is not None:
         scores = scores + attn_bias
     q_len, total = _dim(q, 2), _dim(k, 2)
@@ -89,8 +92,8 @@ def _attend(ctx: Any, q: Any, k: Any, v: Any, mask: Any, attn_bias: Any, past_le
         i = tf.range(q_len)[:, None] + tf.cast(past_len, tf.int32)
         j = tf.range(total)[None, :]
         scores = scores + tf.where(j > i, tf.constant(q.dtype.min, q.dtype), tf.zeros([], q.dtype))
-    probs = tf.nn.softmax(scores, axis=-1)
-    return tf.matmul(probs, v), scores
+    probs = softmax(scores)
+    return mat_product(probs, v), scores
 
 
 def _qkv_sizes(ctx: Any, width: Any) -> list[int]:
@@ -112,7 +115,7 @@ def attention(ctx: Any) -> Any:
         raise ctx.unsupported("do_rotary / past_present_share_buffer")
     x, w = ctx.inputs[0], ctx.inputs[1]
     heads = int(ctx.attr("num_heads"))
-    qkv = tf.matmul(x, w)
+    qkv = np_matmul(x, w)
     if ctx.has_input(2):
         qkv = qkv + ctx.inputs[2]
     q, k, v = tf.split(qkv, _qkv_sizes(ctx, w.shape[1]), axis=-1)
@@ -136,7 +139,7 @@ def _mha_kv(ctx: Any, q: Any, key: Any, value: Any, bias: Any, heads: int) -> tu
         if bias is not None:
             raise ctx.unsupported("a bias with packed QKV")
         q, k, v = tf.unstack(q, axis=3)
-        return tuple(tf.transpose(t, [0, 2, 1, 3]) for t in (q, k, v))  # type: ignore[return-value]
+        return tuple(permute(t, [0, 2, 1, 3]) for t in (q, k, v))  # type: ignore[return-value]
     d = _dim(q, 2)
     bq = bk = bv = None
     if bias is not None:
@@ -148,7 +151,7 @@ def _mha_kv(ctx: Any, q: Any, key: Any, value: Any, bias: Any, heads: int) -> tu
         if bias is not None:
             raise ctx.unsupported("a bias with packed KV")
         k, v = tf.unstack(key, axis=3)
-        return q, tf.transpose(k, [0, 2, 1, 3]), tf.transpose(v, [0, 2, 1, 3])
+        return q, permute(k, [0, 2, 1, 3]), permute(v, [0, 2, 1, 3])
     if key.shape.rank == 4:  # already split into heads: cross-attention on a cached encoder projection
         if bias is not None:
             raise ctx.unsupported("a bias with key/value given per head")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.ops.conv import conv
-from bridge_converters.onnx_tf.ops.linalg import gemm
+from bridge_converters.onnx_tf.ops.linalg import gemm, mat_product
 from bridge_converters.onnx_tf.ops.ms_activation import MS
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -86,6 +86,6 @@ def fused_matmul(ctx: Any) -> Any:
             a = _batch_transpose(a)
         if trans[3] and b.shape.rank > 2:
             b = _batch_transpose(b)
-        y = tf.linalg.matmul(a, b, transpose_a=trans[0], transpose_b=trans[1])
+        y = mat_product(a, b, transpose_a=trans[0], transpose_b=trans[1])
     alpha = float(ctx.attr("alpha", 1.0))
     return y if alpha == 1.0 else y * tf.cast(alpha, y.dtype)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import permute
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -155,7 +156,7 @@ class _Recurrent:
         self.x, self.w, self.r = ctx.inputs[:3]
         self.layout = ctx.attr("layout", 0)
         if self.layout:  # [B, T, I] -> [T, B, I]
-            self.x = tf.transpose(self.x, [1, 0, 2])
+            self.x = permute(self.x, [1, 0, 2])
         direction = ctx.attr("direction", "forward")
         if direction not in ("forward", "reverse", "bidirectional"):
             raise ctx.unsupported(f"direction {direction!r}")
@@ -192,7 +193,7 @@ class _Recurrent:
         if not self.ctx.has_input(i):
             return self.zero_state
         s = tf.cast(self.ctx.inputs[i], self.x.dtype)
-        return tf.transpose(s, [1, 0, 2]) if self.layout else s
+        return permute(s, [1, 0, 2]) if self.layout else s
 
     def project(self, d: int, bias: Any) -> Any:
         """x_t @ W[d]^T + bias for every time step: [T, B, G*H]."""
@@ -207,8 +208,8 @@ class _Recurrent:
         y = tf.stack(ys, axis=1)
         states = [tf.stack(list(s), axis=0) for s in zip(*finals)]
         if self.layout:
-            y = tf.transpose(y, [2, 0, 1, 3])
-            states = [tf.transpose(s, [1, 0, 2]) for s in states]
+            y = permute(y, [2, 0, 1, 3])
+            states = [permute(s, [1, 0, 2]) for s in states]
         return [y, *states][:max(1, self.ctx.num_outputs)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import data_in, data_out, norm_axis
+from bridge_converters.onnx_tf.ops._common import data_in, data_out, norm_axis, permute
 from bridge_converters.onnx_tf.passes.layout import RESHAPE, SHAPE, SPACE_DEPTH, TRANSPOSE
 from bridge_converters.onnx_tf.passes.layout_axes import CONCAT, EXPAND, TILE
 from bridge_converters.onnx_tf.registry import onnx_op
@@ -220,11 +220,7 @@ def expand(ctx: Any) -> Any:
 
 @onnx_op("Transpose", since=1, layout=TRANSPOSE)
 def transpose(ctx: Any) -> Any:
-    import tensorflow as tf
-
-    x = ctx.inputs[0]
-    perm = ctx.attr("perm")
-    return tf.transpose(x, perm=list(perm) if perm is not None else None)
+    return permute(ctx.inputs[0], ctx.attr("perm"))
 
 
 @onnx_op("Concat", since=1, layout=CONCAT)

@@ -91,3 +91,20 @@ def check_node(op_type: str, inputs: Mapping[str, np.ndarray], attrs: Mapping[st
                 g = np.array([v.decode() if isinstance(v, bytes) else v for v in g.ravel()], dtype=object).reshape(g.shape)
             np.testing.assert_array_equal(g, w, err_msg=f"output {i}")
     return got
+
+
+def tf_op_types(model: onnx.ModelProto) -> list[str]:
+    """The op types of the converted serving function's graph, in order."""
+    return [op.type for op in build_program(model, use_variables=False).function.graph.get_operations()]
+
+
+def tflite_builtins(model: onnx.ModelProto, tmp_path: Any) -> dict[str, int]:
+    """The op census of the model converted to a SavedModel and then, builtins only, to TFLite."""
+    from collections import Counter
+
+    from bridge.tflite_flatbuffer import op_census
+    from bridge_converters.onnx_tf import save_savedmodel
+    from bridge_converters.tf_tflite import _convert
+
+    save_savedmodel(build_program(model), tmp_path / "sm")
+    return dict(Counter(op.op for op in op_census(_convert(str(tmp_path / "sm"), allow_flex=False))))

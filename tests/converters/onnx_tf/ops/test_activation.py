@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf, tf_op_types, tflite_builtins
 
 rng = np.random.default_rng(0)
 X = (rng.standard_normal((2, 3, 4)) * 3).astype(np.float32)
@@ -89,3 +89,18 @@ def test_swiglu(alpha):
     a = rng.standard_normal((2, 3, 8)).astype(np.float32)
     b = rng.standard_normal((2, 3, 8)).astype(np.float32)
     check_node("SwiGLU", {"a": a, "b": b}, {"alpha": alpha}, opset=28)
+
+
+@pytest.mark.parametrize("shape,written_out", [((2, 4, 12, 12), True), ((1, 4, 128, 128), False)])
+def test_small_last_axis_softmax_is_written_out_and_stays_one_tflite_softmax(tmp_path, shape, written_out):
+    """Up to 16K elements, TF's oneDNN Softmax kernel costs more than exp(x - max) / sum in Eigen ops; above,
+    it is the faster one. TFLite's converter makes either form one SOFTMAX builtin."""
+    x = (np.random.default_rng(3).standard_normal(shape) * 4).astype(np.float32)
+    model = make_node_model("Softmax", {"x": x}, {"axis": -1}, opset=13)
+    types = tf_op_types(model)
+    assert ("Softmax" not in types and {"Exp", "Max", "Sum", "RealDiv"} <= set(types)) == written_out
+    assert ("Softmax" in types) == (not written_out)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+    if written_out:
+        assert tflite_builtins(model, tmp_path) == {"SOFTMAX": 1}

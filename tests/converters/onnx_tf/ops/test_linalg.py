@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf, tf_op_dtypes
+from tests.converters.onnx_tf.ops.node_check import (check_node, make_node_model, run_reference, run_tf, tf_op_dtypes,
+                                                    tf_op_types, tflite_builtins)
 
 rng = np.random.default_rng(0)
 
@@ -121,3 +122,14 @@ def test_linear_layer_keeps_bias_and_activation_on_the_2d_product_tf_fuses(activ
         assert reached, f"no {tf_op} on the 2-D sum"
     x = {"x": _rand(1, 6, 8)}
     np.testing.assert_allclose(run_tf(model, x)[0], run_reference(model, x, "onnxruntime")[0], atol=1e-5)
+
+
+def test_batched_float_matmul_runs_as_batch_matmul_v3_and_stays_one_tflite_batch_matmul(tmp_path):
+    """With oneDNN on, TF rewrites BatchMatMulV2 into a oneDNN call that costs far more than V3's Eigen
+    kernel on attention-sized operands; TFLite's converter maps V3 to BATCH_MATMUL all the same."""
+    a, b = _rand(2, 3, 4, 5), _rand(2, 3, 5, 6)
+    model = make_node_model("MatMul", {"a": a, "b": b})
+    types = tf_op_types(model)
+    assert "BatchMatMulV3" in types and "BatchMatMulV2" not in types
+    np.testing.assert_allclose(run_tf(model, {"a": a, "b": b})[0], a @ b, rtol=1e-5, atol=1e-6)
+    assert tflite_builtins(model, tmp_path) == {"BATCH_MATMUL": 1}

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
+from tests.converters.onnx_tf.ops.node_check import (check_node, make_node_model, run_reference, run_tf, tf_op_types,
+                                                    tflite_builtins)
 
 __all__ = ["check_dynamic"]
 
@@ -180,3 +181,21 @@ def test_unsqueeze_and_squeeze_negative_axes_of_unknown_rank(cond):
         assert g.shape == w.shape
         np.testing.assert_array_equal(g, w)
     assert got[0].shape == ((3, 1, 1) if cond else (1, 3, 1, 1))
+
+
+@pytest.mark.parametrize("dtype,tf_op", [(np.float32, "Einsum"), (np.int32, "Transpose")])
+def test_float32_transpose_is_a_one_operand_einsum_that_tflite_makes_one_transpose(tmp_path, dtype, tf_op):
+    """With oneDNN on, TF rewrites a float32 Transpose into a oneDNN reorder that costs 100+ us a call on
+    small tensors; the permuting Einsum runs Eigen's transpose. Figures still count it as a transpose."""
+    from bridge.inspect.figures import graph_figures
+    from bridge_converters.onnx_tf import build_program, save_savedmodel
+
+    x = X.astype(dtype)
+    model = make_node_model("Transpose", {"x": x}, {"perm": [2, 0, 1]})
+    types = tf_op_types(model)
+    assert tf_op in types and {"Einsum", "Transpose"} - {tf_op} & set(types) == set()
+    np.testing.assert_array_equal(run_tf(model, {"x": x})[0], x.transpose(2, 0, 1))
+    save_savedmodel(build_program(model), tmp_path / "t")
+    assert graph_figures(tmp_path / "t").transposes == 1
+    if dtype == np.float32:
+        assert tflite_builtins(model, tmp_path) == {"TRANSPOSE": 1}
