@@ -122,11 +122,14 @@ class GraphWalker:
         if name in self.static:
             out = tf.constant(_arranged_value(self.static[name], want))
         else:
-            out = tensor if have == identity(own) else permute(tensor, between(have, identity(own)))
-            for _ in range(rank - own):
-                out = tf.expand_dims(out, 0)
-            if tuple(want) != identity(rank):
-                out = permute(out, list(want))
+            if rank == own:  # one transpose straight to ``want``
+                out = permute(tensor, between(have, want))
+            else:
+                out = tensor if have == identity(own) else permute(tensor, between(have, identity(own)))
+                for _ in range(rank - own):
+                    out = tf.expand_dims(out, 0)
+                if tuple(want) != identity(rank):
+                    out = permute(out, list(want))
         if not tf.executing_eagerly():
             self._arranged[key] = out
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import exact_in_float32
+from bridge_converters.onnx_tf.passes.layout import MATMUL
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__ = ["np_matmul", "mat_product"]
@@ -69,8 +70,11 @@ def gemm(ctx: Any) -> Any:
     return y
 
 
-@onnx_op("MatMul", since=1)
+@onnx_op("MatMul", since=1, layout=MATMUL)
 def matmul(ctx: Any) -> Any:
+    transpose_a, transpose_b = bool(ctx.attr("_transpose_a", 0)), bool(ctx.attr("_transpose_b", 0))
+    if transpose_a or transpose_b:  # the layout plan passed an operand with its last two axes swapped
+        return mat_product(ctx.inputs[0], ctx.inputs[1], transpose_a, transpose_b)
     return np_matmul(ctx.inputs[0], ctx.inputs[1])
 
 

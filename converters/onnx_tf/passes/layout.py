@@ -26,7 +26,7 @@ from typing import Any
 
 __all__ = ["Perm", "NodeView", "Plan", "LayoutRule", "identity", "channels_last", "inverse", "between",
            "kernel_layout", "ELEMENTWISE", "ELEMENTWISE_7", "CHANNEL", "TRANSPOSE", "RESHAPE", "SHAPE", "ANY",
-           "ChannelsLast", "CONV", "QLINEAR_CONV", "POOL", "SPACE_DEPTH"]
+           "MATMUL", "ChannelsLast", "CONV", "QLINEAR_CONV", "POOL", "SPACE_DEPTH"]
 
 Perm = tuple[int, ...]
 
@@ -301,6 +301,25 @@ def RESHAPE(view: NodeView) -> Plan | None:  # noqa: N802
         return [tf.reshape(xs[0], physical_shape)]
 
     return Plan([p], [out], emit=emit)
+
+
+# -- matrix products -------------------------------------------------------------------------------
+def MATMUL(view: NodeView) -> Plan | None:  # noqa: N802
+    """MatMul takes each permuted operand of rank >= 2 either in ONNX order or with its last two axes
+    swapped (the handler then multiplies by the transpose, ``_transpose_a``/``_transpose_b``): whichever keeps
+    the operand's innermost physical axis innermost, the cheap transpose (none, for a K^T the exporter wrote
+    as a Transpose of K). The product leaves in ONNX order."""
+    if any(view.rank(i) is None or view.rank(i) < 2 for i in (0, 1)) or not (_keep(view, 0) or _keep(view, 1)):
+        return None
+    inputs: list[Perm | None] = []
+    attrs: dict[str, Any] = {}
+    for i, flag in ((0, "_transpose_a"), (1, "_transpose_b")):
+        p, r = view.layout(i), view.rank(i)
+        swapped = (*range(r - 2), r - 1, r - 2)  # type: ignore[operator]
+        take = swapped if p is not None and p[-1] == r - 2 else identity(r)  # type: ignore[arg-type]
+        inputs.append(take)
+        attrs[flag] = int(take == swapped)
+    return Plan(inputs, [None], attrs=attrs)
 
 
 # -- channels-last kernels --------------------------------------------------------------------------

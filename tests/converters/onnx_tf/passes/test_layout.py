@@ -189,3 +189,29 @@ def test_conv_without_a_plan_still_converts(rank_unknown):
     program = build_program(model, use_variables=False)
     want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
     np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_scores_take_k_transposed_by_the_product_not_by_a_transpose():
+    """Q K^T with heads split by Reshape + Transpose: each operand is transposed once, keeping its innermost
+    axis (a copy of whole rows), and the product multiplies by K's transpose; materialising K^T itself
+    would move the innermost axis, several times slower with oneDNN on."""
+    node, b, s, h, d = helper.make_node, 2, 17, 4, 12
+    body = [node("Reshape", ["q", "heads"], ["q4"]), node("Transpose", ["q4"], ["qt"], perm=[0, 2, 1, 3]),
+            node("Reshape", ["k", "heads"], ["k4"]), node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
+            node("MatMul", ["qt", "kt"], ["scores"])]
+    graph = helper.make_graph(body, "scores", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [b, s, h * d])
+                                                for n in ("q", "k")],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [b, h, s, s])],
+                              [_const("heads", [b, s, h, d])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(4)
+    q, k = (rng.standard_normal((b, s, h * d)).astype(np.float32) for _ in range(2))
+    program = build_program(model, use_variables=False)
+    got = program.function(q, k)[program.output_map["scores"]].numpy()
+    np.testing.assert_allclose(got, run_reference(model, {"q": q, "k": k}, runtime="onnxruntime")[0], rtol=1e-5, atol=1e-5)
+    ops = program.function.graph.get_operations()
+    (product,) = [op for op in ops if op.type == "BatchMatMulV3"]
+    assert product.get_attr("adj_y") and not product.get_attr("adj_x")
+    perms = [op.get_attr("equation").decode() for op in ops if op.type == "Einsum"]
+    assert len(perms) == _transpose_count(program) == 2
+    assert all(eq.split("->")[0][-1] == eq[-1] for eq in perms), perms  # the innermost axis stays innermost
