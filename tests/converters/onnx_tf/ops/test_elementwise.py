@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf
+from bridge_converters.onnx_tf import build_program
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf, tflite_builtins
 
 rng = np.random.default_rng(0)
 A = rng.standard_normal((2, 3, 4)).astype(np.float32)
@@ -159,3 +160,22 @@ def test_erf_on_integers_computes_wide_and_truncates():
     got = run_tf(make_node_model("Erf", {"x": x}), {"x": x})[0]
     np.testing.assert_array_equal(got, np.array([0, 0, 0, 0, 0], np.int64))  # |erf| < 1 truncates to 0
     assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("shape,guarded", [((24, 172), True), ((512, 256), False)])
+def test_small_silu_hides_its_sigmoid_from_the_onednn_swish_fusion_and_stays_logistic_mul(tmp_path, shape, guarded):
+    """x * Sigmoid(x): up to 64K elements the Sigmoid reads x through an EnsureShape, which TF's optimiser
+    does not see through (its oneDNN Swish costs ~115 us more a call there) and TFLite's converter drops."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])],
+                              "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ops = build_program(model, use_variables=False).function.graph.get_operations()
+    (sigmoid,) = [op for op in ops if op.type == "Sigmoid" and op.outputs[0].consumers()]
+    assert (sigmoid.inputs[0].op.type == "EnsureShape") == guarded
+    x = (np.random.default_rng(5).standard_normal(shape) * 6).astype(np.float32)
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], x / (1 + np.exp(-x)), rtol=1e-6, atol=1e-6)
+    if guarded:
+        assert tflite_builtins(model, tmp_path) == {"LOGISTIC": 1, "MUL": 1}
