@@ -81,9 +81,9 @@ def _multiply(a: Any, b: Any) -> Any:
     optimiser otherwise fuses the pair into a oneDNN Swish kernel that costs ~115 us more a call on up to
     ``_SMALL_SILU`` elements (on more, it is the faster form)."""
     tf = _tf()
-    if not tf.executing_eagerly() and a.dtype == tf.float32 and a.shape.is_fully_defined():
+    if not tf.executing_eagerly() and a.dtype == tf.float32:
         for x, s in ((a, b), (b, a)):
-            if x.shape.num_elements() <= _SMALL_SILU and _sigmoid_of(s, x):
+            if x.shape.is_fully_defined() and x.shape.num_elements() <= _SMALL_SILU and _sigmoid_of(s, x):
                 return x * tf.sigmoid(tf.ensure_shape(x, x.shape))
     return tf.multiply(a, b)
 

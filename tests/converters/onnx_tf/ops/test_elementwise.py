@@ -179,3 +179,16 @@ def test_small_silu_hides_its_sigmoid_from_the_onednn_swish_fusion_and_stays_log
     np.testing.assert_allclose(run_tf(model, {"x": x})[0], x / (1 + np.exp(-x)), rtol=1e-6, atol=1e-6)
     if guarded:
         assert tflite_builtins(model, tmp_path) == {"LOGISTIC": 1, "MUL": 1}
+
+
+def test_mul_of_a_static_and_a_dynamic_operand_still_converts():
+    """The SiLU check reads static sizes: an operand of unknown shape beside a static one is a plain Mul."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Mul", ["a", "b"], ["y"])], "mul",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    a, b = np.array([1, 2, 3], np.float32), np.array([2], np.float32)
+    np.testing.assert_array_equal(run_tf(model, {"a": a, "b": b})[0], a * b)
