@@ -246,6 +246,30 @@ def _crop(y: Any, pads: list[tuple[int, int]], out_pad: list[int]) -> Any:
     return tf.slice(y, begin, size)
 
 
+def _small_patch_transpose(x_shape: list[Any], k_shape: list[int], strides: list[int], dilations: list[int],
+                           group: int, pads: list[Any], out_pad: list[int]) -> bool:
+    """Whether a transposed 2-D convolution writes each input pixel's own square k x k patch (stride = kernel,
+    no dilation, group, crop or output padding) and is small enough (``_POINTWISE_MAX_MACS``) to be a MatMul."""
+    import numpy as np
+
+    return (len(strides) == 2 and k_shape[0] == k_shape[1] == strides[0] == strides[1] and group == 1
+            and dilations == [1, 1] and all(tuple(p) == (0, 0) for p in pads) and not any(out_pad)
+            and None not in x_shape and int(np.prod(x_shape, dtype=np.int64)) * int(np.prod(k_shape[:3])) <= _POINTWISE_MAX_MACS)
+
+
+def _patches_by_matmul(xl: Any, wk: Any) -> Any:
+    """The transposed convolution of ``_small_patch_transpose``: one (N*H*W, C) x (C, k*k*M) MatMul (the weight,
+    (k, k, M, C) in TF's layout, is read as (k*k*M, C), transposed by the product) and DepthToSpace, which puts
+    channel (i*k + j)*M + m of pixel (h, w) at (h*k + i, w*k + j, m): every output is one dot product, as in
+    the Conv2DBackpropInput it replaces, which with oneDNN costs far more a call on small maps."""
+    import tensorflow as tf
+
+    k, _, m, c = static_shape(wk)
+    n, h, w, _ = static_shape(xl)
+    product = tf.linalg.matmul(tf.reshape(xl, [-1, c]), tf.reshape(wk, [k * k * m, c]), transpose_b=True)
+    return tf.nn.depth_to_space(tf.reshape(product, [n, h, w, k * k * m]), k)
+
+
 @onnx_op("ConvTranspose", since=1, layout=CONV)
 def conv_transpose(ctx: Any) -> Any:
     import tensorflow as tf
@@ -283,7 +307,9 @@ def conv_transpose(ctx: Any) -> Any:
             return tf.nn.conv1d_transpose(a, f, out_shape(out_per_group), strides=strides, padding="VALID")
         return tf.nn.conv_transpose(a, f, out_shape(out_per_group), strides=strides, padding="VALID")
 
-    if group == 1:
+    if _small_patch_transpose(x_static, k_shape, strides, dilations, group, pads, out_pad):
+        y = _patches_by_matmul(xl, wk)
+    elif group == 1:
         y = transposed(xl, wl)
     elif n == 2 and out_per_group == 1 and group == k_shape[-1] and strides[0] == strides[1]:
         # depthwise transposed: the input gradient of a depthwise conv with filter (kh, kw, C, 1)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf, tf_op_dtypes
+from tests.converters.onnx_tf.ops.node_check import (check_node, make_node_model, run_reference, run_tf, tf_op_dtypes,
+                                                    tf_op_types, tflite_builtins)
 
 rng = np.random.default_rng(0)
 
@@ -170,3 +171,23 @@ def test_large_or_strided_pointwise_conv_stays_a_convolution(x_shape, strides):
     assert "Conv2D" in types and "MatMul" not in types
     x = {"x": _rand(*x_shape)}
     np.testing.assert_allclose(run_tf(model, x)[0], run_reference(model, x, "onnxruntime")[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("x_shape,kernel,patches", [((2, 8, 6, 5), 2, True), ((1, 4, 5, 5), 3, True),
+                                                    ((1, 8, 6, 6), 3, False), ((1, 64, 96, 96), 2, False)])
+def test_small_transposed_conv_with_stride_equal_to_kernel_is_a_matmul_and_depth_to_space(tmp_path, x_shape, kernel,
+                                                                                          patches):
+    """Stride = kernel: each input pixel writes its own patch, so the transposed convolution is one MatMul
+    and a DepthToSpace (TFLite: FULLY_CONNECTED, DEPTH_TO_SPACE); overlapping patches (stride 2, kernel 3)
+    and big maps stay Conv2DBackpropInput (TRANSPOSE_CONV)."""
+    x = _rand(*x_shape)
+    stride = kernel if patches or x_shape[-1] == 96 else 2
+    model = make_node_model("ConvTranspose", {"x": x}, {"strides": [stride, stride]},
+                            initializers={"w": _rand(x_shape[1], 3, kernel, kernel), "b": _rand(3)})
+    types = set(tf_op_types(model))
+    assert ("DepthToSpace" in types and "Conv2DBackpropInput" not in types) == patches
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x}, "onnxruntime")[0],
+                               rtol=1e-5, atol=1e-5)
+    if patches:
+        ops = tflite_builtins(model, tmp_path)
+        assert "TRANSPOSE_CONV" not in ops and {"FULLY_CONNECTED", "DEPTH_TO_SPACE"} <= set(ops), ops
