@@ -70,9 +70,12 @@ _SMALL_SILU = 65536  # elements
 
 
 def _sigmoid_of(s: Any, x: Any) -> bool:
-    """Whether the graph tensor ``s`` is ``Sigmoid(x)``."""
-    op = s.op
-    return op.type == "Sigmoid" and op.inputs[0].name == x.name
+    """Whether ``s`` is the graph tensor ``Sigmoid(x)`` (weights are variables, constants may be eager: no op)."""
+    import tensorflow as tf
+
+    if not all(tf.is_tensor(t) and not isinstance(t, tf.Variable) and hasattr(t, "graph") for t in (s, x)):
+        return False
+    return s.op.type == "Sigmoid" and s.op.inputs[0].name == x.name
 
 
 def _multiply(a: Any, b: Any) -> Any:

@@ -192,3 +192,21 @@ def test_mul_of_a_static_and_a_dynamic_operand_still_converts():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     a, b = np.array([1, 2, 3], np.float32), np.array([2], np.float32)
     np.testing.assert_array_equal(run_tf(model, {"a": a, "b": b})[0], a * b)
+
+
+def test_mul_by_a_weight_variable_converts():
+    """A weight of 64 elements or more is a tf.Variable, which has no graph op for the SiLU check to read
+    (the PP-OCRv6 recogniser's LayerNorm scale, Mul(x, weight), raised here)."""
+    import tensorflow as tf
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = np.linspace(-2, 2, 64).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "c"], ["y"]), helper.make_node("Mul", ["c", "x"], ["z"])],
+                              "mul", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, [64]) for n in ("y", "z")],
+                              [numpy_helper.from_array(c, "c")])
+    program = build_program(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    x = np.arange(64, dtype=np.float32)
+    result = program.function(tf.constant(x))
+    for name in ("y", "z"):
+        np.testing.assert_array_equal(result[program.output_map[name]].numpy(), x * c)
