@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["permute", "to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis", "spatial_pads",
-           "same_pads", "static_shape", "exact_in_float32", "bias_add", "as_bias_add",
+__all__ = ["permute", "to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis",
+           "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add", "as_bias_add",
            "on_product_rows"]
+
+
+_AXES = "abcdefghijklmnopqrstuvwxyz"  # einsum subscripts
 
 
 def permute(x: Any, perm: Any = None) -> Any:
@@ -24,9 +27,6 @@ def permute(x: Any, perm: Any = None) -> Any:
     if order == list(range(rank)):
         return x
     return tf.einsum(f"{_AXES[:rank]}->{''.join(_AXES[a] for a in order)}", x)
-
-
-_AXES = "abcdefghijklmnopqrstuvwxyz"
 
 
 # Handlers with a ChannelsLast layout rule (passes/layout.py) compute in TF's (N, D..., C) order. Under the

@@ -178,7 +178,7 @@ def _log_softmax(x: Any, axis: int) -> Any:
     return half_via_float32(_tf().nn.log_softmax)(x, axis=axis)
 
 
-_SMALL_SOFTMAX = 16384
+_SMALL_SOFTMAX = 16384  # elements: up to here the written-out form is the faster one with oneDNN on
 
 
 def _written_out_softmax(x: Any, axis: int) -> Any:

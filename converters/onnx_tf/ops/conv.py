@@ -252,9 +252,11 @@ def _small_patch_transpose(x_shape: list[Any], k_shape: list[int], strides: list
     no dilation, group, crop or output padding) and is small enough (``_POINTWISE_MAX_MACS``) to be a MatMul."""
     import numpy as np
 
-    return (len(strides) == 2 and k_shape[0] == k_shape[1] == strides[0] == strides[1] and group == 1
-            and dilations == [1, 1] and all(tuple(p) == (0, 0) for p in pads) and not any(out_pad)
-            and None not in x_shape and int(np.prod(x_shape, dtype=np.int64)) * int(np.prod(k_shape[:3])) <= _POINTWISE_MAX_MACS)
+    if len(strides) != 2 or None in x_shape:
+        return False
+    macs = int(np.prod(x_shape, dtype=np.int64)) * int(np.prod(k_shape[:3]))
+    return (k_shape[0] == k_shape[1] == strides[0] == strides[1] and group == 1 and dilations == [1, 1]
+            and all(tuple(p) == (0, 0) for p in pads) and not any(out_pad) and macs <= _POINTWISE_MAX_MACS)
 
 
 def _patches_by_matmul(xl: Any, wk: Any) -> Any:

@@ -208,7 +208,8 @@ def test_attention_scores_take_k_transposed_by_the_product_not_by_a_transpose():
     q, k = (rng.standard_normal((b, s, h * d)).astype(np.float32) for _ in range(2))
     program = build_program(model, use_variables=False)
     got = program.function(q, k)[program.output_map["scores"]].numpy()
-    np.testing.assert_allclose(got, run_reference(model, {"q": q, "k": k}, runtime="onnxruntime")[0], rtol=1e-5, atol=1e-5)
+    want = run_reference(model, {"q": q, "k": k}, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     ops = program.function.graph.get_operations()
     (product,) = [op for op in ops if op.type == "BatchMatMulV3"]
     assert product.get_attr("adj_y") and not product.get_attr("adj_x")
