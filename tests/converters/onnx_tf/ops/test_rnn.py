@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf, tf_op_types
 
 rng = np.random.default_rng(0)
 T, B, I, H = 4, 3, 5, 6
@@ -150,13 +150,11 @@ def test_unrolled_cell_runs_its_sigmoid_gates_as_one_kernel(op, per_step):
     """An unrolled step costs a handful of kernel calls, each far slower than its arithmetic on a small
     state: the sigmoid gates (LSTM's i, o, f; GRU's z, r) go through one Sigmoid and one Split, and every
     step's input comes from one Unpack, not a slice per step. Parity stays ORT's (the tests above)."""
-    from bridge_converters.onnx_tf import build_program
-
     inputs, names = _inputs(op, 1)
     x = {"x": inputs.pop("x")}
     model = make_node_model(op, x, {"hidden_size": H}, opset=14, n_outputs=N_OUT[op], initializers=inputs,
                             input_names=names)
-    types = [o.type for o in build_program(model, use_variables=False).function.graph.get_operations()]
+    types = tf_op_types(model)
     assert {k: types.count(k) for k in per_step} == {k: n * T for k, n in per_step.items()}
     assert types.count("Unpack") == 1
     for ours, reference in zip(run_tf(model, x), run_reference(model, x, "onnxruntime")):
