@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import permute
 from bridge_converters.onnx_tf.ops.conv import conv
 from bridge_converters.onnx_tf.ops.linalg import gemm, mat_product
 from bridge_converters.onnx_tf.ops.ms_activation import MS
@@ -61,10 +62,8 @@ def fused_gemm(ctx: Any) -> Any:
 
 def _batch_transpose(x: Any) -> Any:
     """transBatch: dim 0 moves behind the other batch dims, [0, 1, ..., r-2, r-1] -> [1, ..., r-2, 0, r-1]."""
-    import tensorflow as tf
-
     rank = x.shape.rank
-    return tf.transpose(x, [*range(1, rank - 1), 0, rank - 1])
+    return permute(x, [*range(1, rank - 1), 0, rank - 1])
 
 
 @onnx_op("FusedMatMul", since=1, domain=MS)
