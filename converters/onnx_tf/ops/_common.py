@@ -17,15 +17,21 @@ def permute(x: Any, perm: Any = None) -> Any:
     """``tf.transpose(x, perm)`` (``perm`` None reverses the axes). A float32 tensor of known rank is permuted
     by a one-operand Einsum instead: with oneDNN on, TF rewrites a float32 Transpose into a oneDNN reorder
     that costs 100-150 us more a call than the Einsum's Eigen transpose, from tiny attention heads up to
-    BERT-base activations; TFLite's converter makes the Einsum one TRANSPOSE all the same."""
+    BERT-base activations; TFLite's converter makes the Einsum one TRANSPOSE all the same. A permutation that
+    moves only axes of size 1 is a Reshape (no copy, and RESHAPE in TFLite)."""
     import tensorflow as tf
 
     rank = x.shape.rank
-    if rank is None or x.dtype != tf.float32 or rank > len(_AXES) or (perm is not None and tf.is_tensor(perm)):
+    if rank is None or rank > len(_AXES) or (perm is not None and tf.is_tensor(perm)):
         return tf.transpose(x, perm)
     order = [int(a) for a in perm] if perm is not None else list(reversed(range(rank)))
     if order == list(range(rank)):
         return x
+    dims = x.shape.as_list()
+    if None not in dims and [a for a in order if dims[a] != 1] == [a for a in range(rank) if dims[a] != 1]:
+        return tf.reshape(x, [dims[a] for a in order])
+    if x.dtype != tf.float32:
+        return tf.transpose(x, order)
     return tf.einsum(f"{_AXES[:rank]}->{''.join(_AXES[a] for a in order)}", x)
 
 

@@ -199,3 +199,15 @@ def test_float32_transpose_is_a_one_operand_einsum_that_tflite_makes_one_transpo
     assert graph_figures(tmp_path / "t").transposes == 1
     if dtype == np.float32:
         assert tflite_builtins(model, tmp_path) == {"TRANSPOSE": 1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_a_transpose_that_moves_only_unit_axes_is_a_reshape(tmp_path, dtype):
+    """(2, 1, 5) -> (2, 5, 1) keeps every element in place: a Reshape in TF and TFLite, no copy."""
+    x = np.arange(10).reshape(2, 1, 5).astype(dtype)
+    model = make_node_model("Transpose", {"x": x}, {"perm": [0, 2, 1]})
+    types = set(tf_op_types(model))
+    assert "Reshape" in types and not types & {"Einsum", "Transpose"}
+    np.testing.assert_array_equal(run_tf(model, {"x": x})[0], x.transpose(0, 2, 1))
+    if dtype == np.float32:
+        assert tflite_builtins(model, tmp_path) == {"RESHAPE": 1}
