@@ -120,7 +120,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     if fuse and not trainable:
         from bridge_converters.onnx_tf.passes.fuse import fuse as apply_fusions
 
-        apply_fusions(model)
+        apply_fusions(model, shapes)
     initializers = {t.name for t in model.graph.initializer}
     input_names = [v.name for v in model.graph.input if v.name not in initializers]
     input_map = sanitize_names(input_names)

@@ -1,5 +1,5 @@
 """ONNX Runtime's fused normalisations: SkipLayerNormalization, SkipSimplifiedLayerNormalization,
-EmbedLayerNormalization (domain com.microsoft), and the LayerNormalization-1 / SimplifiedLayerNormalization
+EmbedLayerNormalization, GroupNorm (domain com.microsoft), and the LayerNormalization-1 / SimplifiedLayerNormalization
 that ONNX Runtime defines in the default domain itself.
 
 ORT's optimisers write the last two into models of any opset (onnx's own LayerNormalization starts at
@@ -13,7 +13,8 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.ms_activation import MS
-from bridge_converters.onnx_tf.ops.norm import layer_norm
+from bridge_converters.onnx_tf.ops.norm import grouped_norm, layer_norm
+from bridge_converters.onnx_tf.passes.layout import CHANNEL
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__: list[str] = []
@@ -118,3 +119,20 @@ def embed_layer_norm(ctx: Any) -> Any:
     else:
         mask_index = tf.zeros(tf.shape(ids)[:1], tf.int32)
     return [y, mask_index, emb]
+
+
+@onnx_op("GroupNorm", since=1, domain=MS, layout=CHANNEL)
+def group_norm(ctx: Any) -> Any:
+    """GroupNormalization with gamma and beta per channel, the channels last (N, ..., C) unless
+    ``channels_last`` is 0, then SiLU when ``activation`` is 1. ORT's kernels take rank 4 only; any rank >= 3
+    converts here (``passes/fuse.py`` writes it for the Reshape/InstanceNormalization/Reshape GroupNorm)."""
+    import tensorflow as tf
+
+    x, gamma, beta = ctx.inputs[:3]
+    rank = x.shape.rank
+    axis = ctx.physical_axis(rank - 1 if int(ctx.attr("channels_last", 1)) else 1)
+    y = grouped_norm(x, axis, int(ctx.attr("groups")), float(ctx.attr("epsilon", 1e-5)), _stats_dtype(x),
+                     ctx.physical_axis(0))
+    shape = [-1] + [1] * (rank - 1 - axis)
+    y = y * tf.reshape(tf.cast(gamma, x.dtype), shape) + tf.reshape(tf.cast(beta, x.dtype), shape)
+    return y * tf.sigmoid(y) if int(ctx.attr("activation", 0)) else y

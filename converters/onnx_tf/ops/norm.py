@@ -1,8 +1,8 @@
 """Normalisations: BatchNormalization, InstanceNormalization, GroupNormalization, LayerNormalization,
 RMSNormalization, LRN, LpNormalization, MeanVarianceNormalization.
 
-BatchNormalization, InstanceNormalization and LRN work in whatever layout their input is in (layout rule
-CHANNEL): they find the channel axis with ``ctx.physical_axis(1)``.
+BatchNormalization, InstanceNormalization, GroupNormalization and LRN work in whatever layout their input is in
+(layout rule CHANNEL): they find the channel axis with ``ctx.physical_axis(1)``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from bridge_converters.onnx_tf.passes.layout import CHANNEL
 from bridge_converters.onnx_tf.passes.layout_axes import AXIS
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["grouped_norm"]
 
 
 def _per_channel(t: Any, rank: int, axis: int = 1) -> Any:
@@ -125,30 +125,44 @@ def instance_norm(ctx: Any) -> Any:
     return y * _per_channel(tf.cast(scale, x.dtype), rank, axis) + _per_channel(tf.cast(bias, x.dtype), rank, axis)
 
 
+def grouped_norm(x: Any, channel_axis: int, groups: int, eps: float, dtype: Any, batch_axis: int = 0) -> Any:
+    """``x`` normalised over each of ``groups`` runs of consecutive channels (along ``channel_axis``) and every
+    axis but ``batch_axis``, statistics in ``dtype``: GroupNormalization without its affine, in any layout."""
+    import tensorflow as tf
+
+    dims = x.shape.as_list()
+    if None in dims:
+        shape = tf.shape(x)
+        split = tf.concat([shape[:channel_axis], [groups, shape[channel_axis] // groups], shape[channel_axis + 1:]], 0)
+    else:
+        shape = dims
+        split = [*dims[:channel_axis], groups, dims[channel_axis] // groups, *dims[channel_axis + 1:]]
+    batch = batch_axis if batch_axis < channel_axis else batch_axis + 1
+    axes = [a for a in range(len(dims) + 1) if a not in (batch, channel_axis)]
+    y, _, _ = _normalize(tf.reshape(x, split), axes, eps, dtype)
+    return tf.reshape(tf.cast(y, x.dtype), shape)
+
+
 def _group_norm(ctx: Any, per_group_params: bool) -> Any:
     import tensorflow as tf
 
     x, scale, bias = ctx.inputs[:3]
     groups = int(ctx.attr("num_groups"))
-    rank = x.shape.rank
-    dtype = _stash(ctx, x)
-    shape = tf.shape(x)
-    grouped = tf.reshape(x, tf.concat([shape[:1], [groups, -1]], axis=0))
-    y, _, _ = _normalize(grouped, [2], ctx.attr("epsilon", 1e-5), dtype)
-    y = tf.reshape(tf.cast(y, x.dtype), shape)
+    rank, axis = x.shape.rank, _channel_axis(ctx)
+    y = grouped_norm(x, axis, groups, ctx.attr("epsilon", 1e-5), _stash(ctx, x), ctx.physical_axis(0))
     scale, bias = tf.cast(scale, x.dtype), tf.cast(bias, x.dtype)
     if per_group_params:  # opset 18: one scale/bias per group, shared by its channels
-        per = tf.shape(x)[1] // groups
+        per = tf.shape(x)[axis] // groups
         scale, bias = tf.repeat(scale, per), tf.repeat(bias, per)
-    return y * _per_channel(scale, rank) + _per_channel(bias, rank)
+    return y * _per_channel(scale, rank, axis) + _per_channel(bias, rank, axis)
 
 
-@onnx_op("GroupNormalization", since=18)
+@onnx_op("GroupNormalization", since=18, layout=CHANNEL)
 def group_norm_18(ctx: Any) -> Any:
     return _group_norm(ctx, per_group_params=True)
 
 
-@onnx_op("GroupNormalization", since=21)
+@onnx_op("GroupNormalization", since=21, layout=CHANNEL)
 def group_norm_21(ctx: Any) -> Any:
     return _group_norm(ctx, per_group_params=False)
 

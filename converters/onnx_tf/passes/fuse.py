@@ -9,6 +9,11 @@
 - ``fuse_gelu``: the exact GELU written out, ``0.5 * x * (1 + erf(x / sqrt(2)))`` in any of the orders
   exporters write it, becomes one ``com.microsoft`` Gelu: TF's gelu, TFLite's GELU builtin (TFLite has no
   builtin for Erf, so the written-out form needs the Flex delegate).
+- ``fuse_group_norm``: PyTorch's GroupNorm as exported before opset 21, ``Reshape(x, [N, G, -1])`` ->
+  InstanceNormalization -> ``Reshape`` back to x's shape, becomes one ``com.microsoft`` GroupNorm (channels
+  first, its per-group scale and bias repeated per channel). The Reshapes cross the channel axis, so they
+  needed x in ONNX order: two transposes around every GroupNorm of a channels-last CNN. The fused node
+  normalises in whatever layout x is in.
 
 Contract: the model is valid; initializers still in external data are not read, so their nodes are left as
 they are. Only main-graph nodes are fused; a weight
@@ -19,19 +24,30 @@ removed. Each pass changes ``model`` in place and returns whether it changed any
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.onnx_graphs import walk_graphs
 
-__all__ = ["fold_batch_norm", "merge_pad", "fuse_gelu", "fuse"]
+__all__ = ["fold_batch_norm", "merge_pad", "fuse_gelu", "fuse_group_norm", "fuse"]
 
 
-def fuse(model: Any) -> bool:
-    """All fusions, in order; whether any changed the model."""
+def fuse(model: Any, shapes: Mapping[str, Any] | None = None) -> bool:
+    """All fusions, in order; whether any changed the model. ``shapes`` (value name -> ONNX-order dims, from
+    ``passes.shapes``) adds to the shapes the model declares."""
     changed = fold_batch_norm(model)
     changed = merge_pad(model) or changed
     changed = fuse_gelu(model) or changed
+    changed = fuse_group_norm(model, shapes) or changed
     return changed
+
+
+def _consumers(graph: Any) -> dict[str, list[Any]]:
+    consumers: dict[str, list[Any]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+    return consumers
 
 
 def _readers(model: Any) -> dict[str, int]:
@@ -231,10 +247,7 @@ def fuse_gelu(model: Any) -> bool:
     consts = _constants(model)
     readers = _readers(model)
     producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            consumers[name].append(node)
+    consumers = _consumers(graph)
 
     def only(name: str, op: str) -> Any:
         """The one node reading ``name``, when it is the only reader anywhere and of type ``op``."""
@@ -276,6 +289,90 @@ def fuse_gelu(model: Any) -> bool:
                                                    name=(erf.name or "gelu") + "/fused")))
     for chain, gelu in fused:
         graph.node.insert(list(graph.node).index(chain[-1]), gelu)
+    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return _drop(model, [node for chain, _ in fused for node in chain])
+
+
+def _declared_shapes(model: Any, shapes: Mapping[str, Any] | None) -> dict[str, list[int | None]]:
+    """Main-graph value name -> ONNX-order dims (None where unknown), from the model and ``shapes``."""
+    known: dict[str, list[int | None]] = {}
+    for value in [*model.graph.input, *model.graph.value_info, *model.graph.output]:
+        t = value.type.tensor_type
+        if t.HasField("shape"):
+            known[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+    known.update({k: list(v) for k, v in (shapes or {}).items() if v is not None})
+    return known
+
+
+def _group_norm_parts(node: Any, producers: dict[str, Any], consts: dict[str, Any], readers: dict[str, int],
+                      known: dict[str, list[int | None]]) -> tuple[Any, int] | None:
+    """For an InstanceNormalization reading ``Reshape(x, [N or 0, G, -1])``: that Reshape and G, when x's
+    rank (>= 3) and channel count are known and G divides it."""
+    import numpy as np
+
+    split = producers.get(node.input[0])
+    if split is None or split.op_type != "Reshape" or readers[split.output[0]] != 1 or _attr(split, "allowzero", 0):
+        return None
+    dims, target = known.get(split.input[0]), consts.get(split.input[1])
+    if dims is None or len(dims) < 3 or not dims[1] or target is None or np.size(target) != 3:
+        return None
+    n, groups, rest = (int(v) for v in np.asarray(target).reshape(-1))
+    per_group = None if None in dims[2:] else dims[1] // groups * int(np.prod(dims[2:]))
+    if n not in (0, dims[0] or 0) or groups <= 0 or dims[1] % groups or rest not in (-1, per_group):
+        return None
+    return split, groups
+
+
+def _restores(back: Any, x: str, dims: list[int | None], producers: dict[str, Any], consts: dict[str, Any]) -> bool:
+    """Whether Reshape ``back`` gives its input x's shape: a constant equal to it, or Shape(x)."""
+    import numpy as np
+
+    if back.op_type != "Reshape" or back.domain not in ("", "ai.onnx") or _attr(back, "allowzero", 0):
+        return False
+    shape = producers.get(back.input[1])
+    if shape is not None and shape.op_type == "Shape" and shape.input[0] == x and not shape.attribute:
+        return True
+    target = consts.get(back.input[1])
+    if target is None or None in dims:
+        return False
+    target = [int(v) for v in np.asarray(target).reshape(-1)]
+    return [dims[0] if i == 0 and v == 0 else v for i, v in enumerate(target)] == dims
+
+
+def fuse_group_norm(model: Any, shapes: Mapping[str, Any] | None = None) -> bool:
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    consts, readers, known = _constants(model), _readers(model), _declared_shapes(model, shapes)
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    fused: list[tuple[list[Any], Any]] = []
+    for norm in graph.node:
+        if norm.op_type != "InstanceNormalization" or norm.domain not in ("", "ai.onnx") or len(norm.input) < 3:
+            continue
+        parts = _group_norm_parts(norm, producers, consts, readers, known)
+        scale, bias = consts.get(norm.input[1]), consts.get(norm.input[2])
+        backs = consumers.get(norm.output[0], [])
+        if parts is None or scale is None or bias is None or readers[norm.output[0]] != 1 or len(backs) != 1:
+            continue
+        (split, groups), back = parts, backs[0]
+        x, dims = split.input[0], known[split.input[0]]
+        if np.size(scale) != groups or np.size(bias) != groups or not _restores(back, x, dims, producers, consts):
+            continue
+        per = dims[1] // groups
+        names = [_unique(model, f"{norm.output[0]}_gamma"), _unique(model, f"{norm.output[0]}_beta")]
+        for name, value in zip(names, (scale, bias)):
+            graph.initializer.append(numpy_helper.from_array(np.repeat(np.asarray(value).reshape(-1), per), name))
+        shape = producers.get(back.input[1])
+        dead = [shape] if shape is not None and shape.op_type == "Shape" and readers[shape.output[0]] == 1 else []
+        fused.append(([*dead, split, norm, back], onnx.helper.make_node(
+            "GroupNorm", [x, *names], [back.output[0]], domain="com.microsoft", name=(norm.name or "group_norm") + "/fused",
+            groups=groups, epsilon=float(_attr(norm, "epsilon", 1e-5)), channels_last=0, activation=0)))
+    for chain, node in fused:
+        graph.node.insert(list(graph.node).index(chain[-1]), node)
     if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
     return _drop(model, [node for chain, _ in fused for node in chain])

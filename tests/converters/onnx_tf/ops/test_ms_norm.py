@@ -84,3 +84,28 @@ def test_embed_layer_norm(case):
     if case != "no_segment":
         inits["segt"] = SEG_T
     check_ms("EmbedLayerNormalization", inputs, {"epsilon": 1e-5}, initializers=inits, input_names=names, n_outputs=3)
+
+
+
+def _group_norm_reference(x, gamma, beta, groups, eps, channels_last, silu):
+    """GroupNorm in numpy, float64: x channels first, or channels last when ``channels_last``."""
+    xf = np.moveaxis(x, -1, 1) if channels_last else x
+    n, c = xf.shape[:2]
+    g = xf.astype(np.float64).reshape(n, groups, -1)
+    y = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + eps)).reshape(xf.shape)
+    per_channel = [c] + [1] * (xf.ndim - 2)
+    y = y * gamma.reshape(per_channel) + beta.reshape(per_channel)
+    if silu:
+        y = y / (1 + np.exp(-y))
+    return (np.moveaxis(y, 1, -1) if channels_last else y).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape,channels_last,silu", [((2, 6, 5, 3), 1, 0), ((2, 6, 5, 3), 0, 1), ((1, 8, 7), 0, 0)])
+def test_group_norm(shape, channels_last, silu):
+    """ORT runs its GroupNorm on CUDA only: checked against numpy, channels either side, with SiLU."""
+    x = _r(*shape)
+    c = shape[-1] if channels_last else shape[1]
+    gamma, beta = _r(c), _r(c)
+    attrs = {"groups": c // 3 if c % 3 == 0 else 2, "epsilon": 1e-4, "channels_last": channels_last, "activation": silu}
+    want = _group_norm_reference(x, gamma, beta, attrs["groups"], 1e-4, channels_last, silu)
+    check_ms("GroupNorm", {"x": x}, attrs, initializers={"gamma": gamma, "beta": beta}, expected=[want], atol=1e-4)

@@ -1,10 +1,13 @@
-"""Fusions before conversion: BatchNormalization folded into the convolution, Pad merged into the Conv."""
+"""Fusions before conversion: BatchNormalization folded into the convolution, Pad merged into the Conv, GELU
+and GroupNorm written out become one node."""
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bridge_converters.onnx_tf.passes.fuse import fold_batch_norm, fuse_gelu, merge_pad
+from bridge_converters.onnx_tf import build_program
+from bridge_converters.onnx_tf.passes.fuse import fold_batch_norm, fuse_gelu, fuse_group_norm, merge_pad
 from tests.converters.onnx_tf.ops.node_check import run_reference, run_tf
 
 RNG = np.random.default_rng(0)
@@ -100,3 +103,49 @@ def test_gelu_is_left_alone_when_an_intermediate_is_read_elsewhere():
     nodes.append(helper.make_node("Add", ["g", "e"], ["y"]))  # erf's output read twice
     model = _model(nodes, inits, [2, 5], opset=13)
     assert not fuse_gelu(model)
+
+
+def _torch_group_norm(groups, back_by_shape, channels=8):
+    """Conv -> GroupNorm as PyTorch exports it before opset 21 (Reshape(x, [0, G, -1]) ->
+    InstanceNormalization (scale 1, bias 0) -> Reshape back, to a constant or to Shape(x) -> Mul, Add) -> Conv."""
+    inits = {"w": RNG.standard_normal((channels, 3, 3, 3)).astype(np.float32),
+             "w2": RNG.standard_normal((2, channels, 1, 1)).astype(np.float32),
+             "split": np.array([0, groups, -1], np.int64), "ones": np.ones(groups, np.float32),
+             "zeros": np.zeros(groups, np.float32), "back": np.array([1, channels, 6, 6], np.int64),
+             "gamma": RNG.uniform(0.5, 2, (channels, 1, 1)).astype(np.float32),
+             "beta": RNG.standard_normal((channels, 1, 1)).astype(np.float32)}
+    back = [helper.make_node("Shape", ["c"], ["c_shape"])] if back_by_shape else []
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "split"], ["g"]),
+             helper.make_node("InstanceNormalization", ["g", "ones", "zeros"], ["n"], epsilon=1e-5), *back,
+             helper.make_node("Reshape", ["n", "c_shape" if back_by_shape else "back"], ["r"]),
+             helper.make_node("Mul", ["r", "gamma"], ["m"]), helper.make_node("Add", ["m", "beta"], ["a"]),
+             helper.make_node("Conv", ["a", "w2"], ["y"])]
+    return onnx.shape_inference.infer_shapes(_model(nodes, inits, [1, 3, 6, 6]))
+
+
+def _transposes(model, fuse=True):
+    """Transposes of the converted graph (float32 ones are one-operand Einsums); ``fuse=False`` converts
+    without the fusions (which ``build_program`` applies to ``model`` in place)."""
+    ops = build_program(model, use_variables=False, fuse=fuse).function.graph.get_operations()
+    return sum(op.type in ("Transpose", "Einsum") for op in ops)
+
+
+@pytest.mark.parametrize("back_by_shape", [False, True])
+def test_group_norm_as_torch_exports_it_becomes_one_node_in_the_conv_layout(back_by_shape):
+    model = _torch_group_norm(groups=4, back_by_shape=back_by_shape)
+    x = RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+    assert _transposes(model, fuse=False) == 4  # the Reshapes need ONNX order: out of and back into NHWC
+    assert fuse_group_norm(model)
+    assert [n.op_type for n in model.graph.node] == ["Conv", "GroupNorm", "Mul", "Add", "Conv"]
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
+    assert _transposes(model) == 2  # x in, y out: the GroupNorm normalises the channels-last tensor
+
+
+def test_group_norm_with_groups_that_do_not_divide_the_channels_is_left_alone():
+    model = _torch_group_norm(groups=3, back_by_shape=False, channels=8)  # [0, 3, -1] of 8 * 36 values
+    x = RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+    assert not fuse_group_norm(model)
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
