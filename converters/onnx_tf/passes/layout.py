@@ -268,10 +268,23 @@ def _groups(src: list[int], dst: list[int]) -> list[tuple[list[int], list[int]]]
     return groups if i == len(a) and j == len(b) else None
 
 
+def _gathered(p: Perm, shape: list[int], groups: list[tuple[list[int], list[int]]]) -> Perm:
+    """``p`` with each group's ONNX axes side by side and in order, where its first axis sits in ``p``."""
+    group_of = {a: k for k, (src, _) in enumerate(groups) for a in src}
+    q: list[int] = []
+    for a in p:
+        if shape[a] == 1:
+            q.append(a)
+        elif not set(groups[group_of[a]][0]) & set(q):
+            q += groups[group_of[a]][0]
+    return tuple(q)
+
+
 def RESHAPE(view: NodeView) -> Plan | None:  # noqa: N802
     """Reshape, Flatten, Squeeze and Unsqueeze act on the physical tensor when every run of merged or split
     ONNX axes lies in order, side by side, in the physical layout; unit axes go anywhere. Otherwise the input
-    is brought to ONNX order first."""
+    is brought to ONNX order first; or, when the result is a channels-last image tensor (a channel shuffle's
+    merge), to the layout that gathers each run, which leaves the result channels-last for the next conv."""
     p, shape = _keep(view), view.shapes[0]
     if p is None or shape is None or any(d is None for d in shape) or 0 in shape:
         return None
@@ -279,13 +292,11 @@ def RESHAPE(view: NodeView) -> Plan | None:  # noqa: N802
     groups = _groups(shape, target) if target is not None else None  # type: ignore[arg-type]
     if not groups:
         return None
-    physical = [a for a in p if shape[a] != 1]
-    starts = []
-    for src_axes, _ in groups:
-        at = physical.index(src_axes[0])
-        if physical[at:at + len(src_axes)] != src_axes:
-            return None
-        starts.append(at)
+    q = _gathered(p, shape, groups)  # type: ignore[arg-type]
+    physical = [a for a in q if shape[a] != 1]
+    if physical == [a for a in p if shape[a] != 1]:
+        q = p  # already in order: unit axes may sit anywhere
+    starts = [physical.index(src_axes[0]) for src_axes, _ in groups]
     order: list[int] = []
     for _, (_, dst_axes) in sorted(zip(starts, groups)):
         order += dst_axes
@@ -293,6 +304,8 @@ def RESHAPE(view: NodeView) -> Plan | None:  # noqa: N802
         if size == 1:
             order.insert(order.index(axis - 1) + 1 if axis > 0 else 0, axis)
     out = tuple(order)
+    if q != p and (len(out) < 4 or out != channels_last(len(out))):
+        return None
     physical_shape = [target[a] for a in out]
 
     def emit(xs: list[Any]) -> list[Any]:
@@ -300,7 +313,7 @@ def RESHAPE(view: NodeView) -> Plan | None:  # noqa: N802
 
         return [tf.reshape(xs[0], physical_shape)]
 
-    return Plan([p], [out], emit=emit)
+    return Plan([q], [out], emit=emit)
 
 
 # -- matrix products -------------------------------------------------------------------------------

@@ -216,3 +216,39 @@ def test_attention_scores_take_k_transposed_by_the_product_not_by_a_transpose():
     perms = [op.get_attr("equation").decode() for op in ops if op.type == "Einsum"]
     assert len(perms) == _transpose_count(program) == 2
     assert all(eq.split("->")[0][-1] == eq[-1] for eq in perms), perms  # the innermost axis stays innermost
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_group_normalization_between_convs_keeps_channels_last(opset):
+    rng = np.random.default_rng(5)
+    params = 2 if opset == 18 else 4  # opset 18: one scale and bias per group; 21: per channel
+    body = [helper.make_node("GroupNormalization", ["c", "gs", "gb"], ["g"], num_groups=2, epsilon=1e-4),
+            helper.make_node("Conv", ["g", "w2"], ["y"])]
+    inits = [_const("gs", rng.uniform(0.5, 2, params), np.float32), _const("gb", rng.standard_normal(params), np.float32),
+             _const("w2", rng.standard_normal((3, 4, 1, 1)), np.float32)]
+    model = _conv_model(body, [], extra_inits=inits)
+    model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 6, 6]))
+    del model.opset_import[:]
+    model.opset_import.append(helper.make_opsetid("", opset))
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    program = build_program(model, use_variables=False)
+    assert _transpose_count(program) == 2  # x in, y out
+    np.testing.assert_allclose(program.function(x)["y"].numpy(), run_reference(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_channel_shuffle_between_convs_costs_one_transpose():
+    """ShuffleNet's Reshape (N, g, C/g, H, W) -> Transpose(0, 2, 1, 3, 4) -> Reshape (N, C, H, W): the merge
+    takes the one transpose the shuffle needs and leaves its result channels-last for the next conv."""
+    rng = np.random.default_rng(6)
+    body = [helper.make_node("Reshape", ["c", "split"], ["g"]),
+            helper.make_node("Transpose", ["g"], ["t"], perm=[0, 2, 1, 3, 4]),
+            helper.make_node("Reshape", ["t", "merge"], ["s"]),
+            helper.make_node("Conv", ["s", "w2"], ["y"])]
+    inits = [_const("split", [2, 2, 2, 6, 6]), _const("merge", [2, 4, 6, 6]),
+             _const("w2", rng.standard_normal((3, 4, 1, 1)), np.float32)]
+    model = _conv_model(body, ["y"], extra_inits=inits)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    program = build_program(model, use_variables=False)
+    assert _transpose_count(program) == 3  # x in, the shuffle, y out
+    want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-5, atol=1e-5)
