@@ -109,3 +109,40 @@ def test_resize_over_unknown_sizes(mode):
     for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
         dim.dim_param = "s"
     np.testing.assert_allclose(run_tf(model, {"x": X})[0], run_reference(model, {"x": X})[0], rtol=1e-5, atol=1e-6)
+
+
+def _conv_resize(attrs, scales):
+    """Conv (so the Resize reads a channels-last tensor and may use TF's kernels) -> Resize, opset 19."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Resize", ["c", "", "scales"], ["y"], **attrs)]
+    inits = [numpy_helper.from_array(rng.standard_normal((3, 2, 1, 1)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.asarray(scales, np.float32), "scales")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]))
+
+
+@pytest.mark.parametrize("attrs", [{"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"},
+                                   {}])  # PyTorch's nearest; ONNX's defaults (half_pixel, round_prefer_floor)
+def test_nearest_by_whole_factors_repeats_pixels_by_a_broadcast_multiply(tmp_path, attrs):
+    """XNNPACK runs the MUL; TFLite's RESIZE_NEAREST_NEIGHBOR would run on the slower builtin kernel."""
+    from tests.converters.onnx_tf.ops.node_check import tf_op_types, tflite_builtins
+
+    model = _conv_resize({"mode": "nearest", **attrs}, [1, 1, 2, 3])
+    want = run_reference(model, {"x": X}, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(run_tf(model, {"x": X})[0], want, rtol=1e-6, atol=1e-6)  # the conv rounds differently
+    assert "ResizeNearestNeighbor" not in tf_op_types(model)
+    ops = tflite_builtins(model, tmp_path)
+    assert "RESIZE_NEAREST_NEIGHBOR" not in ops and ops.get("MUL") == 1, ops
+
+
+def test_nearest_by_a_fractional_factor_keeps_the_resize_kernel(tmp_path):
+    from tests.converters.onnx_tf.ops.node_check import tflite_builtins
+
+    model = _conv_resize({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"},
+                         [1, 1, 1.5, 2])
+    want = run_reference(model, {"x": X}, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(run_tf(model, {"x": X})[0], want, rtol=1e-6, atol=1e-6)  # the conv rounds differently
+    assert tflite_builtins(model, tmp_path).get("RESIZE_NEAREST_NEIGHBOR") == 1
