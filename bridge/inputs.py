@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,15 @@ def _dtype(text: str, where: str) -> str:
 
 
 def parse_input_shape(text: str) -> InputSpec:
-    """``NAME:1x3x224x224[:dtype]`` (``NAME:scalar`` for a 0-d input)."""
+    """``NAME:1x3x224x224[:dtype]`` (``NAME:scalar`` for a 0-d input). Without a dtype the spec's is None:
+    :func:`resolve_inputs` takes the model's declared dtype for that input, else float32."""
     match = _SHAPE_RE.match(text.strip())
     if not match:
         raise UsageError(f"malformed --input-shape '{text}'; expected NAME:1x3x224x224[:dtype]")
     shape_text = match["shape"]
     shape = () if shape_text == "scalar" else tuple(int(d) for d in shape_text.split("x"))
-    dtype = _dtype(match["dtype"], f"--input-shape '{text}'") if match["dtype"] else "float32"
-    return InputSpec(match["name"], shape, dtype)
+    dtype = _dtype(match["dtype"], f"--input-shape '{text}'") if match["dtype"] else None
+    return InputSpec(match["name"], shape, dtype)  # no dtype: the model's declared one (resolve_inputs)
 
 
 def parse_input_range(text: str) -> tuple[str, float, float]:
@@ -161,6 +163,13 @@ def resolve_inputs(
             missing = [n for n in names if n not in known]
             if missing and model.example_inputs is None and not model.input_specs:
                 raise UsageError(f"no shape for inputs {missing}; add --input-shape for each")
+        declared = {s.name: s.dtype for s in model.input_specs}
+        for spec in shapes:
+            want = declared.get(spec.name)
+            if spec.dtype is not None and want and spec.dtype != want:
+                raise UsageError(f"--input-shape gives '{spec.name}' dtype {spec.dtype}, but the model declares {want}; "
+                                 f"write {spec.name}:{'x'.join(map(str, spec.shape)) or 'scalar'} without a dtype")
+        shapes = [s if s.dtype is not None else replace(s, dtype=declared.get(s.name) or "float32") for s in shapes]
         feeds = random_inputs(shapes, seed, ranges)
         base = model.example_inputs or random_inputs([s for s in model.input_specs if s.name not in known], seed, ranges)
         ordered = names or list(feeds)

@@ -15,7 +15,7 @@ class InputSpec:
 
     name: str
     shape: tuple[int | str | None, ...]
-    dtype: str = "float32"
+    dtype: str | None = "float32"  # None only in a parsed --input-shape without one (see bridge.inputs)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}

@@ -7,7 +7,7 @@ from bridge.model import InputSpec, Model
 
 
 def test_parse_input_shape():
-    assert parse_input_shape("x:1x3x224x224") == InputSpec("x", (1, 3, 224, 224), "float32")
+    assert parse_input_shape("x:1x3x224x224") == InputSpec("x", (1, 3, 224, 224), None)  # the model's dtype
     assert parse_input_shape("ids:2x16:int64") == InputSpec("ids", (2, 16), "int64")
     assert parse_input_shape("t:scalar:float") == InputSpec("t", (), "float32")
 
@@ -71,3 +71,16 @@ def test_resolve_prefers_explicit_then_shapes_then_examples():
     bare = Model(format="torch", handle=None, path="m", stem="m", input_names=["x"])
     with pytest.raises(UsageError, match="--input-shape"):
         resolve_inputs(bare)
+
+
+def test_an_input_shape_without_a_dtype_takes_the_declared_one():
+    """magika's ONNX model reads int32 bytes: ``--input-shape bytes:1x2048`` must feed int32, not float32."""
+    model = Model(format="onnx", handle=None, path="m.onnx", stem="m", input_names=["bytes", "x"],
+                  input_specs=[InputSpec("bytes", ("n", 2048), "int32"), InputSpec("x", ("n", 3), "float16")])
+    feeds = resolve_inputs(model, shapes=[parse_input_shape("bytes:1x2048"), parse_input_shape("x:1x3")])
+    assert feeds["bytes"].dtype == np.int32 and feeds["bytes"].shape == (1, 2048)
+    assert feeds["x"].dtype == np.float16
+    with pytest.raises(UsageError, match="declares int32; write bytes:1x2048 without a dtype"):
+        resolve_inputs(model, shapes=[parse_input_shape("bytes:1x2048:float32"), parse_input_shape("x:1x3")])
+    bare = Model(format="torch", handle=None, path="m", stem="m", input_names=["x"])
+    assert resolve_inputs(bare, shapes=[parse_input_shape("x:2x2")])["x"].dtype == np.float32
