@@ -14,7 +14,7 @@ from typing import Any
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["dynamic_uint8"]
 
 _INT_TARGETS = {"int8", "uint8", "int16", "uint16"}
 
@@ -140,15 +140,22 @@ def dequantize_linear(ctx: Any) -> Any:
     return tf.cast(y, out)
 
 
-@onnx_op("DynamicQuantizeLinear", since=11)
-def dynamic_quantize_linear(ctx: Any) -> Any:
+def dynamic_uint8(x: Any) -> tuple[Any, Any, Any]:
+    """float32 ``x`` quantised to uint8 over its own range (widened to hold 0) as ONNX Runtime does:
+    (codes, scale, zero point), the codes and zero point as float32 integers."""
     import tensorflow as tf
 
-    x = tf.cast(ctx.inputs[0], tf.float32)
     qmin, qmax = 0.0, 255.0
     hi = tf.maximum(0.0, tf.reduce_max(x))
     lo = tf.minimum(0.0, tf.reduce_min(x))
     scale = tf.where(tf.equal(hi, lo), 1.0, hi - lo) / (qmax - qmin)
     zero_point = tf.round(tf.clip_by_value(qmin - lo / scale, qmin, qmax))
-    y = tf.clip_by_value(tf.round(x / scale) + zero_point, qmin, qmax)
+    return tf.clip_by_value(tf.round(x / scale) + zero_point, qmin, qmax), scale, zero_point
+
+
+@onnx_op("DynamicQuantizeLinear", since=11)
+def dynamic_quantize_linear(ctx: Any) -> Any:
+    import tensorflow as tf
+
+    y, scale, zero_point = dynamic_uint8(tf.cast(ctx.inputs[0], tf.float32))
     return [tf.cast(y, tf.uint8), tf.cast(scale, ctx.inputs[0].dtype), tf.cast(zero_point, tf.uint8)]

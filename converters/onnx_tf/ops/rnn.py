@@ -15,7 +15,7 @@ from typing import Any
 from bridge_converters.onnx_tf.ops._common import permute
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__: list[str] = []
+__all__ = ["LSTM_ACTIVATIONS", "Recurrent", "lstm_layer"]
 
 # name -> (default alpha, default beta, consumes alpha, consumes beta), as ONNX Runtime reads the lists.
 _ACTIVATION_ARGS = {
@@ -146,7 +146,7 @@ def _unrolled(x_proj: Any, init: tuple[Any, ...], seq_lens: Any,
     return tf.stack(ys), carry[1:]
 
 
-class _Recurrent:
+class Recurrent:
     """Inputs and attributes shared by RNN, GRU and LSTM, normalised to time-major, direction-first form."""
 
     def __init__(self, ctx: Any, n_gates: int, default_acts: Sequence[str]) -> None:
@@ -219,7 +219,7 @@ class _Recurrent:
 def rnn(ctx: Any) -> Any:
     import tensorflow as tf
 
-    m = _Recurrent(ctx, 1, ["Tanh"])
+    m = Recurrent(ctx, 1, ["Tanh"])
     h0 = m.state(5)
     ys, finals = [], []
     for d, reverse in enumerate(m.reverse):
@@ -244,7 +244,7 @@ def rnn(ctx: Any) -> Any:
 def gru(ctx: Any) -> Any:
     import tensorflow as tf
 
-    m = _Recurrent(ctx, 3, ["Sigmoid", "Tanh"])
+    m = Recurrent(ctx, 3, ["Sigmoid", "Tanh"])
     linear_before_reset = ctx.attr("linear_before_reset", 0)
     h0 = m.state(5)
     hid = m.hidden
@@ -274,13 +274,31 @@ def gru(ctx: Any) -> Any:
     return m.outputs(ys, finals)
 
 
+LSTM_ACTIVATIONS = ["Sigmoid", "Tanh", "Tanh"]
+
+
 @onnx_op("LSTM", since=1)
 @onnx_op("LSTM", since=7)
 @onnx_op("LSTM", since=14)
 def lstm(ctx: Any) -> Any:
     import tensorflow as tf
 
-    m = _Recurrent(ctx, 4, ["Sigmoid", "Tanh", "Tanh"])
+    m = Recurrent(ctx, 4, LSTM_ACTIVATIONS)
+
+    def recurrence(d: int) -> Callable[[Any], Any]:
+        r_t = tf.transpose(m.r[d])
+        return lambda h: tf.matmul(h, r_t)
+
+    return lstm_layer(ctx, m, m.project, recurrence)
+
+
+def lstm_layer(ctx: Any, m: Recurrent, project: Callable[[int, Any], Any],
+               recurrence: Callable[[int], Callable[[Any], Any]]) -> Any:
+    """The LSTM over every direction of ``m``: ``project(d, bias)`` gives each step's input part of the gates
+    [T, B, 4H], ``recurrence(d)(h)`` the hidden state's part [B, 4H] (com.microsoft's quantized LSTM
+    computes both its own way)."""
+    import tensorflow as tf
+
     input_forget = ctx.attr("input_forget", 0)
     h0, c0 = m.state(5), m.state(6)
     hid = m.hidden
@@ -288,14 +306,13 @@ def lstm(ctx: Any) -> Any:
     ys, finals = [], []
     for d, reverse in enumerate(m.reverse):
         wb, rb = tf.split(m.b[d], 2)
-        r_t = tf.transpose(m.r[d])
         p_i, p_o, p_f = (None, None, None) if peep is None else tf.split(peep[d], 3)
         f, g, h_act = m.acts[d]
 
-        def cell(x_t: Any, states: list[Any], r_t: Any = r_t, p_i: Any = p_i, p_o: Any = p_o, p_f: Any = p_f,
-                 f: Any = f, g: Any = g, h_act: Any = h_act) -> tuple[Any, list[Any]]:
+        def cell(x_t: Any, states: list[Any], recur: Any = recurrence(d), p_i: Any = p_i, p_o: Any = p_o,
+                 p_f: Any = p_f, f: Any = f, g: Any = g, h_act: Any = h_act) -> tuple[Any, list[Any]]:
             h_prev, c_prev = states
-            gates = x_t + tf.matmul(h_prev, r_t)
+            gates = x_t + recur(h_prev)
             joint = p_i is None and not input_forget  # i, o, f through f at once: one kernel, not three
             if joint:
                 iof, c = tf.split(gates, [3 * hid, hid], axis=1)
@@ -315,7 +332,7 @@ def lstm(ctx: Any) -> Any:
             h = o * h_act(c_new)
             return h, [h, c_new]
 
-        y, fin = _run_direction(m.project(d, wb + rb), [h0[d], c0[d]], m.seq_lens, reverse, cell)
+        y, fin = _run_direction(project(d, wb + rb), [h0[d], c0[d]], m.seq_lens, reverse, cell)
         ys.append(y)
         finals.append(fin)
     return m.outputs(ys, finals)
