@@ -18,6 +18,7 @@ from bridge.runtimes import load_runner
 from bridge.verify.compare import StageParity, Tolerances, compare_outputs
 from bridge.verify.detections import detection_outputs, judge_detections
 from bridge.verify.noise import Truth, calibrate, float64_truth
+from bridge.verify.run_time_quant import judge_run_time_quantized, quantizes_at_run_time
 from bridge.verify.ties import excuse_argmax_ties
 
 __all__ = ["verify_artifacts", "reference_outputs", "align_outputs", "first_failure", "describe_feeds"]
@@ -95,7 +96,8 @@ def verify_artifacts(
     Float outputs are judged by the noise-calibrated rule where the source has a float64 truth (see
     ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol. ``reference``: the
     source's outputs on ``feeds`` when already computed (see ``bridge.api.convert``).
-    Quantized artifacts are left to their own rule (``bridge.verify.quant``), which judges them over samples.
+    Quantized artifacts are left to their own rule (``bridge.verify.quant``), which judges them over samples;
+    so are the float outputs of a source that quantises at run time (``bridge.verify.run_time_quant``).
     """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
@@ -108,12 +110,15 @@ def verify_artifacts(
     # element-wise (so a model without detections never pays for reading it).
     recorded = next((a.meta["detections"] for a in artifacts if a.format == "onnx" and a.meta.get("detections")), None)
     detections: dict[str, Any] = {"specs": recorded}
+    run_time_quantized = quantizes_at_run_time(onnx_path)
 
     def compare(reference: dict[str, Any], candidate: dict[str, Any]) -> list[Any]:
         compared = compare_outputs(reference, candidate, tolerances)
         if onnx_path is not None:
             excuse_argmax_ties(compared, reference, candidate, onnx_path, feeds)
         calibrate(compared, ref, candidate, truth, tolerances, reference=None if reference is ref else reference)
+        if run_time_quantized:
+            judge_run_time_quantized(compared, reference, candidate, tolerances)
         # detection outputs are sets of boxes: their own rule has the last word on them
         if detections["specs"] is None and any(not r.passed for r in compared):
             detections["specs"] = detection_outputs(onnx_path)
