@@ -196,14 +196,14 @@ def _deviation(ctx: Any, i: int, zero_point: int | None) -> int | None:
 
 
 def exact_in_float32(ctx: Any, data: int, data_zp: int | None, weight: int, weight_zp: int | None,
-                     out_axis: int | None, bias: int | None = None) -> bool:
+                     out_axis: int | None, bias: int | None = None, data_span: int | None = None) -> bool:
     """Whether every output of sum_k (x - x_zp)(w - w_zp) (+ bias) is provably below 2**24 in magnitude, for
     any value of the data input: from the constant weight's per-output sums of |w - w_zp| where it is known
     (``out_axis``: the weight's output axis in the layout the handler holds, None for one output), from the
-    types' spans otherwise."""
+    types' spans otherwise. ``data_span`` bounds |x - x_zp| for data the op quantises itself (float input)."""
     import numpy as np
 
-    x_dev = _deviation(ctx, data, data_zp)
+    x_dev = data_span if data_span is not None else _deviation(ctx, data, data_zp)
     w_dev = _deviation(ctx, weight, weight_zp)
     if x_dev is None or w_dev is None:
         return False
