@@ -211,6 +211,9 @@ LOCAL = [
     Entry("BERT-style encoder after ORT's transformer optimizer", "onnxruntime.transformers",
           _local("ort_optimized_encoder"), lambda: {
               "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}),
+    Entry("the same encoder after quantize_dynamic and ORT's graph optimiser", "onnxruntime (quantize_dynamic)",
+          _local("ort_quantized_encoder"), lambda: {
+              "input_ids": _rng().integers(0, 100, (1, 16)).astype("int64")}),
 ]
 
 ENTRIES = [*LOCAL, *DOWNLOADED]
