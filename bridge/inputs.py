@@ -167,8 +167,9 @@ def resolve_inputs(
         for spec in shapes:
             want = declared.get(spec.name)
             if spec.dtype is not None and want and spec.dtype != want:
-                raise UsageError(f"--input-shape gives '{spec.name}' dtype {spec.dtype}, but the model declares {want}; "
-                                 f"write {spec.name}:{'x'.join(map(str, spec.shape)) or 'scalar'} without a dtype")
+                dims = "x".join(map(str, spec.shape)) or "scalar"
+                raise UsageError(f"--input-shape gives '{spec.name}' dtype {spec.dtype}, but the model declares "
+                                 f"{want}; write {spec.name}:{dims} without a dtype")
         shapes = [s if s.dtype is not None else replace(s, dtype=declared.get(s.name) or "float32") for s in shapes]
         feeds = random_inputs(shapes, seed, ranges)
         base = model.example_inputs or random_inputs([s for s in model.input_specs if s.name not in known], seed, ranges)

@@ -97,7 +97,8 @@ def verify_artifacts(
     ``bridge.verify.noise``) and no tolerance was chosen for them; otherwise by atol/rtol. ``reference``: the
     source's outputs on ``feeds`` when already computed (see ``bridge.api.convert``).
     Quantized artifacts are left to their own rule (``bridge.verify.quant``), which judges them over samples;
-    so are the float outputs of a source that quantises at run time (``bridge.verify.run_time_quant``).
+    a float output that fails where the source quantises at run time is judged by SNR and cosine instead
+    (``bridge.verify.run_time_quant``).
     """
     tolerances = tolerances or Tolerances()
     runners = {} if runners is None else runners
@@ -110,14 +111,13 @@ def verify_artifacts(
     # element-wise (so a model without detections never pays for reading it).
     recorded = next((a.meta["detections"] for a in artifacts if a.format == "onnx" and a.meta.get("detections")), None)
     detections: dict[str, Any] = {"specs": recorded}
-    run_time_quantized = quantizes_at_run_time(onnx_path)
 
     def compare(reference: dict[str, Any], candidate: dict[str, Any]) -> list[Any]:
         compared = compare_outputs(reference, candidate, tolerances)
         if onnx_path is not None:
             excuse_argmax_ties(compared, reference, candidate, onnx_path, feeds)
         calibrate(compared, ref, candidate, truth, tolerances, reference=None if reference is ref else reference)
-        if run_time_quantized:
+        if any(not r.passed for r in compared) and quantizes_at_run_time(onnx_path):
             judge_run_time_quantized(compared, reference, candidate, tolerances)
         # detection outputs are sets of boxes: their own rule has the last word on them
         if detections["specs"] is None and any(not r.passed for r in compared):

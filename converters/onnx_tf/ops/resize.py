@@ -322,8 +322,10 @@ def _builtin_resize(x: Any, in_sizes: list[Any], per_axis: dict[int, tuple[Any, 
     if any(w is None for w in wanted):
         return None
     nearest = opts["mode"] == "nearest"
-    if nearest and all(m % n == 0 and np.array_equal(w, _repeat_matrix(n, m // n)) for (n, m, _), w in zip(sizes, wanted)):
-        return _repeat(x, [m // n for n, m, _ in sizes])
+    repeats = [m // n if m % n == 0 else 0 for n, m, _ in sizes]  # 0: not a whole factor
+    if nearest and all(r and np.array_equal(w, _repeat_matrix(n, r))
+                       for (n, _, _), r, w in zip(sizes, repeats, wanted)):
+        return _repeat(x, repeats)
     for align, half in ((False, True), (False, False), (True, False)):
         if all(np.allclose(_tf_matrix(n, m, nearest, align, half), w, atol=1e-6) for (n, m, _), w in zip(sizes, wanted)):
             op = tf.raw_ops.ResizeNearestNeighbor if nearest else tf.raw_ops.ResizeBilinear

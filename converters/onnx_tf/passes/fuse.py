@@ -369,7 +369,8 @@ def fuse_group_norm(model: Any, shapes: Mapping[str, Any] | None = None) -> bool
         shape = producers.get(back.input[1])
         dead = [shape] if shape is not None and shape.op_type == "Shape" and readers[shape.output[0]] == 1 else []
         fused.append(([*dead, split, norm, back], onnx.helper.make_node(
-            "GroupNorm", [x, *names], [back.output[0]], domain="com.microsoft", name=(norm.name or "group_norm") + "/fused",
+            "GroupNorm", [x, *names], [back.output[0]], domain="com.microsoft",
+            name=(norm.name or "group_norm") + "/fused",
             groups=groups, epsilon=float(_attr(norm, "epsilon", 1e-5)), channels_last=0, activation=0)))
     for chain, node in fused:
         graph.node.insert(list(graph.node).index(chain[-1]), node)

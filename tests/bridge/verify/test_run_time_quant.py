@@ -40,6 +40,9 @@ def test_float_outputs_are_judged_by_snr_unless_tolerances_are_given():
     results = compare_outputs(ref, far)
     judge_run_time_quantized(results, ref, far, Tolerances())
     assert not results[0].passed and results[0].snr_db < 5
+    same = compare_outputs(ref, ref)
+    judge_run_time_quantized(same, ref, ref, Tolerances())
+    assert same[0].passed and same[0].rule == "fixed"  # what passes element-wise keeps that verdict
     explicit = Tolerances(atol=1e-3)
     results = compare_outputs(ref, close, explicit)
     judge_run_time_quantized(results, ref, close, explicit)

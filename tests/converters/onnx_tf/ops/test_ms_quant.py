@@ -18,8 +18,8 @@ def test_dynamic_quantize_matmul_as_ort_optimises_a_quantized_model(tmp_path, pe
 
     inits = [numpy_helper.from_array(rng.standard_normal((32, 24)).astype(np.float32), "w"),
              numpy_helper.from_array(rng.standard_normal(24).astype(np.float32), "b")]
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])],
-                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 32])],
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 32])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 24])], initializer=inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx")
     quantize_dynamic(tmp_path / "f.onnx", tmp_path / "q.onnx", weight_type=QuantType.QInt8, per_channel=per_channel)

@@ -224,7 +224,8 @@ def test_group_normalization_between_convs_keeps_channels_last(opset):
     params = 2 if opset == 18 else 4  # opset 18: one scale and bias per group; 21: per channel
     body = [helper.make_node("GroupNormalization", ["c", "gs", "gb"], ["g"], num_groups=2, epsilon=1e-4),
             helper.make_node("Conv", ["g", "w2"], ["y"])]
-    inits = [_const("gs", rng.uniform(0.5, 2, params), np.float32), _const("gb", rng.standard_normal(params), np.float32),
+    inits = [_const("gs", rng.uniform(0.5, 2, params), np.float32),
+             _const("gb", rng.standard_normal(params), np.float32),
              _const("w2", rng.standard_normal((3, 4, 1, 1)), np.float32)]
     model = _conv_model(body, [], extra_inits=inits)
     model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 6, 6]))
@@ -233,7 +234,8 @@ def test_group_normalization_between_convs_keeps_channels_last(opset):
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     program = build_program(model, use_variables=False)
     assert _transpose_count(program) == 2  # x in, y out
-    np.testing.assert_allclose(program.function(x)["y"].numpy(), run_reference(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+    want = run_reference(model, {"x": x})[0]
+    np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-4, atol=1e-4)
 
 
 def test_a_channel_shuffle_between_convs_costs_one_transpose():
