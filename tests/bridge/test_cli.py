@@ -31,6 +31,16 @@ def _corrupt_onnx(tmp_path):
     return str(path)
 
 
+def _int32_input_onnx(tmp_path):
+    """A model reading int32 ids, as magika's reads bytes."""
+    path = tmp_path / "ids.onnx"
+    graph = helper.make_graph([helper.make_node("Identity", ["ids"], ["y"])], "g",
+                              [helper.make_tensor_value_info("ids", TensorProto.INT32, ["n", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, ["n", 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
 BAD_INPUTS = {
     "missing file": lambda tmp: ["convert", str(tmp / "nope.py") + ":Net", "--to", "tf"],
     "missing name": lambda tmp: ["convert", f"{FIXTURES / 'seed_mlp.py'}:Missing", "--to", "tf"],
@@ -38,6 +48,8 @@ BAD_INPUTS = {
     "malformed input shape": lambda tmp: ["convert", SEED, "--to", "tf", "--input-shape", "x:1x?x28"],
     "unknown format": lambda tmp: ["convert", SEED, "--to", "keras"],
     "corrupt onnx": lambda tmp: ["convert", _corrupt_onnx(tmp), "--to", "tf"],
+    "input dtype the model contradicts": lambda tmp: ["convert", _int32_input_onnx(tmp), "--to", "tf",
+                                                      "--input-shape", "ids:1x4:float32"],
 }
 
 
