@@ -12,6 +12,10 @@ def _num(value: float) -> str:
     return f"{value:.2e}" if value else "0"
 
 
+def _db(value: float) -> str:
+    return "inf" if value == float("inf") else f"{value:.1f}"
+
+
 def parity_table(parity: Sequence[Any]) -> Any:
     from rich.markup import escape
     from rich.table import Table
@@ -31,13 +35,15 @@ def parity_table(parity: Sequence[Any]) -> Any:
             continue
         for out in stage.outputs:
             verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
-            if out.rule not in ("fixed", "calibrated"):  # judged by another rule (e.g. detections as box sets)
+            if out.rule == "snr":  # a source that quantises at run time (bridge.verify.run_time_quant)
+                verdict += f" (SNR {_db(out.snr_db)} dB >= {out.min_snr_db:g}, cosine {out.cosine:.4f})"
+            elif out.rule not in ("fixed", "calibrated"):  # judged by another rule (e.g. detections as box sets)
                 verdict += f" ({out.rule})"
             # calibrated: the error against float64 truth in noise floors (limit noise_factor); fixed: atol/rtol
-            calibrated = out.rule == "calibrated"
-            ratio = f"{out.noise_ratio:.2f} (<= {out.noise_factor:g})" if calibrated else "-"
-            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), "-" if calibrated else f"{out.atol:g}",
-                          "-" if calibrated else f"{out.rtol:g}", ratio, verdict)
+            tolerant = out.rule not in ("calibrated", "snr")
+            ratio = f"{out.noise_ratio:.2f} (<= {out.noise_factor:g})" if out.rule == "calibrated" else "-"
+            table.add_row(*lead, out.name, _num(out.max_abs), _num(out.max_rel), f"{out.atol:g}" if tolerant else "-",
+                          f"{out.rtol:g}" if tolerant else "-", ratio, verdict)
     return table
 
 
