@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
 
 rng = np.random.default_rng(0)
 
@@ -70,3 +70,12 @@ def test_lp_norm(p):
 
 def test_mean_variance_norm():
     check_node("MeanVarianceNormalization", {"x": _rand(2, 3, 4, 5)}, {"axes": [0, 2]}, atol=1e-5)
+
+
+def test_group_norm_over_unknown_sizes():
+    x = _rand(2, 4, 3, 5)
+    model = make_node_model("GroupNormalization", {"x": x}, {"num_groups": 2, "epsilon": 1e-3}, opset=21,
+                            initializers={"s": _rand(4), "b": _rand(4)})
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    np.testing.assert_allclose(run_tf(model, {"x": x})[0], run_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
