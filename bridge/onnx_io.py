@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ from bridge.external_data import check_external_data, external_tensors
 from bridge.model import InputSpec
 from bridge.onnx_validate import check_model_semantics
 
-__all__ = ["load_onnx_checked", "check_model_semantics", "onnx_input_specs", "onnx_dtype_name"]
+__all__ = ["load_onnx_checked", "check_model_semantics", "onnx_input_specs", "onnx_dtype_name", "GraphFacts",
+           "graph_facts"]
 
 
 def load_onnx_checked(path: Path, load_external_data: bool = True, warnings: list[str] | None = None) -> Any:
@@ -71,3 +74,39 @@ def onnx_input_specs(model: Any) -> list[InputSpec]:
                          for d in tensor_type.shape.dim)
         specs.append(InputSpec(value.name, dims, onnx_dtype_name(tensor_type.elem_type)))  # type: ignore[arg-type]
     return specs
+
+
+@dataclass(frozen=True)
+class GraphFacts:
+    """What the verdict rules read of an ONNX file (``bridge.verify``): its metadata, the op type producing
+    each main-graph output, and every (domain, op type) in the model, subgraphs included ("" for ai.onnx)."""
+
+    metadata: dict[str, str]
+    output_producers: dict[str, str]
+    op_types: frozenset[tuple[str, str]]
+
+
+def graph_facts(path: str | Path | None) -> GraphFacts | None:
+    """The :class:`GraphFacts` of the ONNX file at ``path``, read once per version of the file (without its
+    external data); None where there is no readable file (a broken model is reported elsewhere)."""
+    if path is None or not Path(path).is_file():
+        return None
+    path = Path(path)
+    try:
+        return _graph_facts(str(path.resolve()), path.stat().st_mtime)
+    except Exception:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _graph_facts(path: str, mtime: float) -> GraphFacts:
+    import onnx
+
+    from bridge.onnx_graphs import walk_graphs
+
+    model = onnx.load(path, load_external_data=False)
+    producers = {out: node.op_type for node in model.graph.node for out in node.output}
+    return GraphFacts({p.key: p.value for p in model.metadata_props},
+                      {o.name: producers[o.name] for o in model.graph.output if o.name in producers},
+                      frozenset(("" if n.domain == "ai.onnx" else n.domain, n.op_type)
+                                for g in walk_graphs(model.graph) for n in g.node))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,34 +30,23 @@ MIN_IOU = 0.5
 DETECTIONS_KEY = "bridge.detections"
 
 
-@lru_cache(maxsize=8)
-def _detection_outputs(path: str, mtime: float) -> dict[str, dict[str, Any]]:
-    import onnx
-
-    model = onnx.load(path, load_external_data=False)
-    specs: dict[str, dict[str, Any]] = {}
-    meta = {p.key: p.value for p in model.metadata_props}
-    if DETECTIONS_KEY in meta:
-        try:
-            specs.update(json.loads(meta[DETECTIONS_KEY]))
-        except ValueError:
-            pass
-    producers = {out: node.op_type for node in model.graph.node for out in node.output}
-    for out in model.graph.output:
-        if producers.get(out.name) == "NonMaxSuppression":
-            specs.setdefault(out.name, {"layout": "nms_indices"})
-    return specs
-
-
 def detection_outputs(onnx_path: str | Path | None) -> dict[str, dict[str, Any]]:
     """Output name -> how its rows read, for the outputs of ``onnx_path`` that are detections."""
-    if onnx_path is None or not Path(onnx_path).is_file():
+    from bridge.onnx_io import graph_facts
+
+    facts = graph_facts(onnx_path)
+    if facts is None:  # an unreadable model was reported elsewhere; judge element-wise
         return {}
-    path = Path(onnx_path)
-    try:
-        return _detection_outputs(str(path.resolve()), path.stat().st_mtime)
-    except Exception:  # an unreadable model was reported elsewhere; judge element-wise
-        return {}
+    specs: dict[str, dict[str, Any]] = {}
+    if DETECTIONS_KEY in facts.metadata:
+        try:
+            specs.update(json.loads(facts.metadata[DETECTIONS_KEY]))
+        except ValueError:
+            pass
+    for name, op_type in facts.output_producers.items():
+        if op_type == "NonMaxSuppression":
+            specs.setdefault(name, {"layout": "nms_indices"})
+    return specs
 
 
 def _iou(a: Any, b: Any) -> float:

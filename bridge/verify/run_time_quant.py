@@ -12,7 +12,6 @@ SNR and cosine, the "dynamic" thresholds), unless it was given --atol/--rtol.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,10 @@ RUN_TIME_QUANTIZERS = {("", "DynamicQuantizeLinear"), ("com.microsoft", "Dynamic
 
 def quantizes_at_run_time(onnx_path: str | Path | None) -> bool:
     """Whether the ONNX model at ``onnx_path`` has a node of ``RUN_TIME_QUANTIZERS``, in any subgraph."""
-    if onnx_path is None or not Path(onnx_path).is_file():
-        return False
-    path = Path(onnx_path)
-    return _quantizes(str(path.resolve()), path.stat().st_mtime)
+    from bridge.onnx_io import graph_facts
 
-
-@lru_cache(maxsize=8)
-def _quantizes(path: str, mtime: float) -> bool:
-    import onnx
-
-    from bridge.onnx_graphs import walk_graphs
-
-    model = onnx.load(path, load_external_data=False)
-    return any((n.domain if n.domain != "ai.onnx" else "", n.op_type) in RUN_TIME_QUANTIZERS
-               for g in walk_graphs(model.graph) for n in g.node)
+    facts = graph_facts(onnx_path)
+    return facts is not None and bool(facts.op_types & RUN_TIME_QUANTIZERS)
 
 
 def judge_run_time_quantized(results: list[OutputParity], reference: Mapping[str, Any], candidate: Mapping[str, Any],
