@@ -8,7 +8,7 @@ from bridge_converters.onnx_tf.ops._common import exact_in_float32
 from bridge_converters.onnx_tf.passes.layout import MATMUL
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__ = ["np_matmul", "mat_product"]
+__all__ = ["np_matmul", "mat_product", "centred_operand", "int_operands"]
 
 # TF's CPU MatMul kernels cover these; other integer types are computed in int64 and cast back.
 _MATMUL_NATIVE = {"float16", "bfloat16", "float32", "float64", "int32", "int64", "complex64", "complex128"}
@@ -88,26 +88,32 @@ def _zero_point_rows(zp: Any, rank: int, axis_from_end: int) -> Any:
     return tf.reshape(zp, [-1, 1]) if axis_from_end == 2 else zp
 
 
-def _int_operands(ctx: Any, a_zp: int, b: int, b_zp: int) -> tuple[Any, Any, Any]:
+def centred_operand(ctx: Any, i: int, zero_point: int, work: Any, axis_from_end: int) -> Any:
+    """Integer input ``i`` minus its zero point (per tensor, or per row of A (``axis_from_end`` 2) or column of
+    B (1)), in ``work``."""
+    import tensorflow as tf
+
+    t = tf.cast(ctx.inputs[i], work)
+    if not ctx.has_input(zero_point):
+        return t
+    return t - _zero_point_rows(tf.cast(ctx.inputs[zero_point], work), t.shape.rank, axis_from_end)
+
+
+def int_operands(ctx: Any, a_zp: int, b: int, b_zp: int) -> tuple[Any, Any, Any]:
     """A - a_zp and B - b_zp, in float32 where exact_in_float32 proves every sum exact (TFLite's float
     FULLY_CONNECTED / BATCH_MATMUL then run them), else in int32; and that dtype."""
     import tensorflow as tf
 
     out_axis = None if ctx.inputs[b].shape.rank == 1 else -1  # a vector B gives one output per row of A
     work = tf.float32 if exact_in_float32(ctx, 0, a_zp, b, b_zp, out_axis) else tf.int32
-    a, bt = tf.cast(ctx.inputs[0], work), tf.cast(ctx.inputs[b], work)
-    if ctx.has_input(a_zp):
-        a = a - _zero_point_rows(tf.cast(ctx.inputs[a_zp], work), a.shape.rank, 2)
-    if ctx.has_input(b_zp):
-        bt = bt - _zero_point_rows(tf.cast(ctx.inputs[b_zp], work), bt.shape.rank, 1)
-    return a, bt, work
+    return centred_operand(ctx, 0, a_zp, work, 2), centred_operand(ctx, b, b_zp, work, 1), work
 
 
 @onnx_op("MatMulInteger", since=10)
 def matmul_integer(ctx: Any) -> Any:
     import tensorflow as tf
 
-    a, b, _ = _int_operands(ctx, 2, 1, 3)
+    a, b, _ = int_operands(ctx, 2, 1, 3)
     return tf.cast(np_matmul(a, b), tf.int32)
 
 
@@ -124,7 +130,7 @@ def qlinear_matmul(ctx: Any) -> Any:
     import tensorflow as tf
 
     a, a_scale, _, b, b_scale, _, y_scale, y_zp = ctx.inputs[:8]
-    ai, bi, work = _int_operands(ctx, 2, 3, 5)
+    ai, bi, work = int_operands(ctx, 2, 3, 5)
     acc = np_matmul(ai, bi)
     # The scale product is taken in the scales' own precision (float16 included); the rescale in float64,
     # as numpy promotes int32 * float there, or in float32 where the accumulator is exact in float32, as
