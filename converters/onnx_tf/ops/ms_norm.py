@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import norm_axis
 from bridge_converters.onnx_tf.ops.ms_activation import MS
-from bridge_converters.onnx_tf.ops.norm import grouped_norm, layer_norm
+from bridge_converters.onnx_tf.ops.norm import channel_affine, grouped_norm, layer_norm
 from bridge_converters.onnx_tf.passes.layout import CHANNEL
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -133,6 +133,5 @@ def group_norm(ctx: Any) -> Any:
     axis = ctx.physical_axis(rank - 1 if int(ctx.attr("channels_last", 1)) else 1)
     y = grouped_norm(x, axis, int(ctx.attr("groups")), float(ctx.attr("epsilon", 1e-5)), _stats_dtype(x),
                      ctx.physical_axis(0))
-    shape = [-1] + [1] * (rank - 1 - axis)
-    y = y * tf.reshape(tf.cast(gamma, x.dtype), shape) + tf.reshape(tf.cast(beta, x.dtype), shape)
+    y = channel_affine(y, gamma, beta, axis)
     return y * tf.sigmoid(y) if int(ctx.attr("activation", 0)) else y

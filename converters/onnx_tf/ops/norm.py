@@ -14,7 +14,7 @@ from bridge_converters.onnx_tf.passes.layout import CHANNEL
 from bridge_converters.onnx_tf.passes.layout_axes import AXIS
 from bridge_converters.onnx_tf.registry import onnx_op
 
-__all__ = ["grouped_norm"]
+__all__ = ["channel_affine", "grouped_norm"]
 
 
 def _per_channel(t: Any, rank: int, axis: int = 1) -> Any:
@@ -25,6 +25,14 @@ def _per_channel(t: Any, rank: int, axis: int = 1) -> Any:
     if t.shape.rank is not None and t.shape.rank > 1:
         return t  # spatial=0 (opsets 1-8): one parameter per activation, broadcast over the batch
     return tf.reshape(t, [-1] + [1] * (rank - 1 - axis))
+
+
+def channel_affine(y: Any, scale: Any, bias: Any, axis: int) -> Any:
+    """``y * scale + bias`` with (C,) parameters along ``axis`` of ``y``."""
+    import tensorflow as tf
+
+    rank = y.shape.rank
+    return y * _per_channel(tf.cast(scale, y.dtype), rank, axis) + _per_channel(tf.cast(bias, y.dtype), rank, axis)
 
 
 def _stash(ctx: Any, x: Any) -> Any:
@@ -115,14 +123,12 @@ def _normalize(x: Any, axes: list[int], eps: float, dtype: Any) -> tuple[Any, An
 
 @onnx_op("InstanceNormalization", since=1, layout=CHANNEL)
 def instance_norm(ctx: Any) -> Any:
-    import tensorflow as tf
-
     x, scale, bias = ctx.inputs[:3]
     rank = x.shape.rank
     axis = _channel_axis(ctx)
     spatial = [ctx.physical_axis(a) for a in range(2, rank)]
     y, _, _ = _normalize(x, spatial, ctx.attr("epsilon", 1e-5), x.dtype)
-    return y * _per_channel(tf.cast(scale, x.dtype), rank, axis) + _per_channel(tf.cast(bias, x.dtype), rank, axis)
+    return channel_affine(y, scale, bias, axis)
 
 
 def grouped_norm(x: Any, channel_axis: int, groups: int, eps: float, dtype: Any, batch_axis: int = 0) -> Any:
@@ -162,13 +168,13 @@ def _group_norm(ctx: Any, per_group_params: bool) -> Any:
 
     x, scale, bias = ctx.inputs[:3]
     groups = int(ctx.attr("num_groups"))
-    rank, axis = x.shape.rank, _channel_axis(ctx)
+    axis = _channel_axis(ctx)
     y = grouped_norm(x, axis, groups, ctx.attr("epsilon", 1e-5), _stash(ctx, x), ctx.physical_axis(0))
     scale, bias = tf.cast(scale, x.dtype), tf.cast(bias, x.dtype)
     if per_group_params:  # opset 18: one scale/bias per group, shared by its channels
         per = tf.shape(x)[axis] // groups
         scale, bias = tf.repeat(scale, per), tf.repeat(bias, per)
-    return y * _per_channel(scale, rank, axis) + _per_channel(bias, rank, axis)
+    return channel_affine(y, scale, bias, axis)
 
 
 @onnx_op("GroupNormalization", since=18, layout=CHANNEL)
