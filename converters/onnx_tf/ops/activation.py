@@ -200,10 +200,6 @@ def softmax(x: Any, axis: int = -1) -> Any:
     return half_via_float32(_written_out_softmax if small else _tf().nn.softmax)(x, axis=axis)
 
 
-def _softmax(x: Any, axis: int) -> Any:
-    return softmax(x, axis)
-
-
 def _legacy(ctx: Any, fn: Any) -> Any:
     """Opset < 13: coerce to 2D at ``axis`` (default 1), apply along the last axis, restore the shape."""
     tf = _tf()
@@ -234,7 +230,7 @@ def _handlers(fn: Any) -> tuple[Any, Any]:
     return legacy, along_axis
 
 
-for _op, _fn in (("Softmax", _softmax), ("LogSoftmax", _log_softmax), ("Hardmax", _hardmax)):
+for _op, _fn in (("Softmax", softmax), ("LogSoftmax", _log_softmax), ("Hardmax", _hardmax)):
     _v1, _v13 = _handlers(_fn)
     onnx_op(_op, since=1)(_v1)
     onnx_op(_op, since=13, layout=AXIS_13)(_v13)

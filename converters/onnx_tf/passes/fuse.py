@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.onnx_graphs import walk_graphs
+from bridge_converters.onnx_tf.passes.shapes import declared_dims
 
 __all__ = ["fold_batch_norm", "merge_pad", "fuse_gelu", "fuse_group_norm", "fuse"]
 
@@ -124,6 +125,17 @@ def _prune_initializers(model: Any) -> None:
     inputs = [v for v in model.graph.input if v.name not in unused]
     del model.graph.input[:]
     model.graph.input.extend(inputs)
+
+
+def _replace_chains(model: Any, fused: list[tuple[list[Any], Any]]) -> bool:
+    """Put each fused ``com.microsoft`` node where its chain's last node was and drop the chains."""
+    import onnx
+
+    for chain, node in fused:
+        model.graph.node.insert(list(model.graph.node).index(chain[-1]), node)
+    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return _drop(model, [node for chain, _ in fused for node in chain])
 
 
 def _drop(model: Any, nodes: list[Any]) -> bool:
@@ -287,20 +299,16 @@ def fuse_gelu(model: Any) -> bool:
                 continue
         fused.append((chain, onnx.helper.make_node("Gelu", [x], [chain[-1].output[0]], domain="com.microsoft",
                                                    name=(erf.name or "gelu") + "/fused")))
-    for chain, gelu in fused:
-        graph.node.insert(list(graph.node).index(chain[-1]), gelu)
-    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
-    return _drop(model, [node for chain, _ in fused for node in chain])
+    return _replace_chains(model, fused)
 
 
 def _declared_shapes(model: Any, shapes: Mapping[str, Any] | None) -> dict[str, list[int | None]]:
     """Main-graph value name -> ONNX-order dims (None where unknown), from the model and ``shapes``."""
     known: dict[str, list[int | None]] = {}
     for value in [*model.graph.input, *model.graph.value_info, *model.graph.output]:
-        t = value.type.tensor_type
-        if t.HasField("shape"):
-            known[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        dims = declared_dims(value)
+        if dims is not None:
+            known[value.name] = [d if isinstance(d, int) else None for d in dims]
     known.update({k: list(v) for k, v in (shapes or {}).items() if v is not None})
     return known
 
@@ -372,8 +380,4 @@ def fuse_group_norm(model: Any, shapes: Mapping[str, Any] | None = None) -> bool
             "GroupNorm", [x, *names], [back.output[0]], domain="com.microsoft",
             name=(norm.name or "group_norm") + "/fused",
             groups=groups, epsilon=float(_attr(norm, "epsilon", 1e-5)), channels_last=0, activation=0)))
-    for chain, node in fused:
-        graph.node.insert(list(graph.node).index(chain[-1]), node)
-    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
-    return _drop(model, [node for chain, _ in fused for node in chain])
+    return _replace_chains(model, fused)

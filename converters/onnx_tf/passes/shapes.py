@@ -31,7 +31,7 @@ from bridge.errors import UsageError, first_line
 from bridge.onnx_graphs import walk_graphs
 from bridge.onnx_validate import INFERENCE_TIMEOUT_S, run_isolated
 
-__all__ = ["InputDims", "ShapeSpecialisation", "specialise_shapes", "refine_static_shape"]
+__all__ = ["InputDims", "ShapeSpecialisation", "specialise_shapes", "refine_static_shape", "declared_dims"]
 
 Dim = int | str | None
 _SKELETON_BYTES = 1 << 16  # initializers bigger than this lose their data in the copy inference reads
@@ -64,7 +64,8 @@ class ShapeSpecialisation:
     changed: bool = False  # whether any input dim was bound
 
 
-def _declared(value: Any) -> list[Dim] | None:
+def declared_dims(value: Any) -> list[Dim] | None:
+    """A value's declared dims: ints, dim_param labels, None where neither; None without a tensor shape."""
     t = value.type.tensor_type
     if not value.type.HasField("tensor_type") or not t.HasField("shape"):
         return None
@@ -73,7 +74,7 @@ def _declared(value: Any) -> list[Dim] | None:
 
 def _bind_input(value: Any, feed_shape: Sequence[int] | None, dynamic: Mapping[int, str]) -> InputDims:
     """Set ``value``'s dims in place from ``feed_shape`` (axes in ``dynamic`` stay symbolic)."""
-    declared = _declared(value)
+    declared = declared_dims(value)
     name = value.name
     if feed_shape is None or not value.type.HasField("tensor_type"):
         return InputDims(name, declared, dynamic={i: str(d) for i, d in enumerate(declared or []) if not isinstance(d, int)})
@@ -197,7 +198,7 @@ def _infer(skeleton: Any) -> str:
     shapes: dict[str, list[int | None]] = {}
     for graph in walk_graphs(inferred.graph):
         for value in [*graph.value_info, *graph.output]:
-            declared = _declared(value)
+            declared = declared_dims(value)
             if declared is not None:
                 shapes[value.name] = [d if isinstance(d, int) else None for d in declared]
     return json.dumps({"shapes": shapes})
