@@ -121,15 +121,13 @@ class GraphWalker:
             return self._arranged[key]
         if name in self.static:
             out = tf.constant(_arranged_value(self.static[name], want))
-        else:
-            if rank == own:  # one transpose straight to ``want``
-                out = permute(tensor, between(have, want))
-            else:
-                out = tensor if have == identity(own) else permute(tensor, between(have, identity(own)))
-                for _ in range(rank - own):
-                    out = tf.expand_dims(out, 0)
-                if tuple(want) != identity(rank):
-                    out = permute(out, list(want))
+        elif rank == own:  # one transpose straight to ``want`` (permute leaves an identity order alone)
+            out = permute(tensor, between(have, want))
+        else:  # ONNX order, the leading unit axes of broadcasting, then ``want``
+            out = permute(tensor, between(have, identity(own)))
+            for _ in range(rank - own):
+                out = tf.expand_dims(out, 0)
+            out = permute(out, list(want))
         if not tf.executing_eagerly():
             self._arranged[key] = out
         return out
