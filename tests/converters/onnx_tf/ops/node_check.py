@@ -11,7 +11,8 @@ from onnx import helper
 
 from bridge_converters.onnx_tf import build_program
 
-__all__ = ["make_node_model", "run_tf", "run_reference", "check_node"]
+__all__ = ["make_node_model", "run_tf", "run_reference", "check_node", "tf_op_types", "tflite_builtins",
+           "transpose_count"]
 
 
 def _value_info(name: str, array: np.ndarray) -> Any:
@@ -108,3 +109,13 @@ def tflite_builtins(model: onnx.ModelProto, tmp_path: Any) -> dict[str, int]:
 
     save_savedmodel(build_program(model), tmp_path / "sm")
     return dict(Counter(op.op for op in op_census(_convert(str(tmp_path / "sm"), allow_flex=False))))
+
+
+def transpose_count(program: Any) -> int:
+    """Transposes a converted program's TF graph runs: Transpose ops and the one-operand Einsums float32
+    ones are written as."""
+    from bridge.inspect._tf import permutes
+
+    graph_def = program.function.graph.as_graph_def()
+    nodes = [n for ns in [graph_def.node, *(f.node_def for f in graph_def.library.function)] for n in ns]
+    return sum(n.op == "Transpose" or permutes(n) for n in nodes)

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bridge_converters.onnx_tf import build_program
 from bridge_converters.onnx_tf.passes.fuse import fold_batch_norm, fuse_gelu, fuse_group_norm, merge_pad
-from tests.converters.onnx_tf.ops.node_check import run_reference, run_tf
+from tests.converters.onnx_tf.ops.node_check import run_reference, run_tf, transpose_count
 
 RNG = np.random.default_rng(0)
 
@@ -125,10 +125,9 @@ def _torch_group_norm(groups, back_by_shape, channels=8):
 
 
 def _transposes(model, fuse=True):
-    """Transposes of the converted graph (float32 ones are one-operand Einsums); ``fuse=False`` converts
-    without the fusions (which ``build_program`` applies to ``model`` in place)."""
-    ops = build_program(model, use_variables=False, fuse=fuse).function.graph.get_operations()
-    return sum(op.type in ("Transpose", "Einsum") for op in ops)
+    """Transposes of the converted graph; ``fuse=False`` converts without the fusions (which
+    ``build_program`` applies to ``model`` in place)."""
+    return transpose_count(build_program(model, use_variables=False, fuse=fuse))
 
 
 @pytest.mark.parametrize("back_by_shape", [False, True])

@@ -6,11 +6,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bridge.inspect._tf import permutes
 from bridge_converters.onnx_tf import build_program
 from bridge_converters.onnx_tf.passes import layout as L
 from bridge_converters.onnx_tf.passes import layout_axes as A
-from tests.converters.onnx_tf.ops.node_check import run_reference
+from tests.converters.onnx_tf.ops.node_check import run_reference, transpose_count
 
 CL = (0, 2, 3, 1)
 
@@ -78,13 +77,6 @@ def _conv_model(body, outputs, channels=4, size=6, extra_inits=()):
     return model
 
 
-def _transpose_count(program):
-    """Transposes the TF graph runs: Transpose ops and the one-operand Einsums float32 ones are written as."""
-    graph_def = program.function.graph.as_graph_def()
-    nodes = [n for ns in [graph_def.node, *(f.node_def for f in graph_def.library.function)] for n in ns]
-    return sum(n.op == "Transpose" or permutes(n) for n in nodes)
-
-
 def _const(name, value, dtype=np.int64):
     return numpy_helper.from_array(np.asarray(value, dtype), name)
 
@@ -141,12 +133,12 @@ def test_axis_taking_ops_on_a_channels_last_tensor_match_onnxruntime():
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
     # one transpose in (x to channels-last); the rest are outputs that must leave in ONNX order, plus the
     # Reshape -> Transpose(0, 2, 1) pair, whose result is in ONNX order without any op
-    assert _transpose_count(program) <= 1 + len(outputs)
+    assert transpose_count(program) <= 1 + len(outputs)
 
 
 def _transposes(body, outputs, **kw):
     program = build_program(_conv_model(body, outputs, **kw), use_variables=False)
-    return _transpose_count(program)
+    return transpose_count(program)
 
 
 def test_a_conv_stack_transposes_only_at_its_boundaries():
@@ -214,7 +206,7 @@ def test_attention_scores_take_k_transposed_by_the_product_not_by_a_transpose():
     (product,) = [op for op in ops if op.type == "BatchMatMulV3"]
     assert product.get_attr("adj_y") and not product.get_attr("adj_x")
     perms = [op.get_attr("equation").decode() for op in ops if op.type == "Einsum"]
-    assert len(perms) == _transpose_count(program) == 2
+    assert len(perms) == transpose_count(program) == 2
     assert all(eq.split("->")[0][-1] == eq[-1] for eq in perms), perms  # the innermost axis stays innermost
 
 
@@ -233,7 +225,7 @@ def test_group_normalization_between_convs_keeps_channels_last(opset):
     model.opset_import.append(helper.make_opsetid("", opset))
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     program = build_program(model, use_variables=False)
-    assert _transpose_count(program) == 2  # x in, y out
+    assert transpose_count(program) == 2  # x in, y out
     want = run_reference(model, {"x": x})[0]
     np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-4, atol=1e-4)
 
@@ -251,6 +243,6 @@ def test_a_channel_shuffle_between_convs_costs_one_transpose():
     model = _conv_model(body, ["y"], extra_inits=inits)
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     program = build_program(model, use_variables=False)
-    assert _transpose_count(program) == 3  # x in, the shuffle, y out
+    assert transpose_count(program) == 3  # x in, the shuffle, y out
     want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
     np.testing.assert_allclose(program.function(x)["y"].numpy(), want, rtol=1e-5, atol=1e-5)
