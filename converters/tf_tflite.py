@@ -11,6 +11,10 @@ and zero point of every integer input and output, which the runner applies).
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from bridge.errors import UnsupportedError, first_line
 from bridge.model import Artifact, ConvertOptions
 from bridge.registry import converter
 
-__all__ = ["tf_to_tflite", "serving_converter"]
+__all__ = ["tf_to_tflite", "serving_converter", "tflite_savedmodel"]
 
 NAME = "tf.lite.TFLiteConverter"
 
@@ -42,6 +46,31 @@ def serving_converter(saved_model: str) -> Any:
         return lite.TFLiteSavedModelConverterV2(saved_model, {tf.saved_model.SERVING}, ["serving_default"])
     except (ImportError, AttributeError, TypeError):
         return tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+
+
+@contextlib.contextmanager
+def tflite_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str] = ()) -> Iterator[str]:
+    """The SavedModel directory TFLite's converter reads for ``source``.
+
+    That is ``source`` itself, unless ``source`` was converted from an ONNX model earlier in this run and
+    either ``passes`` (``bridge_converters.onnx_tf.passes``) are asked for or its serving function took forms
+    that only TF runs faster (its ``tf_only_forms``, e.g. Unpack and Pack for a small input's transpose). Then
+    it is rebuilt from that ONNX model, with the same input shapes, the passes and TFLite's forms, in a
+    temporary folder that goes when the block ends.
+    """
+    upstream = options.upstream.get("onnx")
+    meta = getattr(source, "meta", None) or {}
+    if upstream is None or not (passes or meta.get("tf_only_forms")):
+        yield str(source.path)
+        return
+    from bridge.registry import REGISTRY
+
+    rebuild = replace(options, variant="", jit_compile=False, upstream={},
+                      extra={"passes": list(passes), "forms": "tflite"})
+    with tempfile.TemporaryDirectory(prefix="bridge-tflite-") as tmp:
+        rebuilt = REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=Path(upstream.path)),
+                                                 Path(tmp) / "savedmodel", rebuild)
+        yield str(rebuilt.path)
 
 
 def _convert(saved_model: str, allow_flex: bool) -> bytes:
@@ -87,14 +116,15 @@ def tf_to_tflite(source: Any, out_path: Path, options: ConvertOptions) -> Artifa
     if options.variant:
         return _quantized(source, out_path, options)
     meta = dict(getattr(source, "meta", {}))
-    try:
-        flatbuffer = _convert(str(source.path), allow_flex=False)
-    except Exception:
+    with tflite_savedmodel(source, options) as saved_model:
         try:
-            flatbuffer = _convert(str(source.path), allow_flex=True)
-        except Exception as exc:
-            raise UnsupportedError(f"the TFLite converter refused the SavedModel: {first_line(exc)}") from exc
-        meta["flex_ops"] = _flex_ops(flatbuffer)
+            flatbuffer = _convert(saved_model, allow_flex=False)
+        except Exception:
+            try:
+                flatbuffer = _convert(saved_model, allow_flex=True)
+            except Exception as exc:
+                raise UnsupportedError(f"the TFLite converter refused the SavedModel: {first_line(exc)}") from exc
+            meta["flex_ops"] = _flex_ops(flatbuffer)
     Path(out_path).write_bytes(flatbuffer)
     return Artifact(format="tflite", path=out_path, converter=NAME, input_names=list(source.input_names),
                     output_names=list(source.output_names), meta=meta)

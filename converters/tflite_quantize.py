@@ -20,18 +20,17 @@ float one pads them with -inf, which int8 cannot represent (see ``passes/edge_pa
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from bridge.errors import UnsupportedError, UsageError, first_line
-from bridge.model import Artifact, ConvertOptions
+from bridge.model import ConvertOptions
 from bridge.names import sanitize_names
 from bridge.quantize import KEEP_FLOAT, match_layers, mode_of, onnx_layers, tensor_nodes
 from bridge.tflite_flatbuffer import op_census
-from bridge_converters.tf_tflite import serving_converter
+from bridge_converters.tf_tflite import serving_converter, tflite_savedmodel
 
 __all__ = ["quantize_savedmodel", "PREQUANTIZED_OPS", "is_prequantized", "interface_params"]
 
@@ -96,10 +95,9 @@ def _float_ops(flatbuffer: bytes) -> list[str]:
     return sorted({r.op for r in op_census(flatbuffer) if r.op not in _GLUE and r.input_type in ("FLOAT32", "FLOAT16")})
 
 
-@contextlib.contextmanager
-def _integer_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str] = ()) -> Iterator[str]:
-    """The SavedModel to quantize: ``source`` itself, or one rebuilt from the ONNX model with ``passes`` and,
-    where it has padded MaxPools, edge padding for them."""
+def _integer_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str] = ()) -> Any:
+    """The SavedModel to quantize (``tf_tflite.tflite_savedmodel``), rebuilt with ``passes`` and, where the
+    ONNX model has padded MaxPools, edge padding for them."""
     onnx_path = _onnx_path(options)
     passes = list(passes)
     if onnx_path is not None:
@@ -109,16 +107,7 @@ def _integer_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[s
 
         if padded_max_pools(onnx.load(str(onnx_path), load_external_data=False)):
             passes.append("edge_pad_max_pool")
-    if not passes:
-        yield str(source.path)
-        return
-    from bridge.registry import REGISTRY
-
-    assert onnx_path is not None
-    with tempfile.TemporaryDirectory(prefix="bridge-quant-") as tmp:
-        rebuilt = REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=onnx_path), Path(tmp) / "savedmodel",
-                                                 ConvertOptions(extra={"passes": passes}))
-        yield str(rebuilt.path)
+    return tflite_savedmodel(source, options, passes)
 
 
 def _integer(source: Any, mode: str, options: ConvertOptions, info: dict[str, Any]) -> bytes:
@@ -254,14 +243,15 @@ def quantize_savedmodel(source: Any, options: ConvertOptions) -> tuple[bytes, di
             info["float_ops"] = _float_ops(flatbuffer)
             return flatbuffer, info
         return _integer(source, mode, options, info), info
-    converter = serving_converter(str(source.path))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "fp16":
-        converter.target_spec.supported_types = [tf.float16]
-    elif mode != "dynamic":
+    if mode not in ("fp16", "dynamic"):
         raise UsageError(f"unknown --quantize mode '{mode}'")
-    try:
-        with _quiet():
-            return converter.convert(), info
-    except Exception as exc:
-        raise UnsupportedError(f"the TFLite converter refused the SavedModel ({mode}): {first_line(exc)}") from exc
+    with tflite_savedmodel(source, options) as saved_model:
+        converter = serving_converter(saved_model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        try:
+            with _quiet():
+                return converter.convert(), info
+        except Exception as exc:
+            raise UnsupportedError(f"the TFLite converter refused the SavedModel ({mode}): {first_line(exc)}") from exc

@@ -10,9 +10,9 @@ from typing import Any
 from bridge._frameworks import import_tensorflow
 from bridge.errors import UsageError, first_line
 from bridge.inspect import ModelSummary, TensorInfo, dims_details
-from bridge.inspect.figures import PERMUTING_EINSUM
+from bridge.inspect.figures import PERMUTING_EINSUM, PERMUTING_PACK
 
-__all__ = ["permutes", "summarize_savedmodel", "function_op_histogram", "savedmodel_op_histogram"]
+__all__ = ["permutes", "restacked", "summarize_savedmodel", "function_op_histogram", "savedmodel_op_histogram"]
 
 # A signature's graph is plumbing around one call: placeholders for inputs and captured variables, a
 # (Stateful)PartitionedCall into the real function, NoOp/Identity for control deps and outputs. Counting
@@ -60,6 +60,22 @@ def permutes(node: Any) -> bool:
     return sorted(src) == sorted(dst) and len(set(src)) == len(src) and "." not in src
 
 
+def restacked(nodes: Any) -> dict[str, str]:
+    """Pack node -> the Unpack whose pieces it stacks, all of them in order: a transpose (bridge's TF form of
+    a small tensor's, converters/onnx_tf/ops/_common.permute)."""
+    kinds = {n.name: n.op for n in nodes}
+    pairs = {}
+    for node in nodes:
+        if node.op != "Pack":
+            continue
+        refs = [i.split(":") for i in node.input if not i.startswith("^")]
+        sources = {r[0] for r in refs}
+        if (len(sources) == 1 and kinds.get(refs[0][0]) == "Unpack"
+                and [int(r[-1]) if len(r) > 1 else 0 for r in refs] == list(range(len(refs)))):
+            pairs[node.name] = refs[0][0]
+    return pairs
+
+
 def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
     """Op types the graph runs, with every function call expanded (the nodes that reach its outputs); also
     the element count of Const ops."""
@@ -71,9 +87,14 @@ def function_op_histogram(graph_def: Any) -> tuple[Counter[str], int]:
         nonlocal const_elements
         if depth > _MAX_DEPTH:
             return
+        pairs = restacked(nodes)
+        unpacks = set(pairs.values())
         for node in nodes:
             callees = [library[n] for n in _called_functions(node.attr) if n in library]
-            if node.op not in _CALL_OPS and node.op != "NoOp" and not (outer and node.op in _OUTER_PLUMBING):
+            if node.name in pairs:
+                ops[PERMUTING_PACK] += 1
+            elif (node.op not in _CALL_OPS and node.op != "NoOp" and node.name not in unpacks
+                  and not (outer and node.op in _OUTER_PLUMBING)):
                 ops[PERMUTING_EINSUM if permutes(node) else node.op] += 1
             if node.op == "Const" and "value" in node.attr:
                 const_elements += math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)

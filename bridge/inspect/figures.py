@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PERMUTING_EINSUM", "GraphFigures", "figures_from_ops", "graph_figures", "xnnpack_coverage",
+__all__ = ["PERMUTING_EINSUM", "PERMUTING_PACK", "GraphFigures", "figures_from_ops", "graph_figures", "xnnpack_coverage",
            "describe_figures"]
 
 # How the TF op histogram names a one-operand Einsum that only reorders axes: bridge writes float32
 # transposes so (converters/onnx_tf/ops/_common.permute), and each is a transpose the runtime executes.
 PERMUTING_EINSUM = "Einsum (transpose)"
+# ... and an Unpack whose pieces one Pack restacks in order: how it writes a small tensor's transpose in TF.
+PERMUTING_PACK = "Unpack+Pack (transpose)"
 # Op names per format: transposes and casts as each format spells them.
-_TRANSPOSES = {"onnx": {"Transpose"}, "tf": {"Transpose", "ConjugateTranspose", PERMUTING_EINSUM},
+_TRANSPOSES = {"onnx": {"Transpose"}, "tf": {"Transpose", "ConjugateTranspose", PERMUTING_EINSUM, PERMUTING_PACK},
                "tflite": {"TRANSPOSE"}, "pt2": {"aten.permute.default", "aten.transpose.int", "aten.t.default"}}
 _CASTS = {"onnx": {"Cast", "CastLike"}, "tf": {"Cast"}, "tflite": {"CAST"},
           "pt2": {"aten._to_copy.default", "aten.to.dtype"}}

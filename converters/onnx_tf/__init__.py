@@ -59,8 +59,10 @@ def onnx_to_tf(source: Any, out_path: Path, options: ConvertOptions) -> Artifact
     spec = specialise_shapes(model, options.feeds, options.dynamic)
     program = build_program(spec.model, expose_intermediates=bool(options.extra.get("expose_intermediates")),
                             shapes=spec.value_shapes, trainable=trainable, jit_compile=options.jit_compile,
-                            base_dir=path.parent)
+                            base_dir=path.parent, tflite_forms=options.extra.get("forms") == "tflite")
     extra["input_dims"] = [i.to_json() for i in spec.inputs]
+    if program.tf_only_forms:  # the tf -> tflite edge then rebuilds from the ONNX model in TFLite's forms
+        extra["tf_only_forms"] = program.tf_only_forms
     # ZipMap outputs (sequences of maps in ONNX) are dense probability tensors here: record their labels.
     zipmaps = {program.output_map[name]: labels for name, labels in zipmap_outputs(spec.model).items()}
     if zipmaps:

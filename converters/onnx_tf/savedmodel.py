@@ -13,6 +13,7 @@ from bridge.names import sanitize_names
 from bridge.onnx_io import onnx_input_specs
 from bridge_converters.onnx_tf.dtypes import tf_dtype
 from bridge_converters.onnx_tf.graph import GraphWalker, check_supported
+from bridge_converters.onnx_tf.ops._common import traced_forms
 
 __all__ = ["sanitize_names", "TfProgram", "Trainable", "build_program", "save_savedmodel", "NAME_MAP_FILE"]
 
@@ -39,6 +40,7 @@ class TfProgram:
     warnings: list[str] = field(default_factory=list)  # what handlers approximated (GraphWalker.warnings)
     forward: Any = None  # with trainable: the concrete ``forward(*inputs, training)`` function
     variable_map: dict[str, str] = field(default_factory=dict)  # with trainable: PyTorch name -> variable name
+    tf_only_forms: int = 0  # forms TF runs faster than TFLite would (ops._common.Forms); 0 with tflite_forms
 
 
 def _input_signature(model: Any, input_map: dict[str, str]) -> list[Any]:
@@ -97,7 +99,7 @@ def _becomes_variable(init: Any) -> bool:
 def build_program(model: Any, use_variables: bool = True, expose_intermediates: bool = False,
                   shapes: dict[str, Any] | None = None, fuse: bool = True,
                   trainable: Trainable | None = None, jit_compile: bool = False,
-                  base_dir: str | Path | None = None) -> TfProgram:
+                  base_dir: str | Path | None = None, tflite_forms: bool = False) -> TfProgram:
     """Convert ``model`` (an ``onnx.ModelProto``) into a traced tf.Module.
 
     ``expose_intermediates`` adds every node output to the function's outputs (for localisation);
@@ -108,7 +110,8 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     (BatchNormalization must stay to switch) and keeps its weights in PyTorch's layout. ``jit_compile``
     compiles the serving function with XLA. ``base_dir`` is the folder of a model loaded without its external
     data: big initializers then stream from their files into their variables one at a time (``weights.py``),
-    and only the small ones that stay constants are read into the proto.
+    and only the small ones that stay constants are read into the proto. ``tflite_forms`` traces the forms
+    TFLite runs fastest where they differ from TF's (``ops._common.Forms``), for the tf -> tflite edge.
     """
     import numpy as np
     import tensorflow as tf
@@ -183,11 +186,12 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     module.serve = tf.function(serve, input_signature=signature, autograph=False, jit_compile=jit_compile or None)
     forward_fn = None
     try:
-        concrete = module.serve.get_concrete_function()
-        if trainable:
-            module.forward = tf.function(forward, input_signature=[*signature, tf.TensorSpec([], tf.bool, name="training")],
-                                         autograph=False)
-            forward_fn = module.forward.get_concrete_function()
+        with traced_forms(tflite=tflite_forms) as forms:
+            concrete = module.serve.get_concrete_function()
+            if trainable:
+                module.forward = tf.function(forward, autograph=False,
+                                             input_signature=[*signature, tf.TensorSpec([], tf.bool, name="training")])
+                forward_fn = module.forward.get_concrete_function()
     except BridgeError:
         raise
     except Exception as exc:  # outside any one node (outputs, signature): still never a traceback
@@ -195,7 +199,7 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
     return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)), forward_fn,
-                     variable_map)
+                     variable_map, forms.tf_only)
 
 
 def save_savedmodel(program: TfProgram, path: Path, extra_meta: dict[str, Any] | None = None) -> None:

@@ -19,3 +19,33 @@ def test_serving_converter_gives_from_saved_models_flatbuffer_byte_for_byte_with
     converter = serving_converter(str(tmp_path))
     assert type(converter).__name__ == "TFLiteSavedModelConverterV2"
     assert bytes(converter.convert()) == bytes(public)
+
+
+def _small_rgb_cnn():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1)).eval()
+
+
+def test_a_small_image_model_takes_tf_forms_in_the_savedmodel_and_tflite_forms_in_every_tflite_file(tmp_path):
+    """The 3-channel input and output transposes are Unpack + Pack in the SavedModel (no pool wake-up in TF);
+    every TFLite file is rebuilt from the ONNX model with TRANSPOSE there (XNNPACK takes no PACK/UNPACK)."""
+    import numpy as np
+
+    import bridge
+    from bridge.inspect.figures import graph_figures
+    from bridge.tflite_flatbuffer import op_census
+
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    result = bridge.convert(_small_rgb_cnn(), to="tflite", out_dir=tmp_path, inputs=[x], quantize="fp16,int8",
+                            calibration={"input": np.random.default_rng(1).standard_normal((4, 3, 8, 8)).astype(np.float32)})
+    assert result.passed
+    saved = next(a for a in result.artifacts if a.format == "tf")
+    assert saved.meta["tf_only_forms"] == 2
+    assert graph_figures(saved.path).transposes == 2  # the two Unpack + Pack pairs
+    lites = [a for a in result.artifacts if a.format == "tflite"]
+    assert sorted(a.variant for a in lites) == ["", "fp16", "int8"]
+    for lite in lites:
+        ops = {r.op for r in op_census(lite.path.read_bytes())}
+        assert "TRANSPOSE" in ops and not ops & {"PACK", "UNPACK"}, (lite.variant, ops)

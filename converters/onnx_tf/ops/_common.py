@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["permute", "to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis",
+__all__ = ["Forms", "traced_forms", "permute", "to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis",
            "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add", "as_bias_add",
            "on_product_rows"]
 
@@ -13,12 +17,61 @@ __all__ = ["permute", "to_channels_last", "to_channels_first", "data_in", "data_
 _AXES = "abcdefghijklmnopqrstuvwxyz"  # einsum subscripts
 
 
+@dataclass
+class Forms:
+    """Which forms a trace writes where TF and TFLite run different ones fastest.
+
+    ``tflite`` is set for the graph the tf -> tflite edge converts; the SavedModel's own serving function
+    takes TF's forms and counts in ``tf_only`` how many it wrote that TFLite would run slower (the tf ->
+    tflite edge rebuilds in TFLite's forms only when there are any)."""
+
+    tflite: bool = False
+    tf_only: int = 0
+
+
+_FORMS: contextvars.ContextVar[Forms | None] = contextvars.ContextVar("bridge_forms", default=None)
+
+
+@contextlib.contextmanager
+def traced_forms(tflite: bool = False) -> Iterator[Forms]:
+    """The forms every handler traced inside this block writes (TF's, outside any block)."""
+    forms = Forms(tflite=tflite)
+    token = _FORMS.set(forms)
+    try:
+        yield forms
+    finally:
+        _FORMS.reset(token)
+
+
+# Up to this many elements, moving one short axis (an image's 1-4 channels) by Unpack and Pack beats a
+# Transpose in TF: both run inline on one thread, where the Transpose (oneDNN's reorder or Eigen's) wakes the
+# intra-op pool, about 100 us on a 2-thread CPU. Above it the copy itself dominates and the Transpose wins.
+_UNPACK_MAX_ELEMENTS = 8192
+_UNPACK_MAX_AXIS = 4
+
+
+def _short_axis_move(dims: list[int], order: list[int]) -> tuple[int, int] | None:
+    """(source, target) where ``order`` moves a channel axis of 2-4 elements between position 1 and the end
+    (to channels-last or back) and keeps the other axes in order: the measured case, an image at the
+    graph's boundary."""
+    rank = len(dims)
+    if rank < 3 or math.prod(dims) > _UNPACK_MAX_ELEMENTS:
+        return None
+    for src, dst in ((1, rank - 1), (rank - 1, 1)):
+        rest = [a for a in range(rank) if a != src]
+        if 1 < dims[src] <= _UNPACK_MAX_AXIS and order == [*rest[:dst], src, *rest[dst:]]:
+            return src, dst
+    return None
+
+
 def permute(x: Any, perm: Any = None) -> Any:
     """``tf.transpose(x, perm)`` (``perm`` None reverses the axes). A float32 tensor of known rank is permuted
     by a one-operand Einsum instead: with oneDNN on, TF rewrites a float32 Transpose into a oneDNN reorder
     that costs 100-150 us more a call than the Einsum's Eigen transpose, from tiny attention heads up to
     BERT-base activations; TFLite's converter makes the Einsum one TRANSPOSE all the same. A permutation that
-    moves only axes of size 1 is a Reshape (no copy, and RESHAPE in TFLite)."""
+    moves only axes of size 1 is a Reshape (no copy, and RESHAPE in TFLite). In TF's forms, a small tensor
+    whose permutation moves one short axis (an image input's channels to the end) is Unpack then Pack
+    (``_UNPACK_MAX_ELEMENTS``); TFLite would run those as two undelegated ops, so its forms keep the Einsum."""
     import tensorflow as tf
 
     rank = x.shape.rank
@@ -32,6 +85,12 @@ def permute(x: Any, perm: Any = None) -> Any:
         return tf.reshape(x, [dims[a] for a in order])
     if x.dtype != tf.float32:
         return tf.transpose(x, order)
+    forms = _FORMS.get()
+    move = None if None in dims or (forms is not None and forms.tflite) else _short_axis_move(dims, order)
+    if move is not None:
+        if forms is not None:
+            forms.tf_only += 1
+        return tf.stack(tf.unstack(x, axis=move[0]), axis=move[1])
     return tf.einsum(f"{_AXES[:rank]}->{''.join(_AXES[a] for a in order)}", x)
 
 

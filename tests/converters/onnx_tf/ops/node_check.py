@@ -112,10 +112,10 @@ def tflite_builtins(model: onnx.ModelProto, tmp_path: Any) -> dict[str, int]:
 
 
 def transpose_count(program: Any) -> int:
-    """Transposes a converted program's TF graph runs: Transpose ops and the one-operand Einsums float32
-    ones are written as."""
-    from bridge.inspect._tf import permutes
+    """Transposes a converted program's TF graph runs: Transpose ops, the one-operand Einsums float32
+    ones are written as, and the Unpack -> Pack pairs of small ones."""
+    from bridge.inspect._tf import permutes, restacked
 
     graph_def = program.function.graph.as_graph_def()
-    nodes = [n for ns in [graph_def.node, *(f.node_def for f in graph_def.library.function)] for n in ns]
-    return sum(n.op == "Transpose" or permutes(n) for n in nodes)
+    groups = [list(graph_def.node), *(list(f.node_def) for f in graph_def.library.function)]
+    return sum(n.op == "Transpose" or permutes(n) for ns in groups for n in ns) + sum(len(restacked(ns)) for ns in groups)
