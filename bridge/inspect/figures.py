@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PERMUTING_EINSUM", "PERMUTING_PACK", "GraphFigures", "figures_from_ops", "graph_figures", "xnnpack_coverage",
-           "describe_figures"]
+__all__ = ["PERMUTING_EINSUM", "PERMUTING_PACK", "GraphFigures", "figures_from_ops", "graph_figures",
+           "xnnpack_coverage", "describe_figures"]
 
 # How the TF op histogram names a one-operand Einsum that only reorders axes: bridge writes float32
 # transposes so (converters/onnx_tf/ops/_common.permute), and each is a transpose the runtime executes.

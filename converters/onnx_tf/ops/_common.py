@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Forms", "traced_forms", "permute", "to_channels_last", "to_channels_first", "data_in", "data_out", "kernel_in", "norm_axis",
-           "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add", "as_bias_add",
-           "on_product_rows"]
+__all__ = ["Forms", "traced_forms", "permute", "to_channels_last", "to_channels_first", "data_in", "data_out",
+           "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add",
+           "as_bias_add", "on_product_rows"]
 
 
 _AXES = "abcdefghijklmnopqrstuvwxyz"  # einsum subscripts
@@ -43,7 +43,7 @@ def traced_forms(tflite: bool = False) -> Iterator[Forms]:
         _FORMS.reset(token)
 
 
-# Up to this many elements, moving one short axis (an image's 1-4 channels) by Unpack and Pack beats a
+# Up to this many elements, moving one short axis (an image's 2-4 channels) by Unpack and Pack beats a
 # Transpose in TF: both run inline on one thread, where the Transpose (oneDNN's reorder or Eigen's) wakes the
 # intra-op pool, about 100 us on a 2-thread CPU. Above it the copy itself dominates and the Transpose wins.
 _UNPACK_MAX_ELEMENTS = 8192

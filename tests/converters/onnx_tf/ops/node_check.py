@@ -118,4 +118,4 @@ def transpose_count(program: Any) -> int:
 
     graph_def = program.function.graph.as_graph_def()
     groups = [list(graph_def.node), *(list(f.node_def) for f in graph_def.library.function)]
-    return sum(n.op == "Transpose" or permutes(n) for ns in groups for n in ns) + sum(len(restacked(ns)) for ns in groups)
+    return sum(sum(n.op == "Transpose" or permutes(n) for n in ns) + len(restacked(ns)) for ns in groups)
