@@ -95,7 +95,8 @@ def _float_ops(flatbuffer: bytes) -> list[str]:
     return sorted({r.op for r in op_census(flatbuffer) if r.op not in _GLUE and r.input_type in ("FLOAT32", "FLOAT16")})
 
 
-def _integer_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str] = ()) -> Any:
+def _integer_savedmodel(source: Any, options: ConvertOptions,
+                        passes: Sequence[str] = ()) -> contextlib.AbstractContextManager[str]:
     """The SavedModel to quantize (``tf_tflite.tflite_savedmodel``), rebuilt with ``passes`` and, where the
     ONNX model has padded MaxPools, edge padding for them."""
     onnx_path = _onnx_path(options)
