@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.verify.localize import cpu_has_vnni  # where ONNX Runtime's u8 x s8 products are exact
+
 __all__ = ["Entry", "ENTRIES", "entry"]
 
 Feeds = Callable[[], dict[str, Any]]
@@ -42,19 +44,6 @@ def _rng() -> Any:
 
 def _image(shape: tuple[int, ...], name: str = "x") -> Feeds:
     return lambda: {name: _rng().random(shape, dtype="float32")}
-
-
-def _ort_integer_products_exact() -> bool:
-    """Whether ONNX Runtime's u8 x s8 products (quantize_dynamic's models) are exact on this CPU. On x86
-    without VNNI (AVX2 only) its kernels sum pairs of products in int16 with saturation, so full-range int8
-    weights come out inexact there (MatMulInteger off by thousands), where bridge's TF ops compute exactly."""
-    import platform
-
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return True
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
-    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 # -- downloaded wheels -------------------------------------------------------------------------------------
@@ -187,7 +176,7 @@ DOWNLOADED = [
               "h0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32"),
               "c0": (_rng().standard_normal((3, 1, 512)) * 0.1).astype("float32")}, True,
           # its 512-unit states drift past the dynamic-quantisation thresholds from ORT's saturated products
-          **({} if _ort_integer_products_exact() else {
+          **({} if cpu_has_vnni() else {
               "expect": "error", "note": "ONNX Runtime's int8 products saturate on this CPU (x86 without VNNI)"})),
     Entry("arabic-name-romanizer GRU encoder", "pytorch (TorchScript exporter)",
           _from_wheel(_ROMANIZER, "arabic_name_romanizer/resources/encoder.onnx"), _romanizer("encoder"), True),
