@@ -131,7 +131,9 @@ def onnx_float64_outputs(model: Any, feeds: Mapping[str, Any]) -> dict[str, Any]
     import numpy as np
     from onnx.reference import ReferenceEvaluator
 
-    evaluator = ReferenceEvaluator(double_onnx(model))
+    from bridge.verify.reference_ops import reference_ops
+
+    evaluator = ReferenceEvaluator(double_onnx(model), new_ops=reference_ops())
     doubled = {name: np.asarray(v).astype(np.float64) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
                for name, v in feeds.items()}
     names = [o.name for o in model.graph.output]
