@@ -219,14 +219,14 @@ def convert(
         options.variants["tflite"] = request.variants()
         options.extra.update(request.extra())
     references = _early_references(model, sets, device, progress) if verify else None
+    given = inputs is not None or input_shapes or shapes or model.example_inputs is not None
+    unsized = "" if given else unsized_hint(model.input_specs)
     try:
         artifacts = run_conversions(model, steps, Path(out_dir), options, force=force, progress=progress)
     except UnsupportedError as exc:  # shapes were specialised to random inputs sized 1 where the model is dynamic
-        given = inputs is not None or input_shapes or shapes or model.example_inputs is not None
-        hint = "" if given else unsized_hint(model.input_specs)
-        if not hint:
+        if not unsized:
             raise
-        raise UnsupportedError(f"{exc}; {hint}") from exc
+        raise UnsupportedError(f"{exc}; {unsized}") from exc
     result = ConversionResult(source=model, inputs=sets[0], artifacts=artifacts)
     _attach_graph_figures(artifacts, result)
     calibrated = [a.label for a in artifacts if str(a.meta.get("report", {}).get("calibration", "")).startswith("generated")]
@@ -238,6 +238,8 @@ def convert(
             result.parity = _verify_sets(model, artifacts, sets, tolerances, device, references)
             if request is not None:
                 _verify_quantized_into(result, request.calibration, min_snr, min_cosine, device)
+        if unsized and result.first_failure:  # a window wider than a size-1 axis, say: the size may be the cause
+            result.notes.append(f"parity failed where {unsized}")
         with progress.step("localising"):
             _localize_into(result, sets, tolerances, localize, request.calibration if request is not None else None)
     if gradients or train_steps:

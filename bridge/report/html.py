@@ -17,6 +17,7 @@ from typing import Any
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
 from bridge.report.quant import html_section as _quantization_section
+from bridge.verify.compare import failure_reason
 from bridge.report.svg import bar_chart, line_chart
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
@@ -231,7 +232,7 @@ def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     fixed = not calibrated and out.get("rule") != "snr"
     cells += [("num", _e(fmt_num(out.get(k)) if fixed else "-")) for k in ("atol", "rtol")]
     cells += [("num", _e(fmt_num(out.get(k)) if calibrated else "-")) for k in ("error", "noise_floor", "noise_ratio")]
-    cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(out.get("problem", "")))]
+    cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(failure_reason(out.get("problem", ""), out.get("nonfinite_mismatches", 0))))]
     return ("pass" if passed else "fail"), cells
 
 

@@ -83,7 +83,7 @@ def quant_tables(quantization: Sequence[Mapping[str, Any]], parity: Sequence[Any
             continue
         for out in stage.outputs:
             verdict = ("[dim]baseline[/] " if stage.advisory else "") + (
-                "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}")
+                "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.reason if out.reason else ''}")
             outputs.add_row(esc(stage.label), esc(stage.reference), esc(out.name), _db(getattr(out, "snr_db", None)),
                             _db(getattr(out, "min_snr_db", None)), _cos(out.cosine), _cos(getattr(out, "min_cosine", None)),
                             f"{out.max_abs:.2e}", f"{out.mean_abs:.2e}", _share(getattr(out, "top1_agreement", None)),

@@ -34,7 +34,7 @@ def parity_table(parity: Sequence[Any]) -> Any:
             table.add_row(*lead, "-", "", "", "", "", "", f"[red]FAIL[/] {stage.error}")
             continue
         for out in stage.outputs:
-            verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.problem if out.problem else ''}"
+            verdict = "[green]pass[/]" if out.passed else f"[red]FAIL[/]{' ' + out.reason if out.reason else ''}"
             if out.rule == "snr":  # a source that quantises at run time (bridge.verify.run_time_quant)
                 verdict += f" (SNR {_db(out.snr_db)} dB >= {out.min_snr_db:g}, cosine {out.cosine:.4f})"
             elif out.rule not in ("fixed", "calibrated"):  # judged by another rule (e.g. detections as box sets)

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Tolerances", "OutputParity", "StageParity", "compare_output", "compare_outputs", "error_histogram"]
+__all__ = ["Tolerances", "OutputParity", "StageParity", "compare_output", "compare_outputs", "error_histogram",
+           "failure_reason"]
 
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
@@ -72,6 +73,17 @@ class OutputParity:
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+
+    @property
+    def reason(self) -> str:
+        """What a failed verdict prints beside FAIL: the problem, or the NaN/inf the sides disagree on."""
+        return failure_reason(self.problem, self.nonfinite_mismatches)
+
+
+def failure_reason(problem: str, nonfinite_mismatches: int) -> str:
+    if problem or not nonfinite_mismatches:
+        return problem
+    return f"{nonfinite_mismatches} NaN/inf not matched by the other side"
 
 
 @dataclass

@@ -34,6 +34,7 @@ class Localization:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     layer: str = ""  # the Caffe layer, for models converted from Caffe
     hint: str = ""  # a known cause on the reference's side, when one applies
+    problem: str = ""  # why the output failed when its numbers don't say (shapes differ, NaN against numbers)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,8 +45,9 @@ class Localization:
         where = f" (module {self.module})" if self.module else f" (Caffe layer {self.layer})" if self.layer else ""
         inputs = ", ".join(f"{i['name']} {i['max_abs']:.2e}" for i in self.inputs) or "none"
         hint = f"; {self.hint}" if self.hint else ""
+        error = self.problem or f"max_abs {self.max_abs:.2e}"
         return (f"{self.candidate} vs {self.reference}: first divergence at node '{self.node}' ({self.op_type}){where}, "
-                f"output '{self.output}' max_abs {self.max_abs:.2e}; its inputs' max_abs: {inputs}{hint}")
+                f"output '{self.output}' {error}; its inputs' max_abs: {inputs}{hint}")
 
 
 _INTEGER_PRODUCTS = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "MatMulIntegerToFloat"}
@@ -141,7 +143,7 @@ def localize_tf(onnx_path: str | Path, feeds: Mapping[str, Any], tolerances: Tol
         result.checked += 1
         if not parity.passed:
             result.node, result.op_type, result.output = node.name or out, node.op_type, out
-            result.max_abs, result.max_rel = parity.max_abs, parity.max_rel
+            result.max_abs, result.max_rel, result.problem = parity.max_abs, parity.max_rel, parity.reason
             result.module = module_path(node)
             result.layer = next((p.value for p in node.metadata_props if p.key == CAFFE_LAYER_KEY), "")
             result.inputs = [{"name": i, "max_abs": errors.get(i, 0.0)} for i in node.input if i]

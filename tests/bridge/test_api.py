@@ -132,3 +132,22 @@ def test_a_conversion_failing_on_dims_sized_1_for_want_of_a_shape_names_them_and
         bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "a", quiet=True)
     assert bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8x8"],
                           quiet=True).passed
+
+
+def test_parity_failing_on_dims_sized_1_for_want_of_a_shape_says_so(tmp_path):
+    """atspm-detector's pair net pools a time axis T by 2: at T=1 the pool has no window (ONNX: length 0, so
+    TF's mean is NaN) while ONNX Runtime pools one. The run says the size was guessed, and T=8 passes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2], strides=[2]),
+             helper.make_node("ReduceMean", ["p"], ["y"], axes=[2], keepdims=0)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "T"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m.onnx"))
+    guessed = bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "a", quiet=True)
+    assert not guessed.passed
+    assert any(w.startswith("parity failed where the dynamic input dimensions x[2]=T were given size 1")
+               for w in guessed.warnings), guessed.warnings
+    sized = bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8"], quiet=True)
+    assert sized.passed and not any("parity failed" in w for w in sized.warnings)

@@ -79,3 +79,11 @@ def test_argmax_ties_are_judged_on_the_data_they_select(tmp_path):
     res = compare_outputs(ref, wrong)
     excuse_argmax_ties(res, ref, wrong, path, feeds)
     assert not res[0].passed
+
+
+def test_a_failure_names_its_unmatched_nonfinite_values_or_its_problem():
+    ref = np.array([1.0, 2.0, 3.0])
+    assert compare_output("y", ref, np.array([np.inf, np.nan, 3.0]), 1e-4, 1e-3).reason == \
+        "2 NaN/inf not matched by the other side"
+    assert compare_output("y", ref, ref[:2], 1e-4, 1e-3).reason == "shape [2] != reference [3]"
+    assert compare_output("y", ref, ref + 1.0, 1e-4, 1e-3).reason == ""  # the numbers say why

@@ -52,6 +52,20 @@ def test_localisation_names_the_broken_node(tmp_path):
     assert found.inputs == [{"name": "h", "max_abs": pytest.approx(0.0, abs=1e-5)}]
 
 
+def test_localisation_names_a_shape_that_differs(tmp_path):
+    """An output of another shape has no max_abs to speak of: the description gives both shapes."""
+    import tensorflow as tf
+
+    path = tmp_path / "m.onnx"
+    _model(path)
+    feeds = {"x": np.random.default_rng(1).standard_normal((2, 8)).astype(np.float32)}
+    tanh_since = max(k.since for k in OPS.keys() if k.op_type == "Tanh")
+    with broken_handler("Tanh", tanh_since, lambda ctx: tf.math.tanh(ctx.inputs[0])[:, :15]):
+        found = localize_tf(path, feeds)
+    assert (found.node, found.problem) == ("squash", "shape [2, 15] != reference [2, 16]")
+    assert "output 't' shape [2, 15] != reference [2, 16]; its inputs' max_abs: h " in found.describe()
+
+
 def test_module_path_from_exporter_metadata_and_node_names():
     node = helper.make_node("Gemm", ["a"], ["b"], name="node_linear")
     entry = node.metadata_props.add()
