@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Forms", "traced_forms", "permute", "to_channels_last", "to_channels_first", "data_in", "data_out",
-           "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add",
+__all__ = ["Forms", "traced_forms", "float64_kept", "permute", "to_channels_last", "to_channels_first", "data_in",
+           "data_out", "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add",
            "as_bias_add", "on_product_rows"]
 
 
@@ -41,6 +41,17 @@ def traced_forms(tflite: bool = False) -> Iterator[Forms]:
         yield forms
     finally:
         _FORMS.reset(token)
+
+
+def float64_kept() -> bool:
+    """Whether a handler that would compute in float64 may: yes in TF's forms (counted as a TF-only form), no
+    in TFLite's, which has no float64 kernels beyond CAST and BITCAST. Ask once per node."""
+    forms = _FORMS.get()
+    if forms is not None and forms.tflite:
+        return False
+    if forms is not None:
+        forms.tf_only += 1
+    return True
 
 
 # Up to this many elements, moving one short axis (an image's 2-4 channels) by Unpack and Pack beats a

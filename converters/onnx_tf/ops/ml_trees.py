@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge_converters.onnx_tf.ops._common import float64_kept
 from bridge_converters.onnx_tf.ops._ml_common import ML, POST_TRANSFORMS, post_transform
 from bridge_converters.onnx_tf.registry import onnx_op
 
@@ -35,15 +36,44 @@ def _tree_depth(roots: list[int], true_ids: Any, false_ids: Any, true_leaf: Any,
     return max([0] + [visit(r, ()) for r, leaf in zip(roots, root_leaf) if not leaf])
 
 
-def work_dtype(x: Any, *values: Any) -> tuple[Any, Any]:
-    """float32 unless X is float64 or a split (threshold, set member, leaf weight) needs float64 to stay
-    itself; TFLite has no float64 kernels, and ONNX Runtime computes a float ensemble in float32."""
+def compares_in_float32(x: Any, *values: Any) -> bool:
+    """Whether X and every split value (threshold, set member) compare exactly in float32: X is not float64
+    and each value is itself in float32. ONNX Runtime compares such an ensemble in float32."""
     import numpy as np
     import tensorflow as tf
 
-    exact = all(np.array_equal(np.asarray(v, np.float64).astype(np.float32).astype(np.float64), np.asarray(v, np.float64),
-                               equal_nan=True) for v in values)
-    return (tf.float32, np.float32) if x.dtype != tf.float64 and exact else (tf.float64, np.float64)
+    return x.dtype != tf.float64 and all(
+        np.array_equal(np.asarray(v, np.float64).astype(np.float32).astype(np.float64), np.asarray(v, np.float64),
+                       equal_nan=True) for v in values)
+
+
+def score_types(x: Any, *values: Any) -> tuple[Any, Any]:
+    """(tf, numpy) dtype the leaf weights add up in: float64 where the walk compares in float64, in TF's forms;
+    float32 otherwise. TFLite has no float64 arithmetic: its forms add in float32 (about 1e-7 relative)."""
+    import numpy as np
+    import tensorflow as tf
+
+    if compares_in_float32(x, *values) or not float64_kept():
+        return tf.float32, np.float32
+    return tf.float64, np.float64
+
+
+_INT64_MIN = -(2**63)
+_INF_KEY = 0x7FF0000000000000  # the order key of +inf (-inf: its negation); beyond either lies NaN
+
+
+def _order_keys(values: Any) -> Any:
+    """float64 values as int64 keys in the same order: the IEEE bits, with negative numbers' magnitude
+    negated (-0.0 and 0.0 both 0). Exact for every double, and TFLite runs it with builtins (BITCAST, MINIMUM,
+    SUB, SELECT)."""
+    import numpy as np
+    import tensorflow as tf
+
+    if not tf.is_tensor(values):
+        bits = np.asarray(values, np.float64).view(np.int64)
+        return np.where(bits < 0, _INT64_MIN - np.minimum(bits, 0), bits)
+    bits = tf.bitcast(tf.cast(values, tf.float64), tf.int64)
+    return tf.where(bits < 0, tf.constant(_INT64_MIN, tf.int64) - tf.minimum(bits, 0), bits)
 
 
 def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: dict[str, Any]) -> Any:
@@ -54,13 +84,18 @@ def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: di
     indexes the leaf table or the branch table, ``missing`` (NaN goes the true way) and ``table``, the
     MEMBER sets padded with NaN. All pairs walk in lockstep for ``depth`` steps of gathers; a pair that
     reached a leaf stays there. Comparisons run in float32 where X and every split are exact in it (as ONNX
-    Runtime compares, and as TFLite can), else in float64.
+    Runtime compares), else on int64 order keys of the float64 values: exact, and builtin in TFLite too.
     """
+    import numpy as np
     import tensorflow as tf
 
-    work, np_work = work_dtype(x, tables["splits"], tables["table"])
-    tables = {k: (v.astype(np_work) if k in ("splits", "table") else v) for k, v in tables.items()}
-    x64 = tf.cast(x, work)
+    in_float32 = compares_in_float32(x, tables["splits"], tables["table"])
+    if in_float32:
+        tables = {k: (v.astype(np.float32) if k in ("splits", "table") else v) for k, v in tables.items()}
+        values = tf.cast(x, tf.float32)
+    else:
+        tables = {k: (_order_keys(v) if k in ("splits", "table") else v) for k, v in tables.items()}
+        values = _order_keys(x)
     batch = tf.shape(x)[0]
     # A tree that is a single leaf starts (and stays) at that leaf.
     start = [int(tables["true_ids"][r]) if leaf else r for r, leaf in zip(roots, root_leaf)]
@@ -70,16 +105,22 @@ def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: di
 
     def step(node: Any, is_leaf: Any) -> tuple[Any, Any]:
         safe = tf.where(is_leaf, tf.zeros_like(node), node)
-        value = tf.gather(x64, tf.gather(c["feats"], safe), batch_dims=1)
+        value = tf.gather(values, tf.gather(c["feats"], safe), batch_dims=1)
         split = tf.gather(c["splits"], safe)
         mode = tf.gather(c["modes"], safe)
         member = tf.reduce_any(value[..., None] == tf.gather(c["table"], safe), axis=-1)
         outcomes = [value <= split, value < split, value >= split, value > split, value == split,
                     value != split, member]
+        if in_float32:
+            nan = tf.math.is_nan(value)
+        else:  # keys order NaN beyond the infinities: every comparison but != is false for it, as in IEEE
+            nan = (value > _INF_KEY) | (value < -_INF_KEY)
+            outcomes = [o if k == 5 else o & ~nan for k, o in enumerate(outcomes)]
+            outcomes[5] = outcomes[5] | nan
         cond = tf.zeros_like(is_leaf)
         for k, outcome in enumerate(outcomes):
             cond = tf.where(mode == k, outcome, cond)
-        cond = cond | (tf.gather(c["missing"], safe) & tf.math.is_nan(value))
+        cond = cond | (tf.gather(c["missing"], safe) & nan)
         nxt = tf.where(cond, tf.gather(c["true_ids"], safe), tf.gather(c["false_ids"], safe))
         nxt_leaf = tf.where(cond, tf.gather(c["true_leaf"], safe), tf.gather(c["false_leaf"], safe))
         return tf.where(is_leaf, node, nxt), is_leaf | nxt_leaf
@@ -147,10 +188,10 @@ def tree_ensemble(ctx: Any) -> Any:
     node = walk(x, roots, root_leaf, depth, dict(modes=modes, feats=feats, splits=splits, true_ids=true_ids,
                                                   false_ids=false_ids, true_leaf=true_leaf, false_leaf=false_leaf,
                                                   missing=missing, table=table))
-    _, np_work = work_dtype(x, splits, table)
-    weights = tf.cast(tf.gather(tf.constant(leaf_w.astype(np_work)), node), x.dtype)  # [B, T]
+    score, np_score = score_types(x, splits, table)
+    weights = tf.gather(tf.constant(leaf_w.astype(np_score)), node)  # [B, T]
     if agg == 0:
-        weights = weights / tf.constant(n_trees, x.dtype)
+        weights = weights / tf.constant(n_trees, score)
     seg = tf.reshape(tf.range(tf.cast(batch, tf.int64))[:, None] * n_targets + tf.gather(tf.constant(leaf_t), node),
                      [-1])
     n_seg = tf.cast(batch, tf.int64) * n_targets
@@ -158,7 +199,7 @@ def tree_ensemble(ctx: Any) -> Any:
     reduce = {0: tf.math.unsorted_segment_sum, 1: tf.math.unsorted_segment_sum,
               2: tf.math.unsorted_segment_min, 3: tf.math.unsorted_segment_max}[agg]
     y = tf.reshape(reduce(tf.reshape(weights, [-1]), seg, n_seg), tf.stack([batch, n_targets]))
-    return post_transform(y, post)
+    return tf.cast(post_transform(y, post), x.dtype)
 
 
 # -- TreeEnsembleClassifier / TreeEnsembleRegressor (opsets 1 and 3) ----------------------------------------
@@ -252,8 +293,8 @@ def _legacy_forest(ctx: Any, prefix: str, n_outputs: int) -> tuple[Any, Any, Any
     if x.shape.rank == 1:
         x = x[None, :]
     leaves = walk(x, roots, root_leaf, depth, tables)
-    _, np_work = work_dtype(x, tables["splits"], tables["table"])
-    return tf.gather(tf.constant(table.astype(np_work)), leaves), tf.gather(tf.constant(has), leaves), len(roots)
+    _, np_score = score_types(x, tables["splits"], tables["table"])
+    return tf.gather(tf.constant(table.astype(np_score)), leaves), tf.gather(tf.constant(has), leaves), len(roots)
 
 
 def _post(ctx: Any) -> int:
@@ -292,10 +333,9 @@ def tree_ensemble_regressor(ctx: Any) -> Any:
     if base is not None and len(base):
         y = y + tf.constant(base, y.dtype)
     post = _post(ctx)
-    y = tf.cast(y, _out_dtype(ctx.inputs[0]))
-    if n_targets == 1 and post != 4:  # ORT transforms a single target only by PROBIT
-        return y
-    return post_transform(y, post)
+    if n_targets > 1 or post == 4:  # ORT transforms a single target only by PROBIT
+        y = post_transform(y, post)
+    return tf.cast(y, _out_dtype(ctx.inputs[0]))
 
 
 @onnx_op("TreeEnsembleClassifier", since=1, domain=ML)
@@ -323,7 +363,7 @@ def tree_ensemble_classifier(ctx: Any) -> Any:
         if len(base):
             y, scored = y + tf.constant(base, y.dtype), scored | tf.constant(np.arange(n) < len(base))[None, :]
         best = tf.argmax(tf.where(scored, y, -np.inf), axis=1)
-        return [tf.gather(tf.constant(labels), best), post_transform(tf.cast(y, dtype), post)]
+        return [tf.gather(tf.constant(labels), best), tf.cast(post_transform(y, post), dtype)]
     # Two classes. ORT decides from the class ids present, as here, not per sample.
     s0, s1 = y[:, 0], y[:, 1]
     has1 = 1 in class_ids
@@ -342,20 +382,27 @@ def tree_ensemble_classifier(ctx: Any) -> Any:
         all_positive = bool(np.all(_floats(ctx, "class_weights") >= 0))
         label_pos = positive > (0.5 if all_positive else 0.0)
         label = tf.where(label_pos, tf.constant(labels[1]), tf.constant(labels[0]))
-        mode = np.where(all_positive, 0, 2)  # 0/1: [1 - s, s]; 2/3: [-s, s], through LOGISTIC if asked
+        mode = 0 if all_positive else 2  # 0/1: [1 - s, s]; 2/3: [-s, s], through LOGISTIC if asked
     else:
         label = tf.where(positive > 0, tf.constant(labels[1] if labels.dtype == object else np.int64(1)),
                          tf.constant(labels[0] if labels.dtype == object else np.int64(0)))
         mode = -1
+    return [label, tf.cast(_binary_scores(s0, s1, positive, two, mode, post), dtype)]
+
+
+def _binary_scores(s0: Any, s1: Any, positive: Any, two: bool, mode: int, post: int) -> Any:
+    """The [B, 1 or 2] scores of a two-class ensemble, by ORT's rules (see tree_ensemble_classifier)."""
+    import tensorflow as tf
+
     if two:
-        return [label, post_transform(tf.cast(tf.stack([s0, s1], axis=1), dtype), post)]
-    s = tf.cast(positive, dtype)
+        return post_transform(tf.stack([s0, s1], axis=1), post)
+    s = positive
     if post == 4:
-        return [label, post_transform(s[:, None], 4)]
+        return post_transform(s[:, None], 4)
     if mode == 0:
-        return [label, tf.stack([1 - s, s], axis=1)]
+        return tf.stack([1 - s, s], axis=1)
     if mode == 2:
         if post == 2:
-            return [label, tf.stack([tf.sigmoid(-s), tf.sigmoid(s)], axis=1)]
-        return [label, tf.stack([-s, s], axis=1)]
-    return [label, s[:, None]]
+            return tf.stack([tf.sigmoid(-s), tf.sigmoid(s)], axis=1)
+        return tf.stack([-s, s], axis=1)
+    return s[:, None]

@@ -170,3 +170,29 @@ def test_tree_ensemble_post_transform(post):
     want = {1: cc.softmax, 2: cc.logistic, 3: cc.softmax_zero, 4: cc.probit}[post](raw)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def double_forest_at_its_thresholds(modes=(0, 1, 2, 3, 4, 5, 6)):
+    """A float64 TreeEnsemble (atspm-detector's LightGBM files) whose splits and set members float32 cannot
+    hold, and inputs on, and one double step either side of, every one of them: rounded to float32, each
+    such neighbour equals its split, so a float32 walk would take the wrong branch."""
+    attrs = random_forest(n_trees=4, depth=4, n_features=3, n_targets=2, modes=list(modes))
+    splits = numpy_helper.to_array(attrs["nodes_splits"]).astype(np.float64) + 0.1
+    attrs["nodes_splits"] = numpy_helper.from_array(splits, "nodes_splits")
+    if "membership_values" in attrs:
+        members = numpy_helper.to_array(attrs["membership_values"]).astype(np.float64) + 0.1
+        attrs["membership_values"] = numpy_helper.from_array(members, "membership_values")
+        splits = np.concatenate([splits, members[~np.isnan(members)]])
+    attrs["leaf_weights"] = numpy_helper.from_array(
+        numpy_helper.to_array(attrs["leaf_weights"]).astype(np.float64) / 3, "leaf_weights")
+    near = np.concatenate([splits, np.nextafter(splits, np.inf), np.nextafter(splits, -np.inf), [np.nan, -0.0, 0.0]])
+    assert np.any((near.astype(np.float32) == splits[0].astype(np.float32)) & (near != splits[0]))
+    x = np.random.default_rng(3).choice(near, (64, 3))
+    return attrs, x
+
+
+@pytest.mark.parametrize("runtime,modes", [("reference", range(7)), ("onnxruntime", range(6))])
+def test_double_tree_ensemble_compares_every_double_exactly(runtime, modes):
+    """onnxruntime takes integer set members only: against it the forest has no MEMBER node."""
+    attrs, x = double_forest_at_its_thresholds(modes)
+    check("TreeEnsemble", {"x": x}, attrs, onnx.TensorProto.DOUBLE, runtime=runtime, rtol=1e-12)

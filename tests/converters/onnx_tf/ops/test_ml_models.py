@@ -124,6 +124,29 @@ def test_float32_tree_ensemble_reaches_tflite_with_builtin_kernels(tmp_path):
     assert not [op for op in ops if op.startswith("Flex")], ops
 
 
+
+def test_double_tree_ensemble_reaches_tflite_with_builtin_kernels(tmp_path):
+    """atspm-detector's LightGBM files: float64 X and splits. The SavedModel adds leaf weights in float64 (a
+    TF-only form); TFLite, which has no float64 kernels, walks the same int64 order keys with builtins and
+    adds in float32. Both take every branch ONNX Runtime takes, on inputs a double step from each split."""
+    import bridge
+    from tests.converters.onnx_tf.ops.test_ml import double_forest_at_its_thresholds, ml_model
+    from tests.fixtures.test_model_zoo import _tflite_ops
+
+    attrs, x = double_forest_at_its_thresholds(range(6))
+    path = tmp_path / "trees.onnx"
+    m = ml_model("TreeEnsemble", {"x": x}, attrs, onnx.TensorProto.DOUBLE)
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, [len(x), 2]))
+    onnx.save(m, path)
+    result = bridge.convert(str(path), to="tflite", out_dir=tmp_path / "out", inputs={"x": x}, quiet=True)
+    assert result.passed, result.to_json()["parity"]
+    saved = next(a for a in result.artifacts if a.format == "tf")
+    assert saved.meta["tf_only_forms"] == 1
+    ops = _tflite_ops(next(a.path for a in result.artifacts if a.format == "tflite"))
+    assert "BITCAST" in ops and not [op for op in ops if op.startswith("Flex")], ops
+    scores = {s.format: max(o.max_abs for o in s.outputs) for s in result.parity if s.reference == "onnx"}
+    assert scores["tf"] < 1e-12 and 1e-12 < scores["tflite"] < 1e-6, scores  # TFLite adds in float32
+
 @pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC"])
 def test_tree_ensemble_classifier_multiclass(post):
     a, w = _forest(3, [0, 1, 2])
