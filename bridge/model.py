@@ -110,3 +110,6 @@ class ConvertOptions:
     variant: str = ""
     # Artifacts made earlier in this run (and the source), by label, so an edge can read its provenance.
     upstream: dict[str, Any] = field(default_factory=dict)
+    # A folder that lasts the whole run (the pipeline's staging), where an edge may keep work that its other
+    # variants reuse; None outside a pipeline run.
+    scratch: Path | None = None

@@ -71,7 +71,7 @@ def run_conversions(
             label = f"{step.target}[{variant}]" if variant else step.target
             with progress.step(f"{step.source} → {label} ({step.name})"):
                 start = time.perf_counter()
-                step_options = replace(options, variant=variant, upstream=dict(made))
+                step_options = replace(options, variant=variant, upstream=dict(made), scratch=staging)
                 try:
                     artifact = step.fn(made[step.source], tmp_path, step_options)
                 except BridgeError:

@@ -55,7 +55,8 @@ def tflite_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str
     That is ``source`` itself, unless ``source`` was converted from an ONNX model earlier in this run and
     either ``passes`` (``bridge_converters.onnx_tf.passes``) are asked for or its serving function took forms
     that only TF runs faster (its ``tf_only_forms``, e.g. Unpack and Pack for a small input's transpose). Then
-    it is rebuilt from that ONNX model, with the same input shapes, the passes and TFLite's forms, in a
+    it is rebuilt from that ONNX model, with the same input shapes, the passes and TFLite's forms: once per
+    run and set of passes in the run's scratch folder (float, fp16 and int8 files share it), else in a
     temporary folder that goes when the block ends.
     """
     upstream = options.upstream.get("onnx")
@@ -63,14 +64,21 @@ def tflite_savedmodel(source: Any, options: ConvertOptions, passes: Sequence[str
     if upstream is None or not (passes or meta.get("tf_only_forms")):
         yield str(source.path)
         return
+    if options.scratch is None:
+        with tempfile.TemporaryDirectory(prefix="bridge-tflite-") as tmp:
+            yield _rebuild(upstream, Path(tmp) / "savedmodel", options, passes)
+        return
+    kept = options.scratch / f".tflite-forms-{'-'.join(passes) or 'plain'}"
+    yield str(kept) if (kept / "saved_model.pb").is_file() else _rebuild(upstream, kept, options, passes)
+
+
+def _rebuild(onnx_model: Any, out_path: Path, options: ConvertOptions, passes: Sequence[str]) -> str:
     from bridge.registry import REGISTRY
 
-    rebuild = replace(options, variant="", jit_compile=False, upstream={},
+    rebuild = replace(options, variant="", jit_compile=False, upstream={}, scratch=None,
                       extra={"passes": list(passes), "forms": "tflite"})
-    with tempfile.TemporaryDirectory(prefix="bridge-tflite-") as tmp:
-        rebuilt = REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=Path(upstream.path)),
-                                                 Path(tmp) / "savedmodel", rebuild)
-        yield str(rebuilt.path)
+    return str(REGISTRY.get("onnx", "tf").fn(Artifact(format="onnx", path=Path(onnx_model.path)), out_path,
+                                             rebuild).path)
 
 
 def _convert(saved_model: str, allow_flex: bool) -> bytes:

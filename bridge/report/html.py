@@ -232,7 +232,8 @@ def _output_row(out: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     fixed = not calibrated and out.get("rule") != "snr"
     cells += [("num", _e(fmt_num(out.get(k)) if fixed else "-")) for k in ("atol", "rtol")]
     cells += [("num", _e(fmt_num(out.get(k)) if calibrated else "-")) for k in ("error", "noise_floor", "noise_ratio")]
-    cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(failure_reason(out.get("problem", ""), out.get("nonfinite_mismatches", 0))))]
+    why = failure_reason(out.get("problem", ""), out.get("nonfinite_mismatches", 0))
+    cells += [("num", _e(_shape(out.get("shape")))), ("", _e(out.get("dtype", ""))), ("", _e(why))]
     return ("pass" if passed else "fail"), cells
 
 

@@ -28,14 +28,26 @@ def _small_rgb_cnn():
     return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1)).eval()
 
 
-def test_a_small_image_model_takes_tf_forms_in_the_savedmodel_and_tflite_forms_in_every_tflite_file(tmp_path):
+def test_a_small_image_model_takes_tf_forms_in_the_savedmodel_and_tflite_forms_in_every_tflite_file(tmp_path,
+                                                                                                      monkeypatch):
     """The 3-channel input and output transposes are Unpack + Pack in the SavedModel (no pool wake-up in TF);
-    every TFLite file is rebuilt from the ONNX model with TRANSPOSE there (XNNPACK takes no PACK/UNPACK)."""
+    every TFLite file is converted from a rebuild of the ONNX model with TRANSPOSE there (XNNPACK takes no
+    PACK/UNPACK), and the float and fp16 files share one rebuild."""
     import numpy as np
 
     import bridge
+    import bridge_converters.tf_tflite as edge
     from bridge.inspect.figures import graph_figures
     from bridge.tflite_flatbuffer import op_census
+
+    rebuilds: list[tuple[str, ...]] = []
+    rebuild = edge._rebuild
+
+    def counted(model, out, options, passes):
+        rebuilds.append(tuple(passes))
+        return rebuild(model, out, options, passes)
+
+    monkeypatch.setattr(edge, "_rebuild", counted)
 
     x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
     result = bridge.convert(_small_rgb_cnn(), to="tflite", out_dir=tmp_path, inputs=[x], quantize="fp16,int8",
@@ -49,3 +61,4 @@ def test_a_small_image_model_takes_tf_forms_in_the_savedmodel_and_tflite_forms_i
     for lite in lites:
         ops = {r.op for r in op_census(lite.path.read_bytes())}
         assert "TRANSPOSE" in ops and not ops & {"PACK", "UNPACK"}, (lite.variant, ops)
+    assert len(rebuilds) == len(set(rebuilds)) and () in rebuilds, rebuilds  # once per set of passes

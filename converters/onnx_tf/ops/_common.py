@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Forms", "traced_forms", "float64_kept", "permute", "to_channels_last", "to_channels_first", "data_in",
-           "data_out", "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32", "bias_add",
-           "as_bias_add", "on_product_rows"]
+           "data_out", "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32",
+           "bias_add", "as_bias_add", "on_product_rows"]
 
 
 _AXES = "abcdefghijklmnopqrstuvwxyz"  # einsum subscripts
