@@ -17,8 +17,8 @@ from typing import Any
 from bridge.report._write import write_text_atomic
 from bridge.report.junit import fmt_num, stage_name
 from bridge.report.quant import html_section as _quantization_section
-from bridge.verify.compare import failure_reason
 from bridge.report.svg import bar_chart, line_chart
+from bridge.verify.compare import failure_reason
 
 __all__ = ["render_html", "write_html", "histogram_svg", "latency_svgs"]
 

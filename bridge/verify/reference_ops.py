@@ -64,4 +64,3 @@ def reference_ops() -> list[type]:
             return (conv(x, w, b, auto_pad or "NOTSET", dilations, group or 1, pads, strides),)
 
     return [Conv]
-

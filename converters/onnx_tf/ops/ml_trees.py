@@ -390,13 +390,13 @@ def tree_ensemble_classifier(ctx: Any) -> Any:
     return [label, tf.cast(_binary_scores(s0, s1, positive, two, mode, post), dtype)]
 
 
-def _binary_scores(s0: Any, s1: Any, positive: Any, two: bool, mode: int, post: int) -> Any:
-    """The [B, 1 or 2] scores of a two-class ensemble, by ORT's rules (see tree_ensemble_classifier)."""
+def _binary_scores(s0: Any, s1: Any, s: Any, two: bool, mode: int, post: int) -> Any:
+    """The [B, 1 or 2] scores of a two-class ensemble whose positive score is ``s``, by ORT's rules (see
+    tree_ensemble_classifier)."""
     import tensorflow as tf
 
     if two:
         return post_transform(tf.stack([s0, s1], axis=1), post)
-    s = positive
     if post == 4:
         return post_transform(s[:, None], 4)
     if mode == 0:
