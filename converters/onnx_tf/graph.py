@@ -75,6 +75,8 @@ class GraphWalker:
         self.fold_constants = fold_constants
         self.static: dict[str, Any] = {}  # ONNX-order numpy values of tensors known at conversion time
         self.layouts: dict[str, Perm] = {}  # tensors held in a layout other than ONNX order
+        self.uses: Counter[str] = Counter(name for node in walk_nodes(model.graph) for name in node.input)
+        self.uses.update(o.name for o in model.graph.output)
         self._arranged: dict[tuple[int, str, Perm, int], Any] = {}  # (graph, name, layout, rank) -> tensor
         self._scopes: list[Mapping[str, Any]] = []
         self.trace: dict[str, Any] | None = None  # when a dict, every node output is recorded in it
@@ -272,7 +274,8 @@ class GraphWalker:
             value = self.static_value(name, inputs[i])
             return None if value is None else _arranged_value(value, inverse(layouts[i]) if layouts[i] else None)
 
-        return NodeView(node, opset, attrs, [t is not None for t in inputs], layouts, shapes, const)
+        return NodeView(node, opset, attrs, [t is not None for t in inputs], layouts, shapes, const,
+                        [self.uses[name] for name in node.input])
 
     def _note_static(self, name: str, tensor: Any) -> None:
         """A handler's small constant result (Shape of a tensor whose shape TF knows) counts as static, so the

@@ -69,6 +69,10 @@ class NodeView:
     layouts: list[Perm | None]  # None: absent or of unknown rank (then in ONNX order)
     shapes: list[list[int | None] | None]  # ONNX-order static shapes; None when absent or of unknown rank
     const_fn: Callable[[int], Any]  # input i's ONNX-order numpy value when static, else None (computed lazily)
+    uses: list[int] = field(default_factory=list)  # per input, how many nodes (and graph outputs) read it
+
+    def consumers(self, i: int) -> int:
+        return max(self.uses[i], 1) if i < len(self.uses) else 1
 
     def rank(self, i: int) -> int | None:
         layout = self.layouts[i] if i < len(self.layouts) else None
@@ -129,15 +133,17 @@ def _others_native(view: NodeView, first: Perm, data: int = 0) -> list[Perm | No
 
 # -- layout-free ------------------------------------------------------------------------------------
 def ELEMENTWISE(view: NodeView) -> Plan | None:  # noqa: N802 - rules read as constants at the call sites
-    """Numpy-broadcasting elementwise ops run in the layout of their first permuted input of the output's
-    rank; same-rank inputs are brought to it, lower-rank ones gain leading unit axes first."""
+    """Numpy-broadcasting elementwise ops run in one layout of their full-rank inputs: same-rank inputs are
+    brought to it, lower-rank ones gain leading unit axes first. Where those inputs disagree, the layout that
+    moves the fewest elements wins, a transpose counted shared by the tensor's readers (it is made once); a
+    tie keeps the first permuted layout, which keeps a CNN channels-last."""
     present = [i for i in range(len(view.present)) if view.present[i]]
     if not present or any(view.rank(i) is None for i in present):
         return None
     if view.opset < 7 and view.attrs.get("broadcast"):
         return None  # legacy axis-aligned broadcasting
     full = max(view.rank(i) for i in present)  # type: ignore[type-var]
-    target = next((view.layout(i) for i in present if view.rank(i) == full and _keep(view, i)), None)
+    target = _cheapest_layout(view, [i for i in present if view.rank(i) == full])
     if target is None:
         return None
     inputs: list[Perm | None] = [None] * len(view.present)
@@ -150,6 +156,29 @@ def ELEMENTWISE(view: NodeView) -> Plan | None:  # noqa: N802 - rules read as co
         if rank != full:
             broadcast[i] = full
     return Plan(inputs, [target] * view.num_outputs, broadcast=broadcast)
+
+
+def _cheapest_layout(view: NodeView, operands: list[int]) -> Perm | None:
+    """The layout among ``operands``' that the fewest elements must be transposed to (constants move at
+    conversion time; a tensor read by k nodes counts 1/k); None for ONNX order. Ties go to the first permuted
+    layout."""
+    import math
+
+    permuted = [view.layout(i) for i in operands if _keep(view, i)]
+    if not permuted:
+        return None
+    moving = [i for i in operands if view.const(i) is None]
+
+    def cost(layout: Perm) -> float:
+        return sum(math.prod(d or _UNKNOWN_DIM for d in view.shapes[i] or ()) / view.consumers(i)
+                   for i in moving if view.layout(i) != layout)
+
+    candidates = list(dict.fromkeys([*permuted, identity(len(permuted[0]))]))
+    best = min(candidates, key=cost)  # min keeps the first of equal costs: permuted layouts come first
+    return None if best == identity(len(best)) else best
+
+
+_UNKNOWN_DIM = 64  # a dynamic dim's size in _cheapest_layout's count; operands of one op mostly share it
 
 
 def ELEMENTWISE_7(view: NodeView) -> Plan | None:  # noqa: N802

@@ -60,6 +60,48 @@ def test_elementwise_broadcasts_lower_rank_operands_into_the_layout():
     assert L.ELEMENTWISE(_view("Add", [[1, 3, 4, 4], [4]], [(0, 1, 2, 3), (0,)])) is None  # nothing permuted
 
 
+def test_elementwise_takes_the_layout_that_moves_the_fewest_elements():
+    bias = (0, 2, 3, 1)  # a Transpose's result, read by 8 layers: one transpose of it serves them all
+    shapes = [[1, 4, 8, 8], [1, 4, 8, 8]]
+    # readers unknown (each counted once): a tie, which keeps the permuted layout, as a CNN wants
+    assert L.ELEMENTWISE(_view("Add", shapes, [(0, 1, 2, 3), bias])).outputs == [bias]
+    shared = _view("Add", shapes, [(0, 1, 2, 3), bias])
+    shared.uses = [1, 8]
+    assert L.ELEMENTWISE(shared) is None  # ONNX order: the shared bias moves, once for all of its readers
+    shared.uses = [8, 1]
+    assert L.ELEMENTWISE(shared).outputs == [bias]
+    # an SE block's (N, C, 1, 1) scale moves, not the feature map, however many nodes read that
+    se = _view("Mul", [[1, 16, 8, 8], [1, 16, 1, 1]], [CL, (0, 1, 2, 3)])
+    se.uses = [3, 1]
+    assert L.ELEMENTWISE(se).outputs == [CL]
+    # a constant moves at conversion time: it never decides
+    const = _view("Add", shapes, [(0, 1, 2, 3), CL], consts={0: np.zeros((1, 4, 8, 8), np.float32)})
+    assert L.ELEMENTWISE(const).outputs == [CL]
+
+
+def test_a_bias_shared_by_attention_layers_is_transposed_once():
+    """A relative-position bias that arrives through a Transpose and is added to the scores of every layer
+    (T5, rxnmap): taking the bias's layout would transpose each layer's scores and its softmax's output."""
+    node, heads, s, d, layers = helper.make_node, 2, 8, 4, 3
+    body = [node("Transpose", ["raw"], ["bias"], perm=[0, 3, 1, 2])]
+    for i in range(layers):
+        body += [node("MatMul", [f"h{i}", "kt"], [f"s{i}"]), node("Add", [f"s{i}", "bias"], [f"z{i}"]),
+                 node("Softmax", [f"z{i}"], [f"p{i}"], axis=-1), node("MatMul", [f"p{i}", "v"], [f"h{i + 1}"])]
+    value = lambda n, shape: helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)  # noqa: E731
+    graph = helper.make_graph(body, "attention", [value("h0", [1, heads, s, d]), value("kt", [1, heads, d, s]),
+                                                  value("v", [1, heads, s, d]), value("raw", [1, s, s, heads])],
+                              [value(f"h{layers}", [1, heads, s, d])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(7)
+    feeds = {i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
+             for i in graph.input}
+    program = build_program(model, use_variables=False)
+    assert transpose_count(program) == 1  # the bias to ONNX order, once; it was 2 per layer
+    got = program.function(*feeds.values())[program.output_map[f"h{layers}"]].numpy()
+    want = run_reference(model, feeds, runtime="onnxruntime")[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def _conv_model(body, outputs, channels=4, size=6, extra_inits=()):
     """x -> Conv (so that what follows reads a channels-last tensor) -> ``body`` nodes."""
     rng = np.random.default_rng(0)
