@@ -198,6 +198,9 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
         detail = first_line(exc)
         raise UnsupportedError(f"tracing the TF function failed: {type(exc).__name__}: {detail[:200]}; "
                                "please report this with the model") from exc
+    # The module keeps the traced function, not the tf.function: saving a tf.function traces it once more
+    # (twice the conversion time, and a second copy of every constant in the SavedModel).
+    module.serve = concrete
     return TfProgram(module, concrete, input_map, dict(output_map), list(dict.fromkeys(warnings)), forward_fn,
                      variable_map, forms.tf_only)
 
