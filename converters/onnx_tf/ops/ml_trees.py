@@ -12,29 +12,12 @@ from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import float64_kept
 from bridge_converters.onnx_tf.ops._ml_common import ML, POST_TRANSFORMS, post_transform
+from bridge_converters.onnx_tf.ops._tree_tables import legacy_forest, tree_depth
 from bridge_converters.onnx_tf.registry import onnx_op
 
 __all__ = ["walk"]
 
 _MEMBER = 6  # node modes: BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = 0..6
-
-def _tree_depth(roots: list[int], true_ids: Any, false_ids: Any, true_leaf: Any, false_leaf: Any,
-                root_leaf: Any) -> int:
-    """The largest number of branch nodes on a root-to-leaf path."""
-    depth: dict[int, int] = {}
-
-    def visit(i: int, seen: tuple[int, ...]) -> int:
-        if i in depth:
-            return depth[i]
-        if i in seen:
-            raise ValueError("TreeEnsemble: the node graph has a cycle")
-        below = [0 if leaf else visit(int(child), (*seen, i))
-                 for child, leaf in ((true_ids[i], true_leaf[i]), (false_ids[i], false_leaf[i]))]
-        depth[i] = 1 + max(below)
-        return depth[i]
-
-    return max([0] + [visit(r, ()) for r, leaf in zip(roots, root_leaf) if not leaf])
-
 
 def compares_in_float32(x: Any, *values: Any) -> bool:
     """Whether X and every split value (threshold, set member) compare exactly in float32: X is not float64
@@ -101,7 +84,7 @@ def walk(x: Any, roots: list[int], root_leaf: list[bool], depth: int, tables: di
     start = [int(tables["true_ids"][r]) if leaf else r for r, leaf in zip(roots, root_leaf)]
     node = tf.tile(tf.constant(start, tf.int64)[None, :], [batch, 1])  # [B, T]
     is_leaf = tf.tile(tf.constant(root_leaf, tf.bool)[None, :], [batch, 1])
-    c = {k: tf.constant(v) for k, v in tables.items()}
+    c = {k: _constant(v) for k, v in tables.items()}
 
     def step(node: Any, is_leaf: Any) -> tuple[Any, Any]:
         safe = tf.where(is_leaf, tf.zeros_like(node), node)
@@ -158,7 +141,7 @@ def tree_ensemble(ctx: Any) -> Any:
     # A root is a leaf only when both branches point at the same leaf.
     root_leaf = [bool(true_leaf[r] and false_leaf[r] and true_ids[r] == false_ids[r]) for r in roots]
     try:
-        depth = _tree_depth(roots, true_ids, false_ids, true_leaf, false_leaf, root_leaf)
+        depth = tree_depth(roots, true_ids, false_ids, true_leaf, false_leaf, root_leaf)
     except ValueError as e:
         raise ctx.unsupported(str(e)) from e
 
@@ -202,10 +185,17 @@ def tree_ensemble(ctx: Any) -> Any:
     return tf.cast(post_transform(y, post), x.dtype)
 
 
+def _constant(value: Any) -> Any:
+    """A numpy constant; bool ones through uint8, which TF turns into a tensor proto without a Python loop
+    over the elements (it has none for bool: a minute on a 5-million-node ensemble's tables)."""
+    import numpy as np
+    import tensorflow as tf
+
+    value = np.asarray(value)
+    return tf.cast(tf.constant(value.view(np.uint8)), tf.bool) if value.dtype == bool else tf.constant(value)
+
+
 # -- TreeEnsembleClassifier / TreeEnsembleRegressor (opsets 1 and 3) ----------------------------------------
-_MODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4, "BRANCH_NEQ": 5}
-
-
 def _floats(ctx: Any, name: str) -> Any:
     """A float attribute list, or its ``*_as_tensor`` form (opset 3, possibly float64)."""
     import numpy as np
@@ -216,85 +206,30 @@ def _floats(ctx: Any, name: str) -> Any:
     return None if value is None else np.asarray(value, dtype=np.float64).ravel()
 
 
+_LEGACY_INTS = ("nodes_treeids", "nodes_nodeids", "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids",
+                "nodes_missing_value_tracks_true", "nodes_featureids")
+
+
 def _legacy_forest(ctx: Any, prefix: str, n_outputs: int) -> tuple[Any, Any, Any]:
     """Walk the trees of a v1/v3 ensemble; returns (per-tree leaf weights [B, T, n_outputs], the same
     mask of "this leaf carries a weight for that output", number of trees). ``prefix`` is ``class`` or
     ``target``: the attributes that list the leaf weights."""
-    import numpy as np
     import tensorflow as tf
 
-    def ints(name: str) -> Any:
-        return np.asarray(ctx.attr(name, []), dtype=np.int64).ravel()
-
-    tree_ids, node_ids = ints("nodes_treeids"), ints("nodes_nodeids")
-    modes = list(ctx.attr("nodes_modes", []))
-    index = {(int(t), int(n)): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
-    is_leaf = np.array([m == "LEAF" for m in modes], bool)
-    if any(m not in _MODES and m != "LEAF" for m in modes):
-        raise ctx.unsupported(f"node modes {sorted(set(modes) - set(_MODES) - {'LEAF'})}")
-    branch_of = {i: k for k, i in enumerate(np.nonzero(~is_leaf)[0])}
-    leaf_of = {i: k for k, i in enumerate(np.nonzero(is_leaf)[0])}
-    true_ids, false_ids = ints("nodes_truenodeids"), ints("nodes_falsenodeids")
-    missing = ints("nodes_missing_value_tracks_true")
-    splits = _floats(ctx, "nodes_values")
-    feats = ints("nodes_featureids")
-
-    def child(i: int, ids: Any) -> tuple[int, bool]:
-        j = index.get((int(tree_ids[i]), int(ids[i])))
-        if j is None:
-            raise ctx.unsupported(f"node {node_ids[i]} of tree {tree_ids[i]} points at a node that does not exist")
-        return (leaf_of[j], True) if is_leaf[j] else (branch_of[j], False)
-
-    branches = list(branch_of)
-    tables: dict[str, Any] = {"modes": np.array([_MODES[modes[i]] for i in branches], np.int64),
-                              "feats": feats[branches] if branches else np.zeros(0, np.int64),
-                              "splits": splits[branches] if branches else np.zeros(0),
-                              "missing": (missing[branches] if len(missing) else np.zeros(len(branches))).astype(bool),
-                              "table": np.full((max(len(branches), 1), 1), np.nan)}
-    kids = {side: [child(i, ids) for i in branches] for side, ids in (("true", true_ids), ("false", false_ids))}
-    for side in ("true", "false"):
-        tables[f"{side}_ids"] = np.array([k for k, _ in kids[side]] or [0], np.int64)
-        tables[f"{side}_leaf"] = np.array([leaf for _, leaf in kids[side]] or [True], bool)
-    # A tree's root is its node that no other node of the tree points at (ORT: the first such node).
-    pointed = {(int(tree_ids[i]), int(ids[i])) for i in branches for ids in (true_ids, false_ids)}
-    roots, root_leaf, seen = [], [], set()
-    for i, (t, n) in enumerate(zip(tree_ids, node_ids)):
-        if int(t) in seen or (int(t), int(n)) in pointed:
-            continue
-        seen.add(int(t))
-        roots.append(leaf_of[i] if is_leaf[i] else branch_of[i])
-        root_leaf.append(bool(is_leaf[i]))
-    # walk() reads a leaf root's leaf from true_ids; give each such root a branch row that points at it
-    for k, leaf in enumerate(root_leaf):
-        if leaf:
-            for name, value in (("modes", 0), ("feats", 0), ("splits", 0.0), ("missing", False),
-                                ("true_ids", roots[k]), ("false_ids", roots[k]), ("true_leaf", True), ("false_leaf", True)):
-                tables[name] = np.append(tables[name], value)
-            tables["table"] = np.concatenate([tables["table"], np.full((1, 1), np.nan)])
-            roots[k] = len(tables["modes"]) - 1
+    attrs = {name: value for name in (*_LEGACY_INTS, f"{prefix}_treeids", f"{prefix}_nodeids", f"{prefix}_ids")
+             if (value := ctx.attr(name)) is not None}
+    attrs.update({name: _floats(ctx, name) for name in ("nodes_values", f"{prefix}_weights")})
     try:
-        depth = _tree_depth(roots, tables["true_ids"], tables["false_ids"], tables["true_leaf"], tables["false_leaf"],
-                            root_leaf)
+        forest = legacy_forest(attrs, prefix, n_outputs)
     except ValueError as e:
         raise ctx.unsupported(str(e)) from e
-
-    # Leaf weight table [leaves, outputs]: weights listed for the same (tree, node, output) add up.
-    w_tree, w_node, w_out = ints(f"{prefix}_treeids"), ints(f"{prefix}_nodeids"), ints(f"{prefix}_ids")
-    weights = _floats(ctx, f"{prefix}_weights")
-    table = np.zeros((max(len(leaf_of), 1), n_outputs))
-    has = np.zeros_like(table, bool)
-    for t, n, o, w in zip(w_tree, w_node, w_out, weights):
-        j = index.get((int(t), int(n)))
-        if j is None or not is_leaf[j] or not 0 <= o < n_outputs:
-            raise ctx.unsupported(f"a {prefix} weight names tree {t} node {n} output {o}, which is no leaf or output")
-        table[leaf_of[j], o] += w
-        has[leaf_of[j], o] = True
     x = ctx.inputs[0]
     if x.shape.rank == 1:
         x = x[None, :]
-    leaves = walk(x, roots, root_leaf, depth, tables)
-    _, np_score = score_types(x, tables["splits"], tables["table"])
-    return tf.gather(tf.constant(table.astype(np_score)), leaves), tf.gather(tf.constant(has), leaves), len(roots)
+    leaves = walk(x, forest.roots, forest.root_leaf, forest.depth, forest.tables)
+    _, np_score = score_types(x, forest.tables["splits"], forest.tables["table"])
+    return (tf.gather(tf.constant(forest.weights.astype(np_score)), leaves), tf.gather(_constant(forest.has), leaves),
+            len(forest.roots))
 
 
 def _post(ctx: Any) -> int:
