@@ -61,9 +61,34 @@ def _binary(ctx: Any) -> tuple[Any, Any]:
 def _divide(a: Any, b: Any) -> Any:
     tf = _tf()
     if a.dtype.is_integer:
-        # ONNX integer division truncates toward zero, like C.
+        # ONNX integer division truncates toward zero, like C. TFLite divides int32 only (DIV): int64
+        # operands that int32 holds, with no INT32_MIN / -1 overflow, divide there.
+        if a.dtype == tf.int64 and _narrow(a) and _narrow(b) and (_narrow(a) < 32 or _no_minus_one(b)):
+            return tf.cast(tf.truncatediv(tf.cast(a, tf.int32), tf.cast(b, tf.int32)), tf.int64)
         return tf.truncatediv(a, b)
     return tf.divide(a, b)
+
+
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def _narrow(t: Any) -> int:
+    """The bits of the narrower integer type an int64 tensor's values provably fit (a cast from one, or
+    constants inside int32; at most 32), else 0."""
+    tf = _tf()
+    value = tf.get_static_value(t) if not isinstance(t, tf.Variable) else None
+    if value is not None:
+        return 32 if value.size and _INT32[0] <= value.min() and value.max() <= _INT32[1] else 0
+    op = getattr(t, "op", None)
+    if op is None or op.type != "Cast":
+        return 0
+    source = op.inputs[0].dtype
+    return 8 * source.size if source in (tf.bool, tf.int32) or (source.is_integer and source.size < 4) else 0
+
+
+def _no_minus_one(b: Any) -> bool:
+    value = _tf().get_static_value(b)
+    return value is not None and not (value == -1).any()
 
 
 _SMALL_SILU = 65536  # elements

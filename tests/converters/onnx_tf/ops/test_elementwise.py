@@ -1,5 +1,7 @@
 import numpy as np
+import onnx
 import pytest
+from onnx import helper, numpy_helper
 
 from bridge_converters.onnx_tf import build_program
 from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_tf, tflite_builtins
@@ -23,6 +25,31 @@ def test_integer_div_truncates():
     a = np.array([7, -7, 7, -7], np.int64)
     b = np.array([2, 2, -2, -2], np.int64)
     np.testing.assert_array_equal(check_node("Div", {"a": a, "b": b})[0], [3, -3, -3, 3])
+
+
+@pytest.mark.parametrize("source,divisor", [(onnx.TensorProto.INT32, [3, -2, 5]), (onnx.TensorProto.INT16, [-1, 2, 7])])
+def test_int64_division_of_values_int32_holds_is_a_tflite_builtin(tmp_path, source, divisor):
+    """YOLO26's end-to-end head divides TopK's int64 indices by the class count: int64 values cast from a
+    narrower type divide in int32 (TFLite's DIV) instead of Flex TruncateDiv, still truncating; -1 divides
+    only what int16 held (INT32_MIN / -1 overflows int32)."""
+    nodes = [helper.make_node("Cast", ["a"], ["wide"], to=onnx.TensorProto.INT64),
+             helper.make_node("Div", ["wide", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", source, [2, 3])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, [2, 3])],
+                              [numpy_helper.from_array(np.array(divisor, np.int64), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    a = np.array([[7, -7, 9], [-32768, 32767, -1]], helper.tensor_dtype_to_np_dtype(source))
+    np.testing.assert_array_equal(run_tf(model, {"a": a})[0], np.trunc(a / np.array(divisor)).astype(np.int64))
+    assert tflite_builtins(model, tmp_path).get("DIV") == 1
+
+
+def test_int64_division_that_int32_may_not_hold_stays_int64():
+    a, b = np.array([2**40 + 7, -(2**40) - 7], np.int64), np.array([3, 3], np.int64)
+    model = make_node_model("Div", {"a": a, "b": b})
+    program = build_program(model, use_variables=False)
+    ops = {op.type for op in program.function.graph.get_operations()}
+    assert "TruncateDiv" in ops and "Cast" not in ops
+    np.testing.assert_array_equal(program.function(a, b)[program.output_map["out_0"]].numpy(), [366503875927, -366503875927])
 
 
 @pytest.mark.parametrize("op", ["Add", "Mul", "Pow"])
