@@ -49,6 +49,8 @@ def _feed_sets(model: Model, inputs: Any, input_shapes: Sequence[str | InputSpec
                seed: int, ranges: Mapping[str, tuple[float, float]] | None) -> list[dict[str, Any]]:
     """The first set is what conversion traces with; every set is verified."""
     sets = [resolve_inputs(model, inputs, _specs(input_shapes), seed, ranges)]
+    if inputs is None and not input_shapes and not shapes and model.example_inputs is None:
+        model.warnings.extend(n for n in model.input_notes if n not in model.warnings)
     if not model.input_names:
         model.input_names = list(sets[0])
     if shapes:

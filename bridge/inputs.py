@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError
+from bridge.input_sizes import sized_dims
 from bridge.model import InputSpec, Model
 
 __all__ = [
@@ -117,7 +118,7 @@ def random_inputs(
     for spec in specs:
         if spec.shape is None:
             raise UsageError(f"input '{spec.name}' has no declared shape; pass --input-shape {spec.name}:1x3x224x224")
-        shape = tuple(d if isinstance(d, int) else 1 for d in spec.shape)
+        shape = spec.example_shape or tuple(d if isinstance(d, int) else 1 for d in spec.shape)
         low, high = ranges.get(spec.name, (None, None))
         if spec.dtype == "bool":
             feeds[spec.name] = np.asarray(rng.random(shape) < 0.5)  # an array even for 0-d shapes
@@ -135,10 +136,9 @@ def random_inputs(
 
 
 def unsized_hint(specs: Sequence[InputSpec]) -> str:
-    """What to say when a conversion fails with the dimensions ``random_inputs`` sized 1 for want of a shape."""
-    dims = [f"{s.name}[{i}]" + (f"={d}" if isinstance(d, str) else "")
-            for s in specs if s.shape for i, d in enumerate(s.shape) if not isinstance(d, int)]
-    return (f"the dynamic input dimensions {', '.join(dims)} were given size 1 for want of a shape: pass "
+    """What to say when a conversion fails with the dimensions generated inputs sized for want of a shape."""
+    dims = sized_dims(specs)
+    return (f"the dynamic input dimensions {', '.join(dims)} were sized for want of a shape: pass "
             "--input-shape with the sizes the model is meant for") if dims else ""
 
 

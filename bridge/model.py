@@ -16,6 +16,8 @@ class InputSpec:
     name: str
     shape: tuple[int | str | None, ...]
     dtype: str | None = "float32"  # None only in a parsed --input-shape without one (see bridge.inputs)
+    # the shape generated inputs take (bridge.input_sizes); None: each dynamic axis sized 1
+    example_shape: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
@@ -38,6 +40,7 @@ class Model:
     example_inputs: dict[str, Any] | None = None
     input_specs: list[InputSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what loading changed or doubted (dropped hints, ...)
+    input_notes: list[str] = field(default_factory=list)  # what generated inputs assume (said when used)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import UsageError
+from bridge.input_sizes import with_example_shapes
 from bridge.model import Model
 from bridge.sources_caffe import CAFFE_SUFFIXES, load_caffe
 from bridge.torchscript import TORCHSCRIPT_SUFFIXES, load_torchscript, looks_like_zip
@@ -186,7 +187,7 @@ def _load_onnx(path: Path) -> Model:
 
     warnings: list[str] = []
     model = load_onnx_checked(path, load_external_data=False, warnings=warnings)  # weights stay on disk
-    specs = onnx_input_specs(model)
+    specs, sized = with_example_shapes(onnx_input_specs(model), {p.key: p.value for p in model.metadata_props})
     return Model(
         format="onnx",
         handle=path,
@@ -196,6 +197,7 @@ def _load_onnx(path: Path) -> Model:
         output_names=[o.name for o in model.graph.output],
         input_specs=specs,
         warnings=warnings,
+        input_notes=sized,
     )
 
 

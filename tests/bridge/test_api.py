@@ -117,21 +117,39 @@ def test_first_failure_names_the_hop_where_parity_breaks(tmp_path):
     assert tf_loc and tf_loc[0].op_type == "Relu"
 
 
-def test_a_conversion_failing_on_dims_sized_1_for_want_of_a_shape_names_them_and_input_shape(tmp_path):
-    """A detector exported with dynamic H and W (NudeNet's YOLOv8) cannot run at the 1x1 random inputs get;
-    the error names the dims that were guessed and the option that fixes them."""
+def _conv_model(path, shape):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "w")
+    rank = len(shape)
+    weights = numpy_helper.from_array(np.ones((2, shape[1], *[3] * (rank - 2)), np.float32), "w")
     graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "height", "width"])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "h", "w"])], [weights])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m.onnx"))
-    with pytest.raises(UnsupportedError, match=r"x\[2\]=height, x\[3\]=width were given size 1 .*--input-shape"):
-        bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "a", quiet=True)
-    assert bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8x8"],
-                          quiet=True).passed
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                             [1, 2, *[f"o{i}" for i in range(rank - 2)]])], [weights])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_a_conversion_failing_on_dims_sized_1_for_want_of_a_shape_names_them_and_input_shape(tmp_path):
+    """A 3-tap conv over a dynamic length cannot run at the length 1 generated inputs get: the error names
+    the dims that were guessed and the option that fixes them."""
+    path = _conv_model(tmp_path / "m.onnx", [1, 5, "T"])
+    with pytest.raises(UnsupportedError, match=r"x\[2\]=T \(1\) were sized for want of a shape: pass --input-shape"):
+        bridge.convert(path, to="tf", out_dir=tmp_path / "a", quiet=True)
+    assert bridge.convert(path, to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x5x8"], quiet=True).passed
+
+
+def test_an_image_input_with_dynamic_height_and_width_gets_an_image_size(tmp_path):
+    """A detector exported with dynamic H and W (NudeNet's YOLOv8) cannot run at 1x1: an image input's
+    dynamic height and width get 224 (or the size in the model's metadata), and the run says so."""
+    result = bridge.convert(_conv_model(tmp_path / "m.onnx", [1, 3, "height", "width"]), to="tf",
+                            out_dir=tmp_path / "a", quiet=True)
+    assert result.passed and result.inputs["x"].shape == (1, 3, 224, 224)
+    assert any("image input 'x' 1x3x224x224, from an image input's usual size" in w for w in result.warnings)
+    given = bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8x8"],
+                           quiet=True)
+    assert given.passed and not any("image input" in w for w in given.warnings)
 
 
 def test_parity_failing_on_dims_sized_1_for_want_of_a_shape_says_so(tmp_path):
@@ -147,7 +165,7 @@ def test_parity_failing_on_dims_sized_1_for_want_of_a_shape_says_so(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m.onnx"))
     guessed = bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "a", quiet=True)
     assert not guessed.passed
-    assert any(w.startswith("parity failed where the dynamic input dimensions x[2]=T were given size 1")
+    assert any(w.startswith("parity failed where the dynamic input dimensions x[2]=T (1) were sized")
                for w in guessed.warnings), guessed.warnings
     sized = bridge.convert(tmp_path / "m.onnx", to="tf", out_dir=tmp_path / "b", input_shapes=["x:1x3x8"], quiet=True)
     assert sized.passed and not any("parity failed" in w for w in sized.warnings)
