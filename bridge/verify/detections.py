@@ -4,13 +4,15 @@ A detector's output is a variable number of boxes in score order; two correct ru
 another order or differ by one box at a threshold. Which outputs are detections is recorded by the
 converter in the ONNX model (``bridge.detections`` metadata: Caffe's DetectionOutput rows
 ``[image, label, score, xmin, ymin, xmax, ymax]``); an output a NonMaxSuppression node makes directly
-(``[n, 3]`` rows of batch, class, box) is one too.
+(``[n, 3]`` rows of batch, class, box) is one too, and so is output 0 of an Ultralytics NMS-free detector
+(``end2end`` in its metadata: ``[image, top-k, (x1, y1, x2, y2, score, class)]``, rows in score order).
 
 Rows: reference boxes, best first, are matched one to one with the unmatched candidate box of the same
 image and label that overlaps most (IoU at least ``MIN_IOU``); a matched pair passes when its score and
 its corners agree within the output's atol/rtol. A box left unmatched on either side fails the output,
 unless its score lies within tolerance of the confidence threshold or of the weakest box kept under
-``keep_top_k`` (a tie broken the other way): those are counted as ``borderline``. Index rows (NMS) match
+``keep_top_k`` (a tie broken the other way): those are counted as ``borderline``, as is a matched pair out
+of tolerance whose reference box lies there (it met a neighbour that the other side kept instead). Index rows (NMS) match
 as sets of (batch, class, box).
 """
 
@@ -23,7 +25,8 @@ from typing import Any
 
 from bridge.verify.compare import OutputParity, Tolerances
 
-__all__ = ["detection_outputs", "judge_detections", "match_boxes", "match_index_rows", "MIN_IOU", "RULE", "DETECTIONS_KEY"]
+__all__ = ["detection_outputs", "judge_detections", "match_boxes", "match_index_rows", "MIN_IOU", "RULE", "DETECTIONS_KEY",
+           "ULTRALYTICS_END2END"]
 
 RULE = "detections"
 MIN_IOU = 0.5
@@ -46,7 +49,26 @@ def detection_outputs(onnx_path: str | Path | None) -> dict[str, dict[str, Any]]
     for name, op_type in facts.output_producers.items():
         if op_type == "NonMaxSuppression":
             specs.setdefault(name, {"layout": "nms_indices"})
+    if facts.metadata.get("end2end", "").lower() == "true" and facts.metadata.get("task") == "detect" \
+            and facts.output_producers:
+        # Ultralytics' NMS-free detectors: output 0 is [image, top-k, (x1, y1, x2, y2, score, class)]
+        specs.setdefault(next(iter(facts.output_producers)), {"layout": ULTRALYTICS_END2END})
     return specs
+
+
+ULTRALYTICS_END2END = "xyxy_score_class"
+
+
+def _caffe_rows(value: Any) -> tuple[Any, int] | None:
+    """Ultralytics' end-to-end rows ``[B, k, 6]`` as Caffe's ``[image, label, score, x1, y1, x2, y2]``, and k."""
+    import numpy as np
+
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim != 3 or value.shape[-1] != 6:
+        return None
+    image = np.repeat(np.arange(value.shape[0], dtype=np.float64), value.shape[1])[:, None]
+    rows = value.reshape(-1, 6)
+    return np.concatenate([image, rows[:, 5:6], rows[:, 4:5], rows[:, :4]], axis=1), value.shape[1]
 
 
 def _iou(a: Any, b: Any) -> float:
@@ -103,19 +125,22 @@ def match_boxes(reference: Any, candidate: Any, atol: float, rtol: float,
             used[best] = True
             pairs.append((i, best, best_iou))
     extra = [j for j in range(len(cand)) if not used[j]]
-    def borderline_of(rows: Any, unmatched: list[int], other: Any) -> int:
-        """How many unmatched rows sit on the score threshold or at the keep_top_k cut (excused)."""
-        return sum(1 for i in unmatched
-                   if _borderline(rows[i, 2], atol + rtol * abs(rows[i, 2]), info, other, rows[i, 0]))
 
-    excused_missing, excused_extra = borderline_of(ref, missing, cand), borderline_of(cand, extra, ref)
-    borderline = excused_missing + excused_extra
-    unexcused_missing, unexcused_extra = len(missing) - excused_missing, len(extra) - excused_extra
-    score_err = max((abs(ref[i, 2] - cand[j, 2]) for i, j, _ in pairs), default=0.0)
-    box_err = max((float(abs(ref[i, 3:] - cand[j, 3:]).max()) for i, j, _ in pairs), default=0.0)
-    out_of_tol = sum(1 for i, j, _ in pairs
-                     if abs(ref[i, 2] - cand[j, 2]) > atol + rtol * abs(ref[i, 2])
-                     or (abs(ref[i, 3:] - cand[j, 3:]) > atol + rtol * abs(ref[i, 3:])).any())
+    def at_the_cut(rows: Any, which: list[int], other: Any) -> set[int]:
+        """The rows among ``which`` whose score sits on the threshold or at the keep_top_k cut (excused)."""
+        return {i for i in which if _borderline(rows[i, 2], atol + rtol * abs(rows[i, 2]), info, other, rows[i, 0])}
+
+    off = [i for i, j, _ in pairs if abs(ref[i, 2] - cand[j, 2]) > atol + rtol * abs(ref[i, 2])
+           or (abs(ref[i, 3:] - cand[j, 3:]) > atol + rtol * abs(ref[i, 3:])).any()]
+    # a box at the cut that is off was matched to a neighbour the other side kept instead of its own
+    excused_missing, excused_extra, excused_off = at_the_cut(ref, missing, cand), at_the_cut(cand, extra, ref), \
+        at_the_cut(ref, off, cand)
+    borderline = len(excused_missing) + len(excused_extra) + len(excused_off)
+    unexcused_missing, unexcused_extra = len(missing) - len(excused_missing), len(extra) - len(excused_extra)
+    out_of_tol = len(off) - len(excused_off)
+    judged = [(i, j) for i, j, _ in pairs if i not in excused_off]
+    score_err = max((abs(ref[i, 2] - cand[j, 2]) for i, j in judged), default=0.0)
+    box_err = max((float(abs(ref[i, 3:] - cand[j, 3:]).max()) for i, j in judged), default=0.0)
     passed = unexcused_missing == 0 and unexcused_extra == 0 and out_of_tol == 0
     return {
         "passed": passed, "reference": int(len(ref)), "candidate": int(len(cand)), "matched": len(pairs),
@@ -145,11 +170,17 @@ def judge_detections(results: Sequence[OutputParity], reference: Mapping[str, An
         info = specs.get(res.name)
         if info is None or res.name not in reference or res.name not in candidate or res.problem == "missing":
             continue
+        atol, rtol = tolerances.for_output(res.name)
+        ref, cand = reference[res.name], candidate[res.name]
         if info.get("layout") == "nms_indices":
-            verdict = match_index_rows(reference[res.name], candidate[res.name])
+            verdict = match_index_rows(ref, cand)
+        elif info.get("layout") == ULTRALYTICS_END2END:
+            pair = _caffe_rows(ref), _caffe_rows(cand)
+            if pair[0] is None or pair[1] is None:
+                continue  # not the layout the metadata promised: element-wise it stays
+            verdict = match_boxes(pair[0][0], pair[1][0], atol, rtol, {"keep_top_k": pair[0][1]})
         else:
-            atol, rtol = tolerances.for_output(res.name)
-            verdict = match_boxes(reference[res.name], candidate[res.name], atol, rtol, info)
+            verdict = match_boxes(ref, cand, atol, rtol, info)
         res.rule = RULE
         res.detections = verdict
         res.passed = bool(verdict["passed"])

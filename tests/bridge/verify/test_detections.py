@@ -87,3 +87,36 @@ def test_detection_outputs_reads_metadata_and_nms_producers(tmp_path):
     onnx.save(model, tmp_path / "m.onnx")
     assert detection_outputs(tmp_path / "m.onnx") == {"det": {"layout": "caffe_ssd"}, "selected": {"layout": "nms_indices"}}
     assert detection_outputs(None) == {} and detection_outputs(tmp_path / "absent.onnx") == {}
+
+
+def _end2end(scores, boxes, classes):
+    """Ultralytics' end-to-end rows [1, k, (x1, y1, x2, y2, score, class)], best first."""
+    return np.concatenate([np.asarray(boxes, np.float32), np.asarray(scores, np.float32)[:, None],
+                           np.asarray(classes, np.float32)[:, None]], axis=1)[None]
+
+
+def test_an_ultralytics_end_to_end_detector_is_judged_as_boxes(tmp_path):
+    """YOLO26 keeps the top 300 of many near-equal scores on a noise input: the boxes at the cut differ
+    between runtimes, and a kept box at the cut may even pair with a neighbour the other side kept."""
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["output0"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3, 6])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    helper.set_model_props(model, {"end2end": "True", "task": "detect", "imgsz": "[640, 640]"})
+    onnx.save(model, tmp_path / "m.onnx")
+    specs = detection_outputs(tmp_path / "m.onnx")
+    assert specs == {"output0": {"layout": "xyxy_score_class"}}
+    boxes = [[10, 10, 110, 110], [300, 300, 400, 420], [305, 300, 405, 420]]
+    reference = _end2end([0.9, 2e-7, 1e-7], boxes, [1, 0, 0])
+    # the weakest two tie within tolerance: the candidate keeps the third box's twin instead of the second
+    candidate = _end2end([0.9, 1e-7, 1e-7], [boxes[0], boxes[2], [500, 500, 600, 600]], [1, 0, 0])
+    results = compare_outputs({"output0": reference}, {"output0": candidate}, Tolerances())
+    judge_detections(results, {"output0": reference}, {"output0": candidate}, specs)
+    (res,) = results
+    assert res.passed and res.detections["borderline"] == 3 and res.max_abs < 1e-4, res.detections
+    # a confident box that moved fails
+    moved = candidate.copy()
+    moved[0, 0, :4] += 5
+    results = compare_outputs({"output0": reference}, {"output0": moved}, Tolerances())
+    judge_detections(results, {"output0": reference}, {"output0": moved}, specs)
+    assert not results[0].passed and "1 out of tolerance" in results[0].problem
