@@ -48,13 +48,13 @@ def _scatter_nd(ctx: Any, data: Any, coords: Any, updates: Any) -> Any:
         return tf.tensor_scatter_nd_update(data, coords, updates)
     if reduction == "add":
         return tf.tensor_scatter_nd_add(data, coords, updates)
-    if reduction == "max":
-        return tf.tensor_scatter_nd_max(data, coords, updates)
-    if reduction == "min":
-        return tf.tensor_scatter_nd_min(data, coords, updates)
-    if reduction != "mul":
+    # mul, max and min: each slot's updates reduced by a segment op (TFLite builtins, where scatter-max and
+    # -min are Flex and TF has no scatter-multiply), then combined into data; a slot no update lands in
+    # holds the reduction's identity (1, lowest, highest), which leaves data as it is.
+    reduce = {"mul": (tf.math.unsorted_segment_prod, tf.multiply), "max": (tf.math.unsorted_segment_max, tf.maximum),
+              "min": (tf.math.unsorted_segment_min, tf.minimum)}.get(reduction)
+    if reduce is None:
         raise ctx.unsupported(f"reduction {reduction!r}")
-    # No scatter-multiply in TF: multiply the product of each slot's updates (1 where none land) into data.
     k = coords.shape[-1]
     if k is None:
         k = tf.shape(coords, out_type=tf.int64)[-1]
@@ -64,8 +64,8 @@ def _scatter_nd(ctx: Any, data: Any, coords: Any, updates: Any) -> Any:
     strides = tf.math.cumprod(outer, exclusive=True, reverse=True)
     flat_ids = tf.reshape(tf.reduce_sum(coords * strides, axis=-1), [-1])
     flat_updates = tf.reshape(updates, tf.concat([[-1], inner], 0))
-    prods = tf.math.unsorted_segment_prod(flat_updates, flat_ids, slots)
-    return data * tf.reshape(prods, data_shape)
+    segment, combine = reduce
+    return combine(data, tf.reshape(segment(flat_updates, flat_ids, slots), data_shape))
 
 
 # -- gathers ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node
+from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, tflite_builtins
 from tests.converters.onnx_tf.ops.test_shape import check_dynamic
 
 rng = np.random.default_rng(0)
@@ -75,6 +75,22 @@ def test_scatter_nd(reduction):
     attrs = {} if reduction == "none" else {"reduction": reduction}
     check_node("ScatterND", {"d": data, "i": indices, "u": updates}, attrs)
     check_dynamic("ScatterND", {"d": data, "i": indices, "u": updates}, attrs)
+
+
+@pytest.mark.parametrize("reduction", ["max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_scatter_max_and_min_are_tflite_builtins(tmp_path, reduction, dtype):
+    """MiniMol's graph pooling (ScatterElements, reduction max): a segment max over the updates, then the
+    maximum with data, where TF's tensor_scatter_nd_max is Flex in TFLite. A slot no update reaches keeps
+    its data, negative or not."""
+    data = np.array([[-5, 2, 7], [1, -3, 0]], dtype)
+    indices = np.array([[1, 1, 0], [1, 0, 0]], I64)
+    updates = np.array([[4, -9, 3], [6, -1, 8]], dtype)
+    attrs = {"axis": 0, "reduction": reduction}
+    check_node("ScatterElements", {"d": data, "i": indices, "u": updates}, attrs)
+    model = make_node_model("ScatterElements", {"d": data, "i": indices, "u": updates}, attrs)
+    ops = tflite_builtins(model, tmp_path)
+    assert ops.get(f"UNSORTED_SEGMENT_{reduction.upper()}") == 1, ops
 
 
 def test_scatter_nd_int_mul():
