@@ -12,8 +12,8 @@ image and label that overlaps most (IoU at least ``MIN_IOU``); a matched pair pa
 its corners agree within the output's atol/rtol. A box left unmatched on either side fails the output,
 unless its score lies within tolerance of the confidence threshold or of the weakest box kept under
 ``keep_top_k`` (a tie broken the other way): those are counted as ``borderline``, as is a matched pair out
-of tolerance whose reference box lies there (it met a neighbour that the other side kept instead). Index rows (NMS) match
-as sets of (batch, class, box).
+of tolerance whose reference box lies there (it met a neighbour that the other side kept instead). Index
+rows (NMS) match as sets of (batch, class, box).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 
 from bridge.verify.compare import OutputParity, Tolerances
 
-__all__ = ["detection_outputs", "judge_detections", "match_boxes", "match_index_rows", "MIN_IOU", "RULE", "DETECTIONS_KEY",
-           "ULTRALYTICS_END2END"]
+__all__ = ["detection_outputs", "judge_detections", "match_boxes", "match_index_rows", "MIN_IOU", "RULE",
+           "DETECTIONS_KEY", "ULTRALYTICS_END2END"]
 
 RULE = "detections"
 MIN_IOU = 0.5

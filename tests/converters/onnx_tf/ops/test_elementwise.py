@@ -49,7 +49,8 @@ def test_int64_division_that_int32_may_not_hold_stays_int64():
     program = build_program(model, use_variables=False)
     ops = {op.type for op in program.function.graph.get_operations()}
     assert "TruncateDiv" in ops and "Cast" not in ops
-    np.testing.assert_array_equal(program.function(a, b)[program.output_map["out_0"]].numpy(), [366503875927, -366503875927])
+    got = program.function(a, b)[program.output_map["out_0"]].numpy()
+    np.testing.assert_array_equal(got, [366503875927, -366503875927])
 
 
 @pytest.mark.parametrize("op", ["Add", "Mul", "Pow"])
