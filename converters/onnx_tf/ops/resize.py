@@ -312,6 +312,8 @@ def _builtin_resize(x: Any, in_sizes: list[Any], per_axis: dict[int, tuple[Any, 
     moving = {a for a, (out, sc) in per_axis.items() if not (isinstance(out, int) and out == in_sizes[a] and sc == 1.0)}
     if not moving or not moving <= {1, 2} or opts["keep_aspect_ratio_policy"] != "stretch":
         return None
+    if any(not isinstance(in_sizes[a], int) for a in (1, 2)):
+        return _dynamic_repeat(x, [per_axis.get(a, (in_sizes[a], 1.0))[1] for a in (1, 2)], opts)
     sizes: list[tuple[int, int, float]] = []
     for a in (1, 2):
         out, sc = per_axis.get(a, (in_sizes[a], 1.0))
@@ -331,6 +333,27 @@ def _builtin_resize(x: Any, in_sizes: list[Any], per_axis: dict[int, tuple[Any, 
             op = tf.raw_ops.ResizeNearestNeighbor if nearest else tf.raw_ops.ResizeBilinear
             return op(images=x, size=[sizes[0][1], sizes[1][1]], align_corners=align, half_pixel_centers=half)
     return None
+
+
+_PERIOD_CHECK = range(1, 17)  # input sizes on which a whole-factor nearest resize must be a repeat
+
+
+def _dynamic_repeat(x: Any, scales: list[Any], opts: dict[str, Any]) -> Any:
+    """Nearest upsampling by constant whole factors of a dynamic height or width (a detector exported with
+    dynamic H and W), as ``_repeat``: builtin in TFLite, where the sampled path computes its coordinates in
+    float64 (Flex). Only where ONNX's sampling is the repeat at every input size checked: for a whole
+    factor the asymmetric and half-pixel index patterns repeat with the period of the factor."""
+    import numpy as np
+
+    if opts["mode"] != "nearest" or not all(isinstance(s, (int, float, np.number)) for s in scales):
+        return None
+    factors = [int(s) for s in scales]
+    if any(f < 1 or f != float(s) for f, s in zip(factors, scales)):
+        return None
+    if not all(np.array_equal(_onnx_matrix(n, n * f, float(f), opts), _repeat_matrix(n, f))
+               for f in set(factors) for n in _PERIOD_CHECK):
+        return None
+    return _repeat(x, factors)
 
 
 def _options(ctx: Any, **overrides: Any) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def test_resize_over_unknown_sizes(mode):
     np.testing.assert_allclose(run_tf(model, {"x": X})[0], run_reference(model, {"x": X})[0], rtol=1e-5, atol=1e-6)
 
 
-def _conv_resize(attrs, scales):
+def _conv_resize(attrs, scales, spatial=(4, 5)):
     """Conv (so the Resize reads a channels-last tensor and may use TF's kernels) -> Resize, opset 19."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -120,7 +120,7 @@ def _conv_resize(attrs, scales):
              helper.make_node("Resize", ["c", "", "scales"], ["y"], **attrs)]
     inits = [numpy_helper.from_array(rng.standard_normal((3, 2, 1, 1)).astype(np.float32), "w"),
              numpy_helper.from_array(np.asarray(scales, np.float32), "scales")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 5])],
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, *spatial])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
     return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]))
 
@@ -147,3 +147,24 @@ def test_nearest_by_a_fractional_factor_keeps_the_resize_kernel(tmp_path):
     want = run_reference(model, {"x": X}, runtime="onnxruntime")[0]
     np.testing.assert_allclose(run_tf(model, {"x": X})[0], want, rtol=1e-6, atol=1e-6)  # the conv rounds differently
     assert tflite_builtins(model, tmp_path).get("RESIZE_NEAREST_NEIGHBOR") == 1
+
+
+@pytest.mark.parametrize("attrs,repeats", [
+    ({"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, True),
+    ({}, True),  # half_pixel, round_prefer_floor
+    ({"coordinate_transformation_mode": "align_corners"}, False)])  # samples by the size: no repeat
+def test_nearest_by_whole_factors_of_a_dynamic_height_and_width(tmp_path, attrs, repeats):
+    """isbnx's YOLO26 exported with dynamic H and W: its 2x upsampling repeats pixels at any size, builtin in
+    TFLite, where the sampled path computed its coordinates in float64 (Flex Floor, Mul, Range, ...)."""
+    from bridge_converters.onnx_tf import build_program
+    from tests.converters.onnx_tf.ops.node_check import tf_op_types, tflite_builtins
+
+    model = _conv_resize({"mode": "nearest", **attrs}, [1, 1, 2, 3], spatial=("h", "w"))
+    program = build_program(model, use_variables=False)
+    for shape in ((1, 2, 4, 5), (1, 2, 7, 3)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+        np.testing.assert_allclose(program.function(x)[program.output_map["y"]].numpy(), want, rtol=1e-6, atol=1e-6)
+    assert ("Range" not in tf_op_types(model)) == repeats
+    if repeats:  # builtins only (tflite_builtins converts without Flex): the repeat's MUL and shape arithmetic
+        assert "MUL" in tflite_builtins(model, tmp_path)
