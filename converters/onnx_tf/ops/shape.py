@@ -265,7 +265,11 @@ def range_(ctx: Any) -> Any:
     # and rejects a delta pointing away from limit where ONNX gives an empty range).
     if dtype.is_integer:
         s, lim, d = (tf.cast(v, tf.int64) for v in (start, limit, delta))
-        n = tf.maximum(-tf.math.floordiv(s - lim, d), 0)  # ceil((limit - start) / delta), exactly
+        step = ctx.const(2)
+        if step is not None and abs(int(step.reshape(-1)[0])) == 1:  # no division: TFLite has no int64 one
+            n = tf.maximum((lim - s) * int(step.reshape(-1)[0]), 0)
+        else:
+            n = tf.maximum(-tf.math.floordiv(s - lim, d), 0)  # ceil((limit - start) / delta), exactly
         return tf.cast(s + tf.range(n) * d, dtype)
     # float16/bfloat16 work in float32 unless stash_type (opset 27) says otherwise.
     stash = ctx.attr("stash_type", 1) == 1

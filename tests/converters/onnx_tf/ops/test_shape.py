@@ -138,6 +138,16 @@ def test_range(start, limit, delta, dtype):
     check_node("Range", {}, initializers=args)
 
 
+@pytest.mark.parametrize("start,limit,delta", [(0, 7, 1), (2, 9, 1), (9, 2, 1), (6, -3, -1), (-3, 6, -1)])
+def test_an_int64_range_by_a_constant_unit_step_needs_no_division(tmp_path, start, limit, delta):
+    """YOLO26's head counts Range(0, a dynamic length, 1) in int64, where TFLite has no FLOOR_DIV kernel."""
+    inputs = {"start": np.array(start, I64), "limit": np.array(limit, I64)}
+    model = make_node_model("Range", inputs, initializers={"delta": np.array(delta, I64)})
+    check_node("Range", inputs, initializers={"delta": np.array(delta, I64)})
+    assert "FloorDiv" not in tf_op_types(model)
+    assert "RANGE" in tflite_builtins(model, tmp_path)
+
+
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 def test_depth_to_space(mode):
     x = rng.standard_normal((2, 8, 2, 3)).astype(np.float32)
