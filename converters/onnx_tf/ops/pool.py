@@ -69,6 +69,21 @@ class _Geometry:
         return not (any(s > 1 for s in self.strides) and any(d > 1 for d in self.dilations))
 
     @property
+    def pads_are_tf_same(self) -> bool:
+        """Whether the explicit pads (with any ceil_mode extension) are what TF's SAME padding would add, so
+        one SAME pool (TFLite's MAX_POOL_2D / AVERAGE_POOL_2D, no PAD, no size check) is exact: stride 1 at
+        any size, or any stride over a static size; 1-D and 2-D windows without dilation."""
+        if len(self.kernel) > 2 or any(d != 1 for d in self.dilations):
+            return False
+        for size, k, s, (b, e), x in zip(self.in_spatial, self.kernel, self.strides, self.pads, self.extra):
+            if not isinstance(x, int) or (size is None and s != 1):
+                return False
+            total = k - 1 if size is None else max((-(-size // s) - 1) * s + k - size, 0)
+            if (b, e + x) != (total // 2, total - total // 2):
+                return False
+        return True
+
+    @property
     def static(self) -> bool:
         return all(o is not None for o in self.out)
 
@@ -221,7 +236,7 @@ def _max_pool(ctx: Any, xl: Any, with_indices: bool) -> Any:
     import tensorflow as tf
 
     g = _Geometry(ctx, xl)
-    if g.tf_same and g.tf_pool_ok and xl.dtype.is_floating and not with_indices:
+    if (g.tf_same or g.pads_are_tf_same) and g.tf_pool_ok and xl.dtype.is_floating and not with_indices:
         return data_out(ctx, tf.nn.pool(xl, g.kernel, "MAX", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
@@ -245,7 +260,8 @@ def average_pool(ctx: Any) -> Any:
     xl = data_in(ctx)
     g = _Geometry(ctx, xl)
     include_pad = bool(ctx.attr("count_include_pad", 0))
-    if g.tf_same and g.tf_pool_ok and not include_pad:  # TF's SAME average also leaves the padding out
+    # TF's SAME average also leaves the padding out of the count
+    if (g.tf_same or (g.pads_are_tf_same and _any_padding(g.full_pads()))) and g.tf_pool_ok and not include_pad:
         return data_out(ctx, tf.nn.pool(xl, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.converters.onnx_tf.ops.node_check import check_node, make_node_model, run_reference, run_tf
+from tests.converters.onnx_tf.ops.node_check import (check_node, make_node_model, run_reference, run_tf,
+                                                     tflite_builtins)
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
@@ -137,3 +138,31 @@ def test_3d_pools_run_as_two_2d_pools(op, attrs):
     from tests.converters.onnx_tf.ops.test_shape import check_dynamic
 
     check_dynamic(op, {"x": x}, attrs)
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("MaxPool", {"kernel_shape": [5, 5], "pads": [2, 2, 2, 2]}),  # YOLO's SPPF
+    ("MaxPool", {"kernel_shape": [2, 2], "pads": [0, 0, 1, 1]}),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+])
+def test_pads_that_are_tf_same_pool_as_one_builtin_over_dynamic_sizes(op, attrs, tmp_path):
+    """Stride-1 pads that equal TF's SAME padding pool in one SAME pool: TFLite gets one pool builtin, not a
+    PAD plus an IF checking the window fits (whose output lost the shape and made later convolutions Flex)."""
+    model = make_node_model(op, {"x": X}, attrs)
+    for dim in list(model.graph.input[0].type.tensor_type.shape.dim)[2:]:
+        dim.dim_param = "s"
+    for size in ((9, 9), (6, 11)):
+        x = rng.standard_normal((1, 3, *size)).astype(np.float32)
+        # onnx's reference MaxPool reads uneven 2-D pads in the wrong order; ONNX Runtime is the reference
+        want = run_reference(model, {"x": x}, runtime="onnxruntime")[0]
+        np.testing.assert_allclose(run_tf(model, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
+    census = tflite_builtins(model, tmp_path)
+    assert {k: v for k, v in census.items() if k != "TRANSPOSE"} == {op.upper().replace("POOL", "_POOL_2D"): 1}, census
+
+
+def test_pads_unlike_tf_same_still_pool_exactly():
+    x = rng.standard_normal((1, 2, 8, 7)).astype(np.float32)
+    for attrs in ({"kernel_shape": [3, 3], "pads": [0, 2, 2, 0]}, {"kernel_shape": [3, 3], "strides": [2, 2],
+                                                                   "pads": [1, 1, 1, 1]}):
+        check_node("MaxPool", {"x": x}, attrs)
+        check_node("AveragePool", {"x": x}, attrs)
