@@ -30,6 +30,7 @@ class ConversionScope(Protocol):
 
     training: bool | None  # --trainable: the ``training`` switch being traced (None: the graph as it is)
     variables: dict[str, Any]  # --trainable: initializer name -> tf.Variable
+    shapes: dict[str, Any]  # value name -> dims ONNX shape inference derived (ints, None where unknown)
 
     def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]: ...
 
@@ -130,6 +131,10 @@ class NodeContext:
         if not self.has_input(i) or i >= len(self.node.input):
             return None
         return self.scope.static_value(self.node.input[i], self.inputs[i], self.layouts[i])
+
+    def inferred_dims(self, i: int = 0) -> list[int | None] | None:
+        """Output ``i``'s dims as ONNX shape inference derived them (ONNX order; None where it could not)."""
+        return self.scope.shapes.get(self.node.output[i]) if self.output_used(i) else None
 
     def require_const(self, i: int, what: str) -> Any:
         value = self.const(i)

@@ -86,6 +86,11 @@ def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
         extra = tf.maximum(tf.constant(0, tf.int64), n - tf.size(in_shape, out_type=tf.int64))
         padded = tf.pad(in_shape, [[0, extra]])[:n]
         shape_t = tf.where(tf.equal(shape_t, 0), padded, shape_t)
+    inferred = ctx.inferred_dims()
+    if inferred and any(isinstance(d, int) for d in inferred):
+        # the dims ONNX inference knows become constants of the shape vector, so TF (and TFLite's converter,
+        # which never sees set_shape) knows them: a convolution after a run-time reshape stays a builtin
+        shape_t = shape_vector([d if isinstance(d, int) else shape_t[i] for i, d in enumerate(inferred)])
     return tf.reshape(x, shape_t)
 
 

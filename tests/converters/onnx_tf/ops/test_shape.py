@@ -221,3 +221,54 @@ def test_a_transpose_that_moves_only_unit_axes_is_a_reshape(tmp_path, dtype):
     np.testing.assert_array_equal(run_tf(model, {"x": x})[0], x.transpose(0, 2, 1))
     if dtype == np.float32:
         assert tflite_builtins(model, tmp_path) == {"RESHAPE": 1}
+
+
+# YOLO26's attention: v is reshaped back to [B, C, H, W] by a shape built from Shape's run-time values; the
+# depthwise convolution after it needs a static channel count to be a TFLite builtin.
+RESHAPE_BY_RUN_TIME_SHAPE = """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1, 8, H, W] x) => (float[1, 8, H, W] y) {
+    s = Shape(x)
+    i0 = Constant <value = int64 {0}> ()
+    i1 = Constant <value = int64 {1}> ()
+    i2 = Constant <value = int64 {2}> ()
+    i3 = Constant <value = int64 {3}> ()
+    ax = Constant <value = int64[1] {0}> ()
+    rest = Constant <value = int64[1] {-1}> ()
+    g0 = Gather <axis = 0> (s, i0)
+    g1 = Gather <axis = 0> (s, i1)
+    g2 = Gather <axis = 0> (s, i2)
+    g3 = Gather <axis = 0> (s, i3)
+    b = Unsqueeze(g0, ax)
+    c = Unsqueeze(g1, ax)
+    h = Unsqueeze(g2, ax)
+    w = Unsqueeze(g3, ax)
+    flat_shape = Concat <axis = 0> (b, c, rest)
+    flat = Reshape(x, flat_shape)
+    two = Constant <value = float {2.0}> ()
+    doubled = Mul(flat, two)
+    back_shape = Concat <axis = 0> (b, c, h, w)
+    back = Reshape(doubled, back_shape)
+    k = Constant <value = float[8, 1, 3, 3] {
+        1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9,
+        1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9, 1,2,3,4,5,6,7,8,9}> ()
+    y = Conv <group = 8, pads = [1, 1, 1, 1]> (back, k)
+}
+"""
+
+
+@pytest.mark.slow
+def test_a_reshape_by_run_time_dims_keeps_the_dims_onnx_inference_knows(tmp_path):
+    import onnx.parser
+
+    from bridge.api import convert
+    from tools.corpus import tflite_op_counts
+
+    path = tmp_path / "attn_v.onnx"
+    onnx.save(onnx.parser.parse_model(RESHAPE_BY_RUN_TIME_SHAPE), path)
+    x = rng.standard_normal((1, 8, 6, 10)).astype(np.float32)
+    result = convert(str(path), to="tflite", out_dir=tmp_path / "out", inputs={"x": x},
+                     dynamic={"x": {2: "H", 3: "W"}})
+    assert result.passed, [p.to_json() for p in result.parity]
+    counts = tflite_op_counts(tmp_path / "out" / "attn_v.tflite")
+    assert "DEPTHWISE_CONV_2D" in counts and not [op for op in counts if op.startswith("Flex")], counts
