@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Forms", "traced_forms", "float64_kept", "permute", "to_channels_last", "to_channels_first", "data_in",
-           "data_out", "kernel_in", "norm_axis", "spatial_pads", "same_pads", "static_shape", "exact_in_float32",
-           "bias_add", "as_bias_add", "on_product_rows"]
+           "data_out", "kernel_in", "norm_axis", "spatial_pads", "same_pads", "same_total", "static_shape",
+           "exact_in_float32", "bias_add", "as_bias_add", "on_product_rows"]
 
 
 _AXES = "abcdefghijklmnopqrstuvwxyz"  # einsum subscripts
@@ -205,16 +205,22 @@ def on_product_rows(y: Any, fn: Callable[[Any], Any]) -> Any:
     return tf.reshape(fn(product), y.op.inputs[1])
 
 
+def same_total(size: int | None, kernel: int, stride: int, dilation: int) -> int | None:
+    """The total pad TF's "SAME" padding adds along one axis; over an unknown size it is known only at stride 1
+    (None otherwise)."""
+    eff = (kernel - 1) * dilation + 1
+    if size is None:
+        return eff - 1 if stride == 1 else None
+    return max(0, (-(-size // stride) - 1) * stride + eff - size)
+
+
 def same_pads(in_spatial: list[int | None], kernel: list[int], strides: list[int],
               dilations: list[int]) -> list[tuple[int, int]] | None:
     """The (begin, end) pads TF's "SAME" padding applies to these static sizes (None when a size is unknown)."""
     if any(d is None for d in in_spatial):
         return None
-    pads = []
-    for size, k, s, d in zip(in_spatial, kernel, strides, dilations):
-        total = max(0, (-(-size // s) - 1) * s + (k - 1) * d + 1 - size)  # type: ignore[operator]
-        pads.append((total // 2, total - total // 2))
-    return pads
+    totals = [same_total(*axis) for axis in zip(in_spatial, kernel, strides, dilations)]
+    return [(t // 2, t - t // 2) for t in totals]  # type: ignore[operator]
 
 
 def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], strides: list[int],
@@ -225,13 +231,10 @@ def spatial_pads(ctx: Any, in_spatial: list[int | None], kernel: list[int], stri
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
         for i in range(n):
-            size = in_spatial[i]
-            if size is None:
+            if in_spatial[i] is None:
                 raise ctx.unsupported("auto_pad SAME needs static spatial sizes")
-            out = -(-size // strides[i])
-            eff_k = (kernel[i] - 1) * dilations[i] + 1
-            total = max(0, (out - 1) * strides[i] + eff_k - size)
-            small = total // 2
+            total = same_total(in_spatial[i], kernel[i], strides[i], dilations[i])
+            small = total // 2  # type: ignore[operator]
             pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
         return pads
     if auto_pad == "VALID":

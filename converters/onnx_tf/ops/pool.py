@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bridge_converters.onnx_tf.ops._common import (data_in, data_out, spatial_pads, static_shape, to_channels_first,
-                                                   to_channels_last)
+from bridge_converters.onnx_tf.ops._common import (data_in, data_out, same_total, spatial_pads, static_shape,
+                                                   to_channels_first, to_channels_last)
 from bridge_converters.onnx_tf.ops.shape import dims, shape_vector
 from bridge_converters.onnx_tf.passes.layout import ANY, POOL
 from bridge_converters.onnx_tf.registry import onnx_op
@@ -76,10 +76,8 @@ class _Geometry:
         if len(self.kernel) > 2 or any(d != 1 for d in self.dilations):
             return False
         for size, k, s, (b, e), x in zip(self.in_spatial, self.kernel, self.strides, self.pads, self.extra):
-            if not isinstance(x, int) or (size is None and s != 1):
-                return False
-            total = k - 1 if size is None else max((-(-size // s) - 1) * s + k - size, 0)
-            if (b, e + x) != (total // 2, total - total // 2):
+            total = same_total(size, k, s, 1)
+            if total is None or not isinstance(x, int) or (b, e + x) != (total // 2, total - total // 2):
                 return False
         return True
 
@@ -188,7 +186,8 @@ def _pool3d_as_2d(xl: Any, kernel: list[int], mode: str, strides: list[int]) -> 
     import tensorflow as tf
 
     n, d, h, w, c = dims(xl)
-    planes = tf.nn.pool(tf.reshape(xl, shape_vector([-1, h, w, c])), kernel[1:], mode, strides=strides[1:], padding="VALID")
+    planes = tf.nn.pool(tf.reshape(xl, shape_vector([-1, h, w, c])), kernel[1:], mode, strides=strides[1:],
+                        padding="VALID")
     _, h2, w2, _ = dims(planes)
     depth = tf.reshape(planes, shape_vector([n, d, h2 * w2, c]))
     pooled = tf.nn.pool(depth, [kernel[0], 1], mode, strides=[strides[0], 1], padding="VALID")
@@ -261,7 +260,7 @@ def average_pool(ctx: Any) -> Any:
     g = _Geometry(ctx, xl)
     include_pad = bool(ctx.attr("count_include_pad", 0))
     # TF's SAME average also leaves the padding out of the count
-    if (g.tf_same or (g.pads_are_tf_same and _any_padding(g.full_pads()))) and g.tf_pool_ok and not include_pad:
+    if (g.tf_same or g.pads_are_tf_same) and g.tf_pool_ok and not include_pad:
         return data_out(ctx, tf.nn.pool(xl, g.kernel, "AVG", strides=g.strides, dilations=g.dilations, padding="SAME"))
     if g.tf_same:
         raise ctx.unsupported("auto_pad SAME_UPPER over unknown spatial sizes with this geometry")
