@@ -26,6 +26,8 @@ class ConversionScope(Protocol):
 
     def record_static(self, name: str, value: Any) -> None: ...
 
+    def partial_value(self, name: str) -> Any: ...  # passes.shape_values.Partial or None
+
     def warn(self, message: str) -> None: ...
 
     training: bool | None  # --trainable: the ``training`` switch being traced (None: the graph as it is)
@@ -131,6 +133,17 @@ class NodeContext:
         if not self.has_input(i) or i >= len(self.node.input):
             return None
         return self.scope.static_value(self.node.input[i], self.inputs[i], self.layouts[i])
+
+    def partial(self, i: int) -> Any:
+        """What is known of input ``i``'s value entry by entry (a ``passes.shape_values.Partial``, or None):
+        for the small integer vectors of shape arithmetic that are only partly static."""
+        if not self.has_input(i) or i >= len(self.node.input):
+            return None
+        if i in self._consts:
+            from bridge_converters.onnx_tf.passes.shape_values import from_array
+
+            return from_array(self._consts[i])
+        return self.scope.partial_value(self.node.input[i])
 
     def inferred_dims(self, i: int = 0) -> list[int | None] | None:
         """Output ``i``'s dims as ONNX shape inference derived them (ONNX order; None where it could not)."""

@@ -16,6 +16,7 @@ from bridge.errors import BridgeError, UnsupportedError, UsageError, first_line
 from bridge.onnx_graphs import walk_nodes
 from bridge_converters.onnx_tf.context import NodeContext, parse_attributes
 from bridge_converters.onnx_tf.ops._common import permute
+from bridge_converters.onnx_tf.passes import shape_values
 from bridge_converters.onnx_tf.passes.layout import NodeView, Perm, Plan, between, identity, inverse
 from bridge_converters.onnx_tf.passes.shapes import refine_static_shape
 from bridge_converters.onnx_tf.registry import OPS, OpRegistry
@@ -74,6 +75,7 @@ class GraphWalker:
         self.ops = ops
         self.fold_constants = fold_constants
         self.static: dict[str, Any] = {}  # ONNX-order numpy values of tensors known at conversion time
+        self.partial: dict[str, shape_values.Partial] = {}  # shape vectors known in part (passes/shape_values.py)
         self.layouts: dict[str, Perm] = {}  # tensors held in a layout other than ONNX order
         self.uses: Counter[str] = Counter(name for node in walk_nodes(model.graph) for name in node.input)
         self.uses.update(o.name for o in model.graph.output)
@@ -97,6 +99,12 @@ class GraphWalker:
             return tf.get_static_value(tensor)
         except Exception:  # get_static_value raises on some symbolic tensors; "unknown" is the answer
             return None
+
+    def partial_value(self, name: str) -> shape_values.Partial | None:
+        """What is known of ``name``'s value entry by entry, for a small 0-D or 1-D numeric tensor."""
+        if name in self.static:
+            return shape_values.from_array(self.static[name])
+        return self.partial.get(name)
 
     def record_static(self, name: str, value: Any) -> None:
         self.static[name] = value
@@ -176,6 +184,7 @@ class GraphWalker:
         # was static or laid out in one trace is not in the next: forget its feeds' and its nodes' records.
         for name in [*feeds, *(out for node in graph.node for out in node.output)]:
             self.static.pop(name, None)
+            self.partial.pop(name, None)
             self.layouts.pop(name, None)
         self._scopes.append(env)
         try:
@@ -202,6 +211,12 @@ class GraphWalker:
         inputs = [env[name] if name else None for name in node.input]
         try:
             folded = self._fold(node, key, opset) if self._foldable(node) else None
+            partial = None if folded is not None else self._partial(node, opset, inputs)
+            if partial is not None and partial.known:  # shape arithmetic whose every entry is known
+                folded = [tf.constant(partial.array())]
+                self.static[node.output[0]] = partial.array()
+            elif partial is not None:
+                self.partial[node.output[0]] = partial
             if folded is not None:
                 results, layouts = folded, [None] * len(folded)
             else:
@@ -275,7 +290,24 @@ class GraphWalker:
             return None if value is None else _arranged_value(value, inverse(layouts[i]) if layouts[i] else None)
 
         return NodeView(node, opset, attrs, [t is not None for t in inputs], layouts, shapes, const,
-                        [self.uses[name] for name in node.input])
+                        [self.uses[name] for name in node.input], lambda i: self.partial_value(node.input[i]))
+
+    def _partial(self, node: Any, opset: int, inputs: list[Any]) -> shape_values.Partial | None:
+        if not self.fold_constants or node.op_type not in shape_values.OPS or len(node.output) != 1:
+            return None
+        partials = [self.partial_value(name) if name else None for name in node.input]
+        if node.op_type != "Shape" and all(p is None for p in partials):
+            return None
+
+        def onnx_dims(i: int) -> list[int | None] | None:
+            t = inputs[i]
+            if t is None or t.shape.rank is None:
+                return None
+            layout = self.layouts.get(node.input[i]) or identity(t.shape.rank)
+            physical = t.shape.as_list()
+            return [physical[layout.index(a)] for a in range(len(layout))]
+
+        return shape_values.evaluate(node, parse_attributes(node), opset, partials, onnx_dims)
 
     def _note_static(self, name: str, tensor: Any) -> None:
         """A handler's small constant result (Shape of a tensor whose shape TF knows) counts as static, so the

@@ -45,9 +45,11 @@ def np_matmul(a: Any, b: Any) -> Any:
         # (..., K) x (K, N) as one 2-D product: TF's fused MatMul(+BiasAdd) kernels take it, BatchMatMul does
         # not; TFLite folds the reshapes into FULLY_CONNECTED
         k, n = b.shape.as_list()
-        lead = tf.shape(a)[:-1] if a.shape[0] is None else a.shape.as_list()[:-1]
+        inner = a.shape.as_list()[1:-1]
         y = mat_product(tf.reshape(a, [-1, k]), b)
-        return tf.reshape(y, tf.concat([lead, [n]], 0) if tf.is_tensor(lead) else [*lead, n])
+        if a.shape[0] is not None or all(d > 0 for d in inner):  # a run-time batch is the one -1: no SHAPE op
+            return tf.reshape(y, [a.shape[0] if a.shape[0] is not None else -1, *inner, n])
+        return tf.reshape(y, tf.concat([tf.shape(a)[:-1], [n]], 0))
     return mat_product(a, b)
 
 

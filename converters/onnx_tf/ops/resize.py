@@ -401,6 +401,9 @@ def resize_10(ctx: Any) -> Any:
 
 @onnx_op("Resize", since=11, layout=RESIZE)
 def resize(ctx: Any) -> Any:
+    import numpy as np
+    import tensorflow as tf
+
     # 11: roi/scales/sizes inputs; 13: roi and scales optional; 18: axes, antialias, keep_aspect_ratio_policy;
     # 19: half_pixel_symmetric. Attributes absent in older opsets take their defaults, so one handler serves.
     roi = _input_or_none(ctx, 1)
@@ -408,7 +411,34 @@ def resize(ctx: Any) -> Any:
     sizes = _input_or_none(ctx, 3)
     if scales is None and sizes is None:
         raise ctx.unsupported("one of scales or sizes must be given")
-    return _resize(ctx, ctx.inputs[0], scales, sizes, roi, _options(ctx))
+    opts = _options(ctx)
+    if (sizes is not None and not isinstance(sizes, np.ndarray) and opts["keep_aspect_ratio_policy"] == "stretch"
+            and opts["coordinate_transformation_mode"] != "tf_crop_and_resize"):  # its roi names every axis
+        known = _known_sizes(ctx, opts["axes"])
+        if known is not None:
+            if not known:
+                return tf.identity(ctx.inputs[0])
+            opts["axes"], sizes = list(known), np.asarray(list(known.values()), np.int64)
+    return _resize(ctx, ctx.inputs[0], scales, sizes, roi, opts)
+
+
+def _known_sizes(ctx: Any, axes: Any) -> dict[int, int] | None:
+    """Run-time ``sizes`` that pass the data's own dims through on some axes (``Concat(Shape(x)[:2], hw)``)
+    and are known on the rest: physical axis -> size of the axes really resized; None when any is unknown."""
+    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+
+    partial, layout = ctx.partial(3), ctx.layout(0)
+    axes = [a + len(layout) if a < 0 else a for a in (axes or range(len(layout)))]
+    if partial is None or len(partial.entries) != len(axes):
+        return None
+    known = {}
+    for e, a in zip(partial.entries, axes):
+        if isinstance(e, DimOf) and e.value == ctx.node.input[0] and e.axis == layout[a]:
+            continue  # this axis keeps its size
+        if not isinstance(e, int):
+            return None
+        known[a] = e
+    return known
 
 
 @onnx_op("Upsample", since=7, layout=RESIZE)

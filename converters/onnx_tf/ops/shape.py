@@ -3,6 +3,7 @@ Range, DepthToSpace, SpaceToDepth."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bridge_converters.onnx_tf.ops._common import data_in, data_out, norm_axis, permute
@@ -79,6 +80,9 @@ def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
         if all(isinstance(d, int) for d in target):
             return tf.reshape(x, target)
         return tf.reshape(x, shape_vector(target))
+    known = _partial_target(ctx, x, allowzero)
+    if known is not None:
+        return tf.reshape(x, shape_vector(known))
     shape_t = tf.cast(dynamic_target, tf.int64)
     if not allowzero:
         in_shape = tf.shape(x, out_type=tf.int64)
@@ -92,6 +96,50 @@ def _reshape(ctx: Any, x: Any, target: Any, dynamic_target: Any) -> Any:
         # which never sees set_shape) knows them: a convolution after a run-time reshape stays a builtin
         shape_t = shape_vector([d if isinstance(d, int) else shape_t[i] for i, d in enumerate(inferred)])
     return tf.reshape(x, shape_t)
+
+
+def _partial_target(ctx: Any, x: Any, allowzero: bool) -> list[Any] | None:
+    """A run-time Reshape target from what is known of it (``ctx.partial``, ONNX inference's dims): known
+    entries as ints (0 copies the input's dim unless ``allowzero``), the input's own run-time dims as its
+    ``tf.shape`` entries, and one entry left unknown as -1; a target with one run-time entry becomes all
+    constant, with -1 there. None when more than one entry stays unknown."""
+    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+
+    partial = ctx.partial(1)
+    if partial is None or partial.scalar:
+        return None
+    in_dims, inferred = dims(x), ctx.inferred_dims() or []
+    target: list[Any] = []
+    for i, e in enumerate(partial.entries):
+        if e == -1 and i < len(inferred) and isinstance(inferred[i], int):
+            target.append(inferred[i])
+        elif isinstance(e, int) and (e != 0 or allowzero):
+            target.append(e)
+        elif isinstance(e, int) and i < len(in_dims):
+            target.append(in_dims[i])
+        elif isinstance(e, DimOf) and e.value == ctx.node.input[0] and e.axis < len(in_dims):
+            target.append(in_dims[e.axis])
+        elif i < len(inferred) and isinstance(inferred[i], int):
+            target.append(inferred[i])
+        else:
+            target.append(None)
+    unknown = [i for i, t in enumerate(target) if t is None]
+    runtime = [i for i, t in enumerate(target) if not isinstance(t, int)]  # unknown or a tf.shape entry
+    inferring = [i for i, t in enumerate(target) if isinstance(t, int) and t == -1]
+    if len(inferring) == 1 and not unknown:
+        # x.view(batch, -1, c): the run-time entries are dims of x itself, so they cancel out of the -1
+        passed = [e.axis for e in partial.entries if isinstance(e, DimOf) and e.value == ctx.node.input[0]]
+        rest = [d for a, d in enumerate(in_dims) if a not in passed]
+        fixed = [t for t in target if isinstance(t, int) and t != -1]
+        if len(passed) == len(set(passed)) == len(runtime) and all(isinstance(d, int) for d in rest):
+            whole, part = math.prod(rest), math.prod(fixed)
+            if part and whole % part == 0:
+                target[inferring[0]], inferring = whole // part, []
+    if len(unknown) + len(inferring) > 1:
+        return None
+    if unknown or (len(runtime) == 1 and not inferring):  # reshape infers the one -1
+        target[(unknown or runtime)[0]] = -1
+    return target
 
 
 @onnx_op("Reshape", since=1, layout=RESHAPE)

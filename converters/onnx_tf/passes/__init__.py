@@ -1,6 +1,6 @@
 """Passes of the ONNX -> TF backend: ONNX-level passes on the ModelProto before the graph walk (shapes,
-fuse, and the optional ones below) and the layout pass the walk itself applies; each module states its
-contract.
+fuse, and the optional ones below), and the layout pass and the shape values (``shape_values.py``) that
+the walk itself applies; each module states its contract.
 
 The onnx -> tf edge also runs the ones named in ``ConvertOptions.extra["passes"]``, in order.
 """

@@ -70,6 +70,10 @@ class NodeView:
     shapes: list[list[int | None] | None]  # ONNX-order static shapes; None when absent or of unknown rank
     const_fn: Callable[[int], Any]  # input i's ONNX-order numpy value when static, else None (computed lazily)
     uses: list[int] = field(default_factory=list)  # per input, how many nodes (and graph outputs) read it
+    partial_fn: Callable[[int], Any] = lambda i: None  # input i's passes.shape_values.Partial, or None
+
+    def partial(self, i: int) -> Any:
+        return self.partial_fn(i) if self.has(i) else None
 
     def consumers(self, i: int) -> int:
         return max(self.uses[i], 1) if i < len(self.uses) else 1

@@ -174,6 +174,26 @@ def EXPAND(view: NodeView) -> Plan | None:  # noqa: N802
     return Plan(_others_native(view, p), [p], consts={1: shape.reshape(-1)[list(p)]})
 
 
+def _size_factors(view: NodeView, onnx_axes: list[int], shape: list[int | None]) -> list[float] | None:
+    """Per resized axis, the factor that constant ``sizes`` give, or run-time sizes known in part: an entry
+    that is the data's own run-time dim (passes/shape_values.py) keeps that axis (factor 1)."""
+    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+
+    const, partial = view.const(3), view.partial(3)
+    entries = list(const.reshape(-1)) if const is not None else list(partial.entries) if partial else None
+    if entries is None or len(entries) != len(onnx_axes):
+        return None
+    factors = []
+    for e, a in zip(entries, onnx_axes):
+        if isinstance(e, DimOf) and e.value == view.node.input[0] and e.axis == a:
+            factors.append(1.0)
+        elif not isinstance(e, DimOf) and e is not None and shape[a]:
+            factors.append(float(e) / shape[a])
+        else:
+            return None
+    return factors
+
+
 def RESIZE(view: NodeView) -> Plan | None:  # noqa: N802
     """Resize/Upsample work per axis, so any layout will do (``axes`` is rewritten); a 4-D resize of the two
     spatial axes asks for channels-last, where TF's resize kernels (TFLite's RESIZE_* builtins) apply."""
@@ -192,11 +212,8 @@ def RESIZE(view: NodeView) -> Plan | None:  # noqa: N802
         factors = view.const(2) if view.has(2) and view.const(2) is not None and view.const(2).size else None
     onnx_axes = [view.axis(int(a), rank) for a in view.attrs.get("axes") or range(rank)]
     shape = view.shapes[0]
-    if factors is None and view.has(3) and view.const(3) is not None and shape is not None:
-        sizes = np.asarray(view.const(3), np.float64).reshape(-1)
-        known = [shape[a] for a in onnx_axes]
-        if len(sizes) == len(known) and all(known):
-            factors = sizes / np.asarray(known, np.float64)
+    if factors is None and view.has(3) and shape is not None:
+        factors = _size_factors(view, onnx_axes, shape)
     spatial = factors is not None and len(factors) == len(onnx_axes) and rank == 4 and all(
         np.isclose(f, 1.0) for a, f in zip(onnx_axes, np.asarray(factors, np.float64)) if a < 2)
     target = channels_last(rank) if spatial else p

@@ -272,3 +272,53 @@ def test_a_reshape_by_run_time_dims_keeps_the_dims_onnx_inference_knows(tmp_path
     assert result.passed, [p.to_json() for p in result.parity]
     counts = tflite_op_counts(tmp_path / "out" / "attn_v.tflite")
     assert "DEPTHWISE_CONV_2D" in counts and not [op for op in counts if op.startswith("Flex")], counts
+
+
+# A ViT/FPN head exported with a dynamic batch: the Resize sizes pass Shape(x)[0:2] through and compute H and
+# W by integer and float arithmetic on static dims; the Reshape target is x.view(batch, -1, 4). Only the
+# batch is unknown, so every size is known at conversion time but the batch that passes through.
+DYNAMIC_BATCH_SHAPE_ARITHMETIC = """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[B, 4, 6, 6] x) => (float[B, 4, 8, 8] y, float[B, 36, 4] t) {
+    s = Shape(x)
+    zero = Constant <value = int64[1] {0}> ()
+    two = Constant <value = int64[1] {2}> ()
+    batch_channels = Slice(s, zero, two, zero)
+    i0 = Constant <value = int64 {0}> ()
+    i2 = Constant <value = int64 {2}> ()
+    h = Gather <axis = 0> (s, i2)
+    k = Constant <value = int64 {3}> ()
+    patches = Div(h, k)
+    hf = Cast <to = 1> (patches)
+    quarter = Constant <value = float {0.25}> ()
+    scaled = Div(hf, quarter)
+    floored = Floor(scaled)
+    out_h = Cast <to = 7> (floored)
+    ax = Constant <value = int64[1] {0}> ()
+    oh = Unsqueeze(out_h, ax)
+    sizes = Concat <axis = 0> (batch_channels, oh, oh)
+    y = Resize <mode = "linear", coordinate_transformation_mode = "half_pixel"> (x, , , sizes)
+    batch = Gather <axis = 0> (s, i0)
+    b = Unsqueeze(batch, ax)
+    rest = Constant <value = int64[2] {-1, 4}> ()
+    target = Concat <axis = 0> (b, rest)
+    t = Reshape(x, target)
+}
+"""
+
+
+@pytest.mark.slow
+def test_shape_arithmetic_under_a_dynamic_batch_folds_to_builtin_resize_and_constant_reshape(tmp_path):
+    import onnx.parser
+
+    from bridge.api import convert
+    from tools.corpus import tflite_op_counts
+
+    path = tmp_path / "head.onnx"
+    onnx.save(onnx.parser.parse_model(DYNAMIC_BATCH_SHAPE_ARITHMETIC), path)
+    result = convert(str(path), to="tflite", out_dir=tmp_path / "out", dynamic={"x": {0: "B"}},
+                     shapes=[["x:1x4x6x6"], ["x:3x4x6x6"]])
+    assert result.passed, [p.to_json() for p in result.parity]
+    counts = tflite_op_counts(tmp_path / "out" / "head.tflite")
+    assert counts.get("RESIZE_BILINEAR") == 1, counts
+    assert not [op for op in counts if op.startswith("Flex")] and "SHAPE" not in counts, counts
