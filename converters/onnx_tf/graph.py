@@ -213,8 +213,8 @@ class GraphWalker:
             folded = self._fold(node, key, opset) if self._foldable(node) else None
             partial = None if folded is not None else self._partial(node, opset, inputs)
             if partial is not None and partial.known:  # shape arithmetic whose every entry is known
-                folded = [tf.constant(partial.array())]
                 self.static[node.output[0]] = partial.array()
+                folded = [tf.constant(self.static[node.output[0]])]
             elif partial is not None:
                 self.partial[node.output[0]] = partial
             if folded is not None:
@@ -269,18 +269,8 @@ class GraphWalker:
         return list(results), list(plan.outputs)
 
     def _view(self, node: Any, opset: int, attrs: dict[str, Any], inputs: list[Any]) -> NodeView:
-        layouts: list[Perm | None] = []
-        shapes: list[list[int | None] | None] = []
-        for name, t in zip(node.input, inputs):
-            rank = None if t is None else t.shape.rank
-            if rank is None:
-                layouts.append(None)
-                shapes.append(None)
-                continue
-            layout = self.layouts.get(name) or identity(rank)
-            physical = t.shape.as_list()
-            layouts.append(layout)
-            shapes.append([physical[layout.index(a)] for a in range(rank)])
+        layouts: list[Perm | None] = [self._layout_of(name, t) for name, t in zip(node.input, inputs)]
+        shapes = [self._onnx_dims(name, t) for name, t in zip(node.input, inputs)]
 
         def const(i: int) -> Any:
             name = node.input[i]
@@ -298,16 +288,21 @@ class GraphWalker:
         partials = [self.partial_value(name) if name else None for name in node.input]
         if node.op_type != "Shape" and all(p is None for p in partials):
             return None
+        return shape_values.evaluate(node, parse_attributes(node), opset, partials,
+                                     lambda i: self._onnx_dims(node.input[i], inputs[i]))
 
-        def onnx_dims(i: int) -> list[int | None] | None:
-            t = inputs[i]
-            if t is None or t.shape.rank is None:
-                return None
-            layout = self.layouts.get(node.input[i]) or identity(t.shape.rank)
-            physical = t.shape.as_list()
-            return [physical[layout.index(a)] for a in range(len(layout))]
+    def _layout_of(self, name: str, tensor: Any) -> Perm | None:
+        """The layout ``tensor`` is held in (None when absent or of unknown rank)."""
+        rank = None if tensor is None else tensor.shape.rank
+        return None if rank is None else self.layouts.get(name) or identity(rank)
 
-        return shape_values.evaluate(node, parse_attributes(node), opset, partials, onnx_dims)
+    def _onnx_dims(self, name: str, tensor: Any) -> list[int | None] | None:
+        """``tensor``'s static dims in ONNX order (None when absent or of unknown rank)."""
+        layout = self._layout_of(name, tensor)
+        if layout is None:
+            return None
+        physical = tensor.shape.as_list()
+        return [physical[layout.index(a)] for a in range(len(layout))]
 
     def _note_static(self, name: str, tensor: Any) -> None:
         """A handler's small constant result (Shape of a tensor whose shape TF knows) counts as static, so the

@@ -425,7 +425,7 @@ def resize(ctx: Any) -> Any:
 def _known_sizes(ctx: Any, axes: Any) -> dict[int, int] | None:
     """Run-time ``sizes`` that pass the data's own dims through on some axes (``Concat(Shape(x)[:2], hw)``)
     and are known on the rest: physical axis -> size of the axes really resized; None when any is unknown."""
-    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+    from bridge_converters.onnx_tf.passes.shape_values import is_dim_of
 
     partial, layout = ctx.partial(3), ctx.layout(0)
     axes = [a + len(layout) if a < 0 else a for a in (axes or range(len(layout)))]
@@ -433,7 +433,7 @@ def _known_sizes(ctx: Any, axes: Any) -> dict[int, int] | None:
         return None
     known = {}
     for e, a in zip(partial.entries, axes):
-        if isinstance(e, DimOf) and e.value == ctx.node.input[0] and e.axis == layout[a]:
+        if is_dim_of(e, ctx.node.input[0], layout[a]):
             continue  # this axis keeps its size
         if not isinstance(e, int):
             return None

@@ -103,9 +103,9 @@ def _partial_target(ctx: Any, x: Any, allowzero: bool) -> list[Any] | None:
     entries as ints (0 copies the input's dim unless ``allowzero``), the input's own run-time dims as its
     ``tf.shape`` entries, and one entry left unknown as -1; a target with one run-time entry becomes all
     constant, with -1 there. None when more than one entry stays unknown."""
-    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+    from bridge_converters.onnx_tf.passes.shape_values import is_dim_of
 
-    partial = ctx.partial(1)
+    partial, data = ctx.partial(1), ctx.node.input[0]
     if partial is None or partial.scalar:
         return None
     in_dims, inferred = dims(x), ctx.inferred_dims() or []
@@ -117,8 +117,8 @@ def _partial_target(ctx: Any, x: Any, allowzero: bool) -> list[Any] | None:
             target.append(e)
         elif isinstance(e, int) and i < len(in_dims):
             target.append(in_dims[i])
-        elif isinstance(e, DimOf) and e.value == ctx.node.input[0] and e.axis < len(in_dims):
-            target.append(in_dims[e.axis])
+        elif is_dim_of(e, data) and e.axis < len(in_dims):  # type: ignore[union-attr]
+            target.append(in_dims[e.axis])  # type: ignore[union-attr]
         elif i < len(inferred) and isinstance(inferred[i], int):
             target.append(inferred[i])
         else:
@@ -128,7 +128,7 @@ def _partial_target(ctx: Any, x: Any, allowzero: bool) -> list[Any] | None:
     inferring = [i for i, t in enumerate(target) if isinstance(t, int) and t == -1]
     if len(inferring) == 1 and not unknown:
         # x.view(batch, -1, c): the run-time entries are dims of x itself, so they cancel out of the -1
-        passed = [e.axis for e in partial.entries if isinstance(e, DimOf) and e.value == ctx.node.input[0]]
+        passed = [e.axis for e in partial.entries if is_dim_of(e, data)]  # type: ignore[union-attr]
         rest = [d for a, d in enumerate(in_dims) if a not in passed]
         fixed = [t for t in target if isinstance(t, int) and t != -1]
         if len(passed) == len(set(passed)) == len(runtime) and all(isinstance(d, int) for d in rest):

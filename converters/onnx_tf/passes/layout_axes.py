@@ -177,7 +177,7 @@ def EXPAND(view: NodeView) -> Plan | None:  # noqa: N802
 def _size_factors(view: NodeView, onnx_axes: list[int], shape: list[int | None]) -> list[float] | None:
     """Per resized axis, the factor that constant ``sizes`` give, or run-time sizes known in part: an entry
     that is the data's own run-time dim (passes/shape_values.py) keeps that axis (factor 1)."""
-    from bridge_converters.onnx_tf.passes.shape_values import DimOf
+    from bridge_converters.onnx_tf.passes.shape_values import DimOf, is_dim_of
 
     const, partial = view.const(3), view.partial(3)
     entries = list(const.reshape(-1)) if const is not None else list(partial.entries) if partial else None
@@ -185,7 +185,7 @@ def _size_factors(view: NodeView, onnx_axes: list[int], shape: list[int | None])
         return None
     factors = []
     for e, a in zip(entries, onnx_axes):
-        if isinstance(e, DimOf) and e.value == view.node.input[0] and e.axis == a:
+        if is_dim_of(e, view.node.input[0], a):
             factors.append(1.0)
         elif not isinstance(e, DimOf) and e is not None and shape[a]:
             factors.append(float(e) / shape[a])

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DimOf", "Partial", "OPS", "evaluate", "from_array"]
+__all__ = ["DimOf", "Partial", "OPS", "evaluate", "from_array", "is_dim_of"]
 
 OPS = frozenset({"Shape", "Identity", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "Squeeze", "Add", "Sub",
                  "Mul", "Div", "Max", "Min", "Floor", "Ceil", "Sqrt", "Neg", "Abs"})  # what evaluate() reads
@@ -36,6 +36,11 @@ class DimOf:
 
 
 Entry = int | float | DimOf | None
+
+
+def is_dim_of(entry: Entry, value: str, axis: int | None = None) -> bool:
+    """Whether ``entry`` is a run-time dim of ``value`` (on ONNX axis ``axis``, when given)."""
+    return isinstance(entry, DimOf) and entry.value == value and axis in (None, entry.axis)
 
 
 @dataclass(frozen=True)
