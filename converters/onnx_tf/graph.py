@@ -66,8 +66,9 @@ class GraphWalker:
 
     def __init__(self, model: Any, weights: Mapping[str, Any] | None = None, ops: OpRegistry = OPS,
                  fold_constants: bool = True, weight_layouts: Mapping[str, Perm] | None = None,
-                 shapes: Mapping[str, Any] | None = None) -> None:
+                 shapes: Mapping[str, Any] | None = None, float16_as_float32: bool = False) -> None:
         self.model = model
+        self.float16_as_float32 = float16_as_float32  # passes/float16.py rewrote the model's float16 arithmetic
         self.shapes = dict(shapes or {})
         self.opsets = model_opsets(model)
         self.weights = dict(weights or {})
@@ -149,7 +150,15 @@ class GraphWalker:
     # -- graphs --------------------------------------------------------------------------------------
     def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         """Convert the main graph on ``feeds`` (input name -> tensor); returns output name -> tensor."""
-        outputs = self._run_graph(self.model.graph, dict(feeds), outer=None)
+        import tensorflow as tf
+
+        feeds = dict(feeds)
+        if self.float16_as_float32:  # float16 at the graph's edges only (passes/float16.py)
+            feeds = {k: tf.cast(t, tf.float32) if t.dtype == tf.float16 else t for k, t in feeds.items()}
+        outputs = self._run_graph(self.model.graph, feeds, outer=None)
+        if self.float16_as_float32:
+            outputs = [tf.cast(t, tf.float16) if o.type.tensor_type.elem_type == 10 and t.dtype == tf.float32 else t
+                       for o, t in zip(self.model.graph.output, outputs)]
         return {o.name: t for o, t in zip(self.model.graph.output, outputs)}
 
     def run_subgraph(self, graph: Any, inputs: Sequence[Any]) -> list[Any]:

@@ -120,6 +120,11 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
     from bridge_converters.onnx_tf.weights import initializer_array, inline_external, is_external
 
     check_supported(model)
+    from bridge_converters.onnx_tf.passes.float16 import float16_as_float32, has_float16_arithmetic
+
+    halved = not trainable and has_float16_arithmetic(model)
+    if halved:  # a copy: the caller's model keeps its float16
+        model = float16_as_float32(model)
     if fuse and not trainable:
         from bridge_converters.onnx_tf.passes.fuse import fuse as apply_fusions
 
@@ -154,10 +159,11 @@ def build_program(model: Any, use_variables: bool = True, expose_intermediates: 
 
     signature = _input_signature(model, input_map)
     output_map: dict[str, str] = {}  # ONNX name -> signature name, filled while tracing
-    warnings: list[str] = []
+    warnings: list[str] = ["float16 arithmetic runs in float32 (as ONNX Runtime's CPU kernels run it); float16 "
+                           "inputs and outputs stay float16"] if halved else []
 
     def run(args: Any, training: bool | None) -> dict[str, Any]:
-        walker = GraphWalker(model, weights=variables, shapes=shapes,
+        walker = GraphWalker(model, weights=variables, shapes=shapes, float16_as_float32=halved,
                              weight_layouts={n: p for n, p in layouts.items() if n in variables})
         walker.warnings = warnings
         if trainable:
