@@ -150,6 +150,7 @@ class GraphWalker:
     # -- graphs --------------------------------------------------------------------------------------
     def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         """Convert the main graph on ``feeds`` (input name -> tensor); returns output name -> tensor."""
+        import onnx
         import tensorflow as tf
 
         feeds = dict(feeds)
@@ -157,7 +158,8 @@ class GraphWalker:
             feeds = {k: tf.cast(t, tf.float32) if t.dtype == tf.float16 else t for k, t in feeds.items()}
         outputs = self._run_graph(self.model.graph, feeds, outer=None)
         if self.float16_as_float32:
-            outputs = [tf.cast(t, tf.float16) if o.type.tensor_type.elem_type == 10 and t.dtype == tf.float32 else t
+            half = onnx.TensorProto.FLOAT16
+            outputs = [tf.cast(t, tf.float16) if o.type.tensor_type.elem_type == half and t.dtype == tf.float32 else t
                        for o, t in zip(self.model.graph.output, outputs)]
         return {o.name: t for o, t in zip(self.model.graph.output, outputs)}
 

@@ -25,6 +25,9 @@ from typing import Any
 
 __all__ = ["float16_as_float32", "has_float16_arithmetic"]
 
+_HALF = 10  # onnx.TensorProto.FLOAT16
+_PRECISION_FIXED = {"QuantizeLinear", "DynamicQuantizeLinear"}  # divide in the input's precision (ONNX spec)
+
 
 def float16_as_float32(model: Any) -> Any:
     """A copy of ``model`` with its float16 arithmetic in float32 (see the module docstring), for a model
@@ -72,10 +75,6 @@ def _copy(model: Any) -> Any:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     return copy
-
-
-_HALF = 10  # onnx.TensorProto.FLOAT16
-_PRECISION_FIXED = {"QuantizeLinear", "DynamicQuantizeLinear"}  # divide in the input's precision (ONNX spec)
 
 
 def _half_attributes(node: Any) -> list[Any]:
